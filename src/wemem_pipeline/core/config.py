@@ -1,0 +1,59 @@
+"""Typed settings built from the parameter dictionaries, and the check run before any training."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from .attacks import check_attack_names
+from .datasets import DATASET_NAMES
+from .models import ModelSpec
+from .pruning import PruningConfig
+from .splits import SplitConfig
+from .training import TrainConfig
+from .validation import ParameterError, require_choice, require_int
+
+T = TypeVar("T")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def from_mapping(cls: type[T], section: str, values: Mapping[str, Any] | None) -> T:
+    """Build the dataclass ``cls`` from the parameter section ``section``, rejecting typos."""
+    values = dict(values or {})
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ParameterError(f"{section} has unknown keys {unknown}; known keys: {sorted(known)}")
+    return cls(**values)
+
+
+def split_config(values: Mapping[str, Any]) -> SplitConfig:
+    return from_mapping(SplitConfig, "split", values)
+
+
+def train_config(values: Mapping[str, Any]) -> TrainConfig:
+    return from_mapping(TrainConfig, "training", values)
+
+
+def pruning_config(values: Mapping[str, Any]) -> PruningConfig:
+    return from_mapping(PruningConfig, "pruning", values)
+
+
+def model_spec(values: Mapping[str, Any]) -> ModelSpec:
+    return from_mapping(ModelSpec, "model", values)
+
+
+def validate_parameters(params: Mapping[str, Any]) -> None:
+    """Check every section a run uses, so bad input fails before any training starts."""
+    require_int("seed", params.get("seed"), 0)
+    require_choice("device", params.get("device", "auto"), DEVICES)
+    dataset = params.get("dataset") or {}
+    require_choice("dataset.name", dataset.get("name"), DATASET_NAMES)
+    if dataset.get("name") == "file" and not dataset.get("path"):
+        raise ParameterError("dataset.path must name the file to load when dataset.name is 'file'")
+    split_config(params.get("split"))
+    model_spec(params.get("model"))
+    train_config(params.get("training"))
+    pruning_config(params.get("pruning"))
+    check_attack_names((params.get("attacks") or {}).get("names"))

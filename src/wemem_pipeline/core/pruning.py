@@ -1,0 +1,227 @@
+"""Magnitude pruning with ``torch.nn.utils.prune``: schedules, masks, and the two procedures.
+
+Masks live in the modules (``weight_orig`` * ``weight_mask``), so pruned weights stay zero
+through fine-tuning and a saved state dict carries its masks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils import prune
+
+from .training import TrainConfig, accuracy, fit
+from .validation import require_choice, require_int, require_number
+
+SCOPES = ("global", "layer")
+
+
+@dataclass(frozen=True)
+class PruningConfig:
+    """Target sparsity ``sparsity`` reached in ``rounds`` prune/fine-tune rounds."""
+
+    sparsity: float = 0.6
+    rounds: int = 5
+    scope: str = "global"
+    epochs_per_round: int = 21
+
+    def __post_init__(self) -> None:
+        require_number("pruning.sparsity", self.sparsity, 0, 1, high_inclusive=False)
+        # Round 0 fine-tunes the dense model and the last round reaches the target.
+        require_int("pruning.rounds", self.rounds, 2)
+        require_choice("pruning.scope", self.scope, SCOPES)
+        require_int("pruning.epochs_per_round", self.epochs_per_round, 1)
+
+
+def sparsity_schedule(sparsity: float, rounds: int) -> list[float]:
+    """Cumulative sparsity per round: ``1 - (1 - s) ** (i / (R - 1))``; round 0 is dense."""
+    return [1.0 - (1.0 - sparsity) ** (i / (rounds - 1)) for i in range(rounds)]
+
+
+def prunable_parameters(model: nn.Module) -> list[tuple[nn.Module, str]]:
+    """The weights of every convolution and linear layer (biases and norms stay dense)."""
+    return [
+        (module, "weight")
+        for module in model.modules()
+        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))
+    ]
+
+
+def _mask(module: nn.Module) -> torch.Tensor:
+    return getattr(module, "weight_mask", None) if prune.is_pruned(module) else None
+
+
+def _pruned_count(module: nn.Module) -> int:
+    mask = _mask(module)
+    return 0 if mask is None else int((mask == 0).sum())
+
+
+def prune_to_sparsity(model: nn.Module, sparsity: float, scope: str = "global") -> None:
+    """Prune more weights by magnitude until ``sparsity`` of the prunable weights are zero.
+
+    Counts are integers, so the measured sparsity matches the target to one weight (per
+    layer with ``scope='layer'``); already-pruned weights stay pruned.
+    """
+    require_choice("pruning.scope", scope, SCOPES)
+    parameters = prunable_parameters(model)
+    if scope == "global":
+        total = sum(module.weight.numel() for module, _ in parameters)
+        extra = round(sparsity * total) - sum(_pruned_count(m) for m, _ in parameters)
+        if extra > 0:
+            # The amount is relative to the weights that are still unpruned.
+            prune.global_unstructured(parameters, pruning_method=prune.L1Unstructured, amount=extra)
+        return
+    for module, name in parameters:
+        extra = round(sparsity * module.weight.numel()) - _pruned_count(module)
+        if extra > 0:
+            prune.l1_unstructured(module, name, amount=extra)
+
+
+def measured_sparsity(model: nn.Module) -> float:
+    """Fraction of prunable weights that are exactly zero."""
+    parameters = prunable_parameters(model)
+    zeros = sum(int((module.weight == 0).sum()) for module, _ in parameters)
+    return zeros / sum(module.weight.numel() for module, _ in parameters)
+
+
+def load_pruned_state(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> nn.Module:
+    """Load a state dict that may hold pruning masks into a freshly built ``model``."""
+    names = dict(model.named_modules())
+    for key in state_dict:
+        if key.endswith(".weight_mask"):
+            module = names[key[: -len(".weight_mask")]]
+            if not prune.is_pruned(module):
+                prune.identity(module, "weight")
+    model.load_state_dict(state_dict)
+    return model
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One prune/fine-tune round of one model."""
+
+    round: int
+    target_sparsity: float
+    sparsity: float
+    dev_accuracy: float
+    test_accuracy: float
+    epochs_run: int
+    seconds: float
+
+
+RoundCallback = Callable[[int, nn.Module], None]
+
+
+def iterative_prune(
+    model: nn.Module,
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    split: dict[str, np.ndarray],
+    pruning: PruningConfig,
+    training: TrainConfig,
+    *,
+    seed: int,
+    description: str = "iterative",
+    on_round: RoundCallback | None = None,
+) -> list[RoundRecord]:
+    """Lottery-ticket-style pruning without weight reset, in place on ``model``.
+
+    Round 0 fine-tunes the dense model; round i prunes to ``schedule[i]`` and fine-tunes up
+    to ``pruning.epochs_per_round`` epochs, keeping the best-on-dev checkpoint with its masks.
+    ``split`` holds the model's ``member``, ``dev`` and ``test`` indices. ``on_round`` sees the
+    model after every round (to record outputs for per-round attacks).
+    """
+    config = _with_epochs(training, pruning.epochs_per_round)
+    records = []
+    for round_index, target in enumerate(sparsity_schedule(pruning.sparsity, pruning.rounds)):
+        records.append(
+            prune_and_finetune(
+                model,
+                features,
+                labels,
+                split,
+                target,
+                pruning.scope,
+                config,
+                seed=seed + round_index,
+                round_index=round_index,
+                description=f"{description} round {round_index}",
+            )
+        )
+        if on_round is not None:
+            on_round(round_index, model)
+    return records
+
+
+def one_shot_prune(
+    model: nn.Module,
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    split: dict[str, np.ndarray],
+    pruning: PruningConfig,
+    training: TrainConfig,
+    *,
+    seed: int,
+    description: str = "one-shot",
+) -> RoundRecord:
+    """Prune once to the target and fine-tune with the iterative run's whole epoch budget."""
+    config = _with_epochs(training, pruning.epochs_per_round * pruning.rounds)
+    return prune_and_finetune(
+        model,
+        features,
+        labels,
+        split,
+        pruning.sparsity,
+        pruning.scope,
+        config,
+        seed=seed,
+        description=description,
+    )
+
+
+def prune_and_finetune(
+    model: nn.Module,
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    split: dict[str, np.ndarray],
+    target: float,
+    scope: str,
+    config: TrainConfig,
+    *,
+    seed: int,
+    round_index: int = 0,
+    description: str = "fine-tune",
+) -> RoundRecord:
+    """Prune ``model`` to ``target`` sparsity (if > 0), then fine-tune it on its members."""
+    start = time.perf_counter()
+    if target > 0:
+        prune_to_sparsity(model, target, scope)
+    result = fit(
+        model,
+        features,
+        labels,
+        split["member"],
+        split["dev"],
+        config,
+        seed=seed,
+        description=description,
+    )
+    return RoundRecord(
+        round=round_index,
+        target_sparsity=target,
+        sparsity=measured_sparsity(model),
+        dev_accuracy=result.best_dev_accuracy,
+        test_accuracy=accuracy(model, features, labels, split["test"]),
+        epochs_run=result.epochs_run,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _with_epochs(training: TrainConfig, max_epochs: int) -> TrainConfig:
+    return dataclasses.replace(training, max_epochs=max_epochs)

@@ -1,0 +1,247 @@
+"""The report: a JSON document, tables, a markdown summary and plots a person can read.
+
+``report.json`` has the schema ``{"dataset", "parameters", "models": [...], "rounds": [...]}``;
+each model entry has ``name``, ``test_accuracy``, ``sparsity`` and
+``attacks: {attack: {balanced_accuracy, auc, tpr_at_1pct_fpr, tpr_at_0_1pct_fpr}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .metrics import LOW_FPRS, METRIC_NAMES  # noqa: E402
+from .splits import VICTIM  # noqa: E402
+
+STAGE_TITLES = {"dense": "Dense", "one_shot": "One-shot pruned", "iterative": "Iteratively pruned"}
+
+
+def round_stage(round_index: int) -> str:
+    return f"round_{round_index}"
+
+
+def _attack_dict(metrics: pd.DataFrame, stage: str) -> dict[str, dict[str, float]]:
+    rows = metrics[metrics["stage"] == stage]
+    return {row["attack"]: {m: float(row[m]) for m in METRIC_NAMES} for _, row in rows.iterrows()}
+
+
+def _victim_rows(history: pd.DataFrame, stage: str) -> pd.DataFrame:
+    return history[(history["model"] == VICTIM) & (history["stage"] == stage)].sort_values("round")
+
+
+def build_report(
+    dataset: str, parameters: dict[str, Any], history: pd.DataFrame, metrics: pd.DataFrame
+) -> dict[str, Any]:
+    """Assemble ``report.json`` from the training history and the attack metrics."""
+    iterative = _victim_rows(history, "iterative")
+    last_round = int(iterative["round"].max())
+    models = []
+    for name in STAGE_TITLES:
+        victim = _victim_rows(history, name).iloc[-1]
+        attack_stage = round_stage(last_round) if name == "iterative" else name
+        models.append(
+            {
+                "name": name,
+                "test_accuracy": float(victim["test_accuracy"]),
+                "sparsity": float(victim["sparsity"]),
+                "epochs": int(victim["epochs_run"]),
+                "attacks": _attack_dict(metrics, attack_stage),
+            }
+        )
+    rounds = [
+        {
+            "round": int(row["round"]),
+            "target_sparsity": float(row["target_sparsity"]),
+            "sparsity": float(row["sparsity"]),
+            "test_accuracy": float(row["test_accuracy"]),
+            "dev_accuracy": float(row["dev_accuracy"]),
+            "epochs": int(row["epochs_run"]),
+            "seconds": float(row["seconds"]),
+            "attacks": _attack_dict(metrics, round_stage(int(row["round"]))),
+        }
+        for _, row in iterative.iterrows()
+    ]
+    evaluation = {
+        "members": int(metrics["members"].iloc[0]),
+        "non_members": int(metrics["non_members"].iloc[0]),
+    }
+    return {
+        "dataset": dataset,
+        "parameters": parameters,
+        "evaluation": evaluation,
+        "models": models,
+        "rounds": rounds,
+    }
+
+
+def report_table(report: dict[str, Any]) -> pd.DataFrame:
+    """One row per (model, attack): accuracy, sparsity and the attack's metrics."""
+    return pd.DataFrame(
+        [
+            {
+                "model": model["name"],
+                "test_accuracy": model["test_accuracy"],
+                "sparsity": model["sparsity"],
+                "attack": attack,
+                **values,
+            }
+            for model in report["models"]
+            for attack, values in model["attacks"].items()
+        ]
+    )
+
+
+def rounds_table(report: dict[str, Any]) -> pd.DataFrame:
+    """One row per (round, attack) of the iterative run: how leakage grows round by round."""
+    return pd.DataFrame(
+        [
+            {
+                "round": entry["round"],
+                "sparsity": entry["sparsity"],
+                "test_accuracy": entry["test_accuracy"],
+                "epochs": entry["epochs"],
+                "attack": attack,
+                **values,
+            }
+            for entry in report["rounds"]
+            for attack, values in entry["attacks"].items()
+        ]
+    )
+
+
+def _strongest(attacks: dict[str, dict[str, float]], metric: str) -> tuple[str, float]:
+    name = max(attacks, key=lambda a: attacks[a][metric])
+    return name, attacks[name][metric]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def markdown_summary(report: dict[str, Any]) -> str:
+    """A short human-readable summary of ``report``."""
+    models = {m["name"]: m for m in report["models"]}
+    dense, pruned = models["dense"], models["iterative"]
+    metric = "auc"
+    dense_attack, dense_auc = _strongest(dense["attacks"], metric)
+    pruned_attack, pruned_auc = _strongest(pruned["attacks"], metric)
+    pruning = report["parameters"].get("pruning", {})
+    lines = [
+        f"# Membership leakage of pruned models: `{report['dataset']}`",
+        "",
+        f"Iterative pruning to sparsity {pruned['sparsity']:.3f} "
+        f"({pruning.get('rounds', '?')} rounds) moved the strongest attack's AUC from "
+        f"**{_fmt(dense_auc)}** ({dense_attack}, dense) to **{_fmt(pruned_auc)}** "
+        f"({pruned_attack}, iteratively pruned); test accuracy went from "
+        f"{_fmt(dense['test_accuracy'])} to {_fmt(pruned['test_accuracy'])}. "
+        f"One-shot pruning to the same sparsity: test accuracy "
+        f"{_fmt(models['one_shot']['test_accuracy'])}, strongest AUC "
+        f"{_fmt(_strongest(models['one_shot']['attacks'], metric)[1])}.",
+        "",
+        "## Victim models",
+        "",
+        "| model | test acc | sparsity | attack | balanced acc | AUC | TPR@1%FPR | TPR@0.1%FPR |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for model in report["models"]:
+        best = {m: _strongest(model["attacks"], m)[0] for m in METRIC_NAMES}
+        for attack, values in model["attacks"].items():
+            cells = [
+                f"**{_fmt(values[m])}**" if best[m] == attack else _fmt(values[m])
+                for m in METRIC_NAMES
+            ]
+            lines.append(
+                f"| {STAGE_TITLES[model['name']]} | {_fmt(model['test_accuracy'])} | "
+                f"{_fmt(model['sparsity'])} | {attack} | " + " | ".join(cells) + " |"
+            )
+    lines += [
+        "",
+        "Bold marks the strongest attack per metric and model.",
+        "",
+        "## Leakage round by round (iterative pruning)",
+        "",
+        "| round | sparsity | test acc | epochs | strongest AUC | strongest balanced acc |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in report["rounds"]:
+        auc_attack, auc = _strongest(entry["attacks"], "auc")
+        acc_attack, acc = _strongest(entry["attacks"], "balanced_accuracy")
+        lines.append(
+            f"| {entry['round']} | {_fmt(entry['sparsity'])} | {_fmt(entry['test_accuracy'])} | "
+            f"{entry['epochs']} | {_fmt(auc)} ({auc_attack}) | {_fmt(acc)} ({acc_attack}) |"
+        )
+    non_members = report["evaluation"]["non_members"]
+    unresolved = [name for name, fpr in LOW_FPRS.items() if non_members < 1 / fpr]
+    lines += [
+        "",
+        "## How to read this",
+        "",
+        "- Each attack is calibrated on shadow models that went through the same training and "
+        "pruning as the victim, then scores the victim's members against an equal number of "
+        f"non-members ({non_members} each).",
+        "- Balanced accuracy 0.5 and AUC 0.5 mean no leakage; TPR at a low FPR is the share of "
+        "members an attacker identifies while almost never accusing a non-member.",
+    ]
+    if unresolved:
+        lines.append(
+            f"- With {non_members} non-members, {', '.join(unresolved)} cannot be "
+            "resolved (an FPR step is 1/non-members): read those columns as coarse."
+        )
+    lines += [
+        "- Plots: `roc_curves.png` (log-log ROC per model), `rounds.png` (accuracy, sparsity "
+        "and attack metrics per round).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def roc_figure(roc: pd.DataFrame, last_round: int) -> plt.Figure:
+    """Log-log ROC curves of every attack, one panel per victim model."""
+    panels = {"dense": "dense", "one_shot": "one_shot", "iterative": round_stage(last_round)}
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), sharey=True)
+    for ax, (name, stage) in zip(axes, panels.items(), strict=True):
+        for attack, curve in roc[roc["stage"] == stage].groupby("attack", sort=False):
+            ax.plot(curve["fpr"].clip(lower=1e-4), curve["tpr"].clip(lower=1e-4), label=attack)
+        ax.plot([1e-4, 1], [1e-4, 1], color="grey", linestyle="--", linewidth=0.8)
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlim=(1e-3, 1),
+            ylim=(1e-3, 1.02),
+            title=STAGE_TITLES[name],
+            xlabel="false positive rate",
+        )
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("true positive rate")
+    axes[-1].legend(loc="lower right")
+    fig.suptitle("Membership inference ROC (log-log; dashed = chance)")
+    fig.tight_layout()
+    return fig
+
+
+def rounds_figure(report: dict[str, Any]) -> plt.Figure:
+    """Accuracy and sparsity per round (left) and attack AUC per round (right)."""
+    rounds = report["rounds"]
+    x = [entry["round"] for entry in rounds]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    left.plot(x, [e["test_accuracy"] for e in rounds], marker="o", label="test accuracy")
+    left.plot(x, [e["dev_accuracy"] for e in rounds], marker="s", label="dev accuracy")
+    left.plot(x, [e["sparsity"] for e in rounds], marker="^", linestyle="--", label="sparsity")
+    left.set(xlabel="prune round", ylim=(0, 1.02), title="Victim accuracy and sparsity")
+    left.legend()
+    for attack in rounds[0]["attacks"]:
+        right.plot(x, [e["attacks"][attack]["auc"] for e in rounds], marker="o", label=attack)
+    dense_best = _strongest(report["models"][0]["attacks"], "auc")[1]
+    right.axhline(dense_best, color="black", linestyle=":", label="dense (strongest)")
+    right.set(xlabel="prune round", ylabel="attack AUC", title="Leakage per round")
+    right.legend()
+    for ax in (left, right):
+        ax.set_xticks(x)
+        ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig

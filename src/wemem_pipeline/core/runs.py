@@ -1,0 +1,217 @@
+"""Train, prune and record every model of a split table: the victim and its shadows.
+
+Each function runs the same code for every model, so the shadows mimic the victim exactly
+(the attacks are adaptive). Results are plain containers: state dicts, a history table with
+one row per model and stage, and :class:`ModelOutputs` for the attacks.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .attacks import MembershipSet
+from .datasets import Dataset
+from .models import ModelSpec
+from .pruning import (
+    PruningConfig,
+    RoundRecord,
+    iterative_prune,
+    load_pruned_state,
+    measured_sparsity,
+    one_shot_prune,
+)
+from .splits import VICTIM, balanced_evaluation_set, model_names, roles_of
+from .training import TrainConfig, accuracy, fit, predict_logits
+
+StateDicts = dict[str, dict[str, torch.Tensor]]
+
+
+def derive_seed(seed: int, *keys: str | int) -> int:
+    """A stable 31-bit seed for one purpose (a model, a stage) derived from the run's seed."""
+    words = [seed] + [zlib.crc32(str(key).encode()) for key in keys]
+    return int(np.random.SeedSequence(words).generate_state(1)[0] >> 1)
+
+
+@dataclass
+class ModelOutputs:
+    """Logits of every model on every sample of the split table (rows ``sample_index``)."""
+
+    sample_index: np.ndarray
+    logits: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def membership_set(
+        self, table: pd.DataFrame, labels: np.ndarray, model: str, seed: int
+    ) -> MembershipSet:
+        """``model``'s balanced member / test non-member set with its logits."""
+        indices, is_member = balanced_evaluation_set(roles_of(table, model), seed)
+        rows = np.searchsorted(self.sample_index, indices)
+        return MembershipSet(indices, self.logits[model][rows], labels[indices], is_member)
+
+    def attack_sets(
+        self, table: pd.DataFrame, labels: np.ndarray, seed: int
+    ) -> tuple[list[MembershipSet], MembershipSet]:
+        """The shadows' sets (to calibrate attacks) and the victim's set (to score)."""
+        shadows = [
+            self.membership_set(table, labels, name, derive_seed(seed, "evaluation", name))
+            for name in model_names(table)
+            if name != VICTIM
+        ]
+        victim = self.membership_set(table, labels, VICTIM, derive_seed(seed, "evaluation", VICTIM))
+        return shadows, victim
+
+
+def dataset_tensors(dataset: Dataset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    return (
+        torch.as_tensor(dataset.features, device=device),
+        torch.as_tensor(dataset.labels, dtype=torch.long, device=device),
+    )
+
+
+def _all_samples(table: pd.DataFrame) -> np.ndarray:
+    return np.unique(table["sample_index"].to_numpy(np.int64))
+
+
+def _record_outputs(
+    outputs: ModelOutputs, name: str, model: nn.Module, features: torch.Tensor
+) -> None:
+    outputs.logits[name] = predict_logits(model, features, outputs.sample_index).cpu().numpy()
+
+
+def _history_row(name: str, stage: str, record: RoundRecord) -> dict:
+    return {"model": name, "stage": stage, **asdict(record)}
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
+
+
+def train_dense_models(
+    dataset: Dataset,
+    table: pd.DataFrame,
+    spec: ModelSpec,
+    training: TrainConfig,
+    *,
+    seed: int,
+    device: torch.device,
+) -> tuple[StateDicts, pd.DataFrame, ModelOutputs]:
+    """Train the victim and every shadow from scratch on its members."""
+    features, labels = dataset_tensors(dataset, device)
+    outputs = ModelOutputs(_all_samples(table))
+    states, history = {}, []
+    for name in model_names(table):
+        split = roles_of(table, name)
+        model = spec.build(
+            dataset.input_shape, dataset.num_classes, derive_seed(seed, "init", name)
+        ).to(device)
+        result = fit(
+            model,
+            features,
+            labels,
+            split["member"],
+            split["dev"],
+            training,
+            seed=derive_seed(seed, "dense", name),
+            description=f"{name} dense",
+        )
+        record = RoundRecord(
+            round=0,
+            target_sparsity=0.0,
+            sparsity=measured_sparsity(model),
+            dev_accuracy=result.best_dev_accuracy,
+            test_accuracy=accuracy(model, features, labels, split["test"]),
+            epochs_run=result.epochs_run,
+            seconds=result.seconds,
+        )
+        history.append(_history_row(name, "dense", record))
+        states[name] = _cpu_state(model)
+        _record_outputs(outputs, name, model, features)
+    return states, pd.DataFrame(history), outputs
+
+
+def _build(spec: ModelSpec, dataset: Dataset, seed: int) -> nn.Module:
+    return spec.build(dataset.input_shape, dataset.num_classes, seed)
+
+
+def _restore(
+    dataset: Dataset, spec: ModelSpec, state: dict[str, torch.Tensor], device: torch.device
+) -> nn.Module:
+    return load_pruned_state(spec.build(dataset.input_shape, dataset.num_classes, 0), state).to(
+        device
+    )
+
+
+def prune_models_one_shot(
+    dataset: Dataset,
+    table: pd.DataFrame,
+    spec: ModelSpec,
+    dense_states: StateDicts,
+    pruning: PruningConfig,
+    training: TrainConfig,
+    *,
+    seed: int,
+    device: torch.device,
+) -> tuple[StateDicts, pd.DataFrame, ModelOutputs]:
+    """Prune each dense model once to the target and fine-tune it with the same budget."""
+    features, labels = dataset_tensors(dataset, device)
+    outputs = ModelOutputs(_all_samples(table))
+    states, history = {}, []
+    for name in model_names(table):
+        model = _restore(dataset, spec, dense_states[name], device)
+        record = one_shot_prune(
+            model,
+            features,
+            labels,
+            roles_of(table, name),
+            pruning,
+            training,
+            seed=derive_seed(seed, "one-shot", name),
+            description=f"{name} one-shot",
+        )
+        history.append(_history_row(name, "one_shot", record))
+        states[name] = _cpu_state(model)
+        _record_outputs(outputs, name, model, features)
+    return states, pd.DataFrame(history), outputs
+
+
+def prune_models_iteratively(
+    dataset: Dataset,
+    table: pd.DataFrame,
+    spec: ModelSpec,
+    dense_states: StateDicts,
+    pruning: PruningConfig,
+    training: TrainConfig,
+    *,
+    seed: int,
+    device: torch.device,
+) -> tuple[StateDicts, pd.DataFrame, dict[int, ModelOutputs]]:
+    """Iteratively prune each dense model; outputs are recorded after every round."""
+    features, labels = dataset_tensors(dataset, device)
+    samples = _all_samples(table)
+    round_outputs = {r: ModelOutputs(samples) for r in range(pruning.rounds)}
+    states, history = {}, []
+    for name in model_names(table):
+        model = _restore(dataset, spec, dense_states[name], device)
+
+        def record_round(round_index: int, model: nn.Module, name: str = name) -> None:
+            _record_outputs(round_outputs[round_index], name, model, features)
+
+        records = iterative_prune(
+            model,
+            features,
+            labels,
+            roles_of(table, name),
+            pruning,
+            training,
+            seed=derive_seed(seed, "iterative", name),
+            description=f"{name} iterative",
+            on_round=record_round,
+        )
+        history += [_history_row(name, "iterative", record) for record in records]
+        states[name] = _cpu_state(model)
+    return states, pd.DataFrame(history), round_outputs

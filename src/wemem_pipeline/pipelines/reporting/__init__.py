@@ -1,0 +1,5 @@
+"""Write the report: JSON, tables, markdown summary and plots."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

@@ -1,0 +1,43 @@
+"""A Kedro dataset for the project's models: a dict of named state dicts in one file."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+import fsspec
+import torch
+from kedro.io import AbstractVersionedDataset, Version
+from kedro.io.core import get_filepath_str, get_protocol_and_path
+
+
+class TorchStateDictsDataset(AbstractVersionedDataset[dict, dict]):
+    """Saves ``{model_name: state_dict}`` with ``torch.save``; loads with ``weights_only=True``.
+
+    Loading never unpickles arbitrary objects, so a model file from elsewhere is safe to load.
+    """
+
+    def __init__(self, filepath: str, version: Version | None = None) -> None:
+        protocol, path = get_protocol_and_path(filepath, version)
+        self._protocol = protocol
+        self._fs = fsspec.filesystem(protocol)
+        super().__init__(
+            filepath=PurePosixPath(path),
+            version=version,
+            exists_function=self._fs.exists,
+            glob_function=self._fs.glob,
+        )
+
+    def load(self) -> dict:
+        path = get_filepath_str(self._get_load_path(), self._protocol)
+        with self._fs.open(path, "rb") as file:
+            return torch.load(file, map_location="cpu", weights_only=True)
+
+    def save(self, data: dict) -> None:
+        path = get_filepath_str(self._get_save_path(), self._protocol)
+        self._fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
+        with self._fs.open(path, "wb") as file:
+            torch.save(data, file)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": self._filepath, "version": self._version}

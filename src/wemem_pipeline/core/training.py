@@ -103,7 +103,7 @@ def fit(
     best_state = copy.deepcopy(model.state_dict())
     history: list[dict] = []
     epochs = tqdm(
-        range(1, config.max_epochs + 1), desc=description, leave=False, disable=not progress
+        range(1, config.max_epochs + 1), desc=description, leave=False, disable=None if progress else True
     )
     for epoch in epochs:
         model.train()

@@ -103,7 +103,10 @@ def fit(
     best_state = copy.deepcopy(model.state_dict())
     history: list[dict] = []
     epochs = tqdm(
-        range(1, config.max_epochs + 1), desc=description, leave=False, disable=None if progress else True
+        range(1, config.max_epochs + 1),
+        desc=description,
+        leave=False,
+        disable=None if progress else True,
     )
     for epoch in epochs:
         model.train()
@@ -159,11 +162,10 @@ def augment_images(images: torch.Tensor, generator: torch.Generator, pad: int = 
 
 def as_index(indices: torch.Tensor | np.ndarray, device: torch.device) -> torch.Tensor:
     """Sample indices as a long tensor on ``device``."""
-    return torch.as_tensor(
-        np.asarray(indices.cpu() if torch.is_tensor(indices) else indices),
-        dtype=torch.long,
-        device=device,
-    )
+    if torch.is_tensor(indices):
+        return indices.to(device=device, dtype=torch.long)
+    # A copy: index arrays read from parquet are read-only, which torch warns about.
+    return torch.tensor(np.array(indices, dtype=np.int64), device=device)
 
 
 @torch.no_grad()

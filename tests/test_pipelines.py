@@ -1,0 +1,103 @@
+"""End-to-end runs of the Kedro pipelines with ``--env=test`` in a scratch copy of the project."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _project_copy(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", project)
+    (project / "src").mkdir()  # the package itself is imported from the installed project
+    shutil.copytree(ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
+    (project / "conf" / "local").mkdir()
+    (project / "data").mkdir()
+    return project
+
+
+def _kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONWARNINGS": "ignore"}
+    command = [sys.executable, "-m", "kedro", "run", "--env=test", *args]
+    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+
+
+def _latest(project: Path, relative: str) -> Path:
+    versions = sorted((project / "data" / relative).iterdir())
+    return versions[-1] / Path(relative).name
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    project = _project_copy(tmp_path_factory.mktemp("default"))
+    result = _kedro(project)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return project
+
+
+def test_default_pipeline_writes_the_report(finished_run: Path) -> None:
+    report = json.loads(_latest(finished_run, "08_reporting/report.json").read_text())
+    assert report["dataset"] == "digits"
+    assert [m["name"] for m in report["models"]] == ["dense", "one_shot", "iterative"]
+    for model in report["models"]:
+        assert set(model["attacks"]) == {"conf", "entr", "mentr", "hconf"}
+        for metrics in model["attacks"].values():
+            assert set(metrics) >= {
+                "balanced_accuracy",
+                "auc",
+                "tpr_at_1pct_fpr",
+                "tpr_at_0_1pct_fpr",
+            }
+            assert 0.0 <= metrics["auc"] <= 1.0
+    sparsity = {m["name"]: m["sparsity"] for m in report["models"]}
+    assert sparsity["dense"] == 0.0
+    assert sparsity["one_shot"] == pytest.approx(0.6, abs=0.005)
+    assert sparsity["iterative"] == pytest.approx(0.6, abs=0.005)
+    assert [r["round"] for r in report["rounds"]] == [0, 1, 2]  # conf/test: 3 rounds
+    for name in ("report.md", "report.csv", "rounds.csv", "roc_curves.png", "rounds.png"):
+        assert _latest(finished_run, f"08_reporting/{name}").stat().st_size > 0
+
+
+def test_splits_and_histories_are_persisted(finished_run: Path) -> None:
+    splits = pd.read_parquet(_latest(finished_run, "03_primary/splits.parquet"))
+    assert set(splits["model"]) == {"victim", "shadow_0", "shadow_1"}
+    history = pd.read_csv(_latest(finished_run, "07_model_output/iterative_history.csv"))
+    assert len(history) == 3 * 3  # 3 models x 3 rounds
+    assert (history["sparsity"] - history["target_sparsity"]).abs().max() < 0.005
+
+
+def test_same_seed_gives_same_metrics(finished_run: Path, tmp_path: Path) -> None:
+    again = _project_copy(tmp_path)
+    assert _kedro(again).returncode == 0
+    first = pd.read_csv(_latest(finished_run, "07_model_output/attack_metrics.csv"))
+    second = pd.read_csv(_latest(again, "07_model_output/attack_metrics.csv"))
+    pd.testing.assert_frame_equal(first, second)
+
+
+@pytest.mark.parametrize(
+    ("override", "parameter"),
+    [
+        ("pruning.sparsity=1.0", "pruning.sparsity"),
+        ("pruning.sparsity=-0.1", "pruning.sparsity"),
+        ("pruning.rounds=0", "pruning.rounds"),
+        ("split.num_shadows=0", "split.num_shadows"),
+        ("dataset.name=nope", "dataset.name"),
+        ("model.name=nope", "model.name"),
+    ],
+)
+def test_bad_parameters_stop_before_training(tmp_path: Path, override: str, parameter: str) -> None:
+    project = _project_copy(tmp_path)
+    result = _kedro(project, "--params", override)
+    assert result.returncode != 0
+    assert parameter in result.stdout + result.stderr
+    assert not list((project / "data").rglob("*.pt")), "no model may be trained or saved"

@@ -74,9 +74,8 @@ def main() -> None:
     for name, seconds in timings:
         print(f"{name:<22}{seconds:>10.2f}{seconds / total:>9.1%}")
     print(f"{'total':<22}{total:>10.2f}")
-    print(
-        f"time inside training.fit: {training_seconds:.2f}s = {training_seconds / total:.1%} of total"
-    )
+    share = training_seconds / total
+    print(f"time inside training.fit: {training_seconds:.2f}s = {share:.1%} of total")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ class PruningConfig:
 
 def sparsity_schedule(sparsity: float, rounds: int) -> list[float]:
     """Cumulative sparsity per round: ``1 - (1 - s) ** (i / (R - 1))``; round 0 is dense."""
-    return [1.0 - (1.0 - sparsity) ** (i / (rounds - 1)) for i in range(rounds)]
+    schedule = [1.0 - (1.0 - sparsity) ** (i / (rounds - 1)) for i in range(rounds - 1)]
+    return [*schedule, sparsity]  # exactly the target, whatever the float rounding
 
 
 def prunable_parameters(model: nn.Module) -> list[tuple[nn.Module, str]]:
@@ -62,6 +63,18 @@ def _pruned_count(module: nn.Module) -> int:
     return 0 if mask is None else int((mask == 0).sum())
 
 
+def refresh_pruned_weights(model: nn.Module) -> None:
+    """Recompute ``weight = weight_orig * weight_mask`` in every pruned module.
+
+    ``torch.nn.utils.prune`` refreshes ``weight`` only in a forward pass, so after loading a
+    state dict it still holds the old values until then.
+    """
+    for module in model.modules():
+        for hook in module._forward_pre_hooks.values():
+            if isinstance(hook, prune.BasePruningMethod):
+                hook(module, None)
+
+
 def prune_to_sparsity(model: nn.Module, sparsity: float, scope: str = "global") -> None:
     """Prune more weights by magnitude until ``sparsity`` of the prunable weights are zero.
 
@@ -69,6 +82,7 @@ def prune_to_sparsity(model: nn.Module, sparsity: float, scope: str = "global") 
     layer with ``scope='layer'``); already-pruned weights stay pruned.
     """
     require_choice("pruning.scope", scope, SCOPES)
+    refresh_pruned_weights(model)  # magnitudes must be the current weights
     parameters = prunable_parameters(model)
     if scope == "global":
         total = sum(module.weight.numel() for module, _ in parameters)
@@ -85,6 +99,7 @@ def prune_to_sparsity(model: nn.Module, sparsity: float, scope: str = "global") 
 
 def measured_sparsity(model: nn.Module) -> float:
     """Fraction of prunable weights that are exactly zero."""
+    refresh_pruned_weights(model)
     parameters = prunable_parameters(model)
     zeros = sum(int((module.weight == 0).sum()) for module, _ in parameters)
     return zeros / sum(module.weight.numel() for module, _ in parameters)
@@ -99,6 +114,7 @@ def load_pruned_state(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> 
             if not prune.is_pruned(module):
                 prune.identity(module, "weight")
     model.load_state_dict(state_dict)
+    refresh_pruned_weights(model)
     return model
 
 

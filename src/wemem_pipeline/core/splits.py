@@ -1,8 +1,9 @@
 """Who trains on what: victim and shadow pools, members, dev and test non-members.
 
 The result is one long table with a row per (model, sample): ``sample_index`` (row of the
-dataset arrays), ``pool`` (``victim`` or ``shadow``), ``model`` (``victim``, ``shadow_0``, ...)
-and ``role``:
+dataset arrays), ``pool`` (``victim`` or ``shadow``), ``model`` (``victim``, ``shadow_0``, ...),
+``from_pool`` (True for samples of the pool's training part, False for samples of the test
+part) and ``role``:
 
 - ``member``: trains the model;
 - ``dev``: a non-member used only for early stopping, never scored by an attack;
@@ -110,11 +111,13 @@ def _model_split(
                 f"small for split.member_fraction={config.member_fraction}, "
                 f"split.dev_fraction={config.dev_fraction}, split.pool_size={config.pool_size}"
             )
+    sample_index = np.concatenate(list(parts.values())).astype(np.int64)
     return pd.DataFrame(
         {
-            "sample_index": np.concatenate(list(parts.values())).astype(np.int64),
+            "sample_index": sample_index,
             "pool": pool,
             "model": model,
+            "from_pool": np.isin(sample_index, pool_indices),
             "role": np.repeat(list(parts), [len(v) for v in parts.values()]),
         }
     )
@@ -145,6 +148,14 @@ def roles_of(table: pd.DataFrame, model: str) -> dict[str, np.ndarray]:
     return {
         role: rows.loc[rows["role"] == role, "sample_index"].to_numpy(np.int64) for role in ROLES
     }
+
+
+def pool_samples(table: pd.DataFrame, pool: str) -> np.ndarray:
+    """Sorted sample indices of the ``victim`` or ``shadow`` pool (training part only)."""
+    rows = table[(table["pool"] == pool) & table["from_pool"]]
+    if rows.empty:
+        raise KeyError(f"no pool named {pool!r} in the split table")
+    return np.unique(rows["sample_index"].to_numpy(np.int64))
 
 
 def balanced_evaluation_set(

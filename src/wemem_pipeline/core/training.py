@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,34 +75,42 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     )
 
 
+SampleLossHook = Callable[[torch.Tensor, torch.Tensor], None]
+
+
 def fit(
     model: nn.Module,
     features: torch.Tensor,
     labels: torch.Tensor,
     train_indices: np.ndarray,
-    dev_indices: np.ndarray,
+    dev_indices: np.ndarray | None,
     config: TrainConfig,
     *,
     seed: int,
     description: str = "training",
     progress: bool = True,
+    on_sample_losses: SampleLossHook | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on ``train_indices`` and leave it at its best epoch on dev.
 
     ``features`` and ``labels`` hold the whole dataset on the model's device. The state that
-    is restored includes pruning masks, so a pruned model stays pruned.
+    is restored includes pruning masks, so a pruned model stays pruned. Without
+    ``dev_indices`` the model trains for ``config.max_epochs`` epochs and keeps the last one.
+    ``on_sample_losses(indices, losses)`` sees every batch's per-sample training losses.
     """
     device = features.device
     generator = torch.Generator().manual_seed(seed)
     train_idx = as_index(train_indices, torch.device("cpu"))
-    dev_idx = as_index(dev_indices, device)
+    dev_idx = None if dev_indices is None else as_index(dev_indices, device)
     optimizer = make_optimizer(model, config)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(reduction="none")
 
     start = time.perf_counter()
-    best_accuracy, best_epoch, stale = -1.0, 0, 0
-    best_state = copy.deepcopy(model.state_dict())
+    best_accuracy = -1.0 if dev_idx is not None else float("nan")
+    best_epoch, stale = config.max_epochs, 0
+    best_state = copy.deepcopy(model.state_dict()) if dev_idx is not None else None
     history: list[dict] = []
+    # disable=None hides the bar when stderr is not a terminal (CI logs, pipes).
     epochs = tqdm(
         range(1, config.max_epochs + 1),
         desc=description,
@@ -111,20 +120,25 @@ def fit(
     for epoch in epochs:
         model.train()
         order = train_idx[torch.randperm(len(train_idx), generator=generator)].to(device)
-        total_loss = 0.0
+        total_loss = torch.zeros((), device=device)
         for batch in order.split(config.batch_size):
             inputs = features[batch]
             if config.augment:
                 inputs = augment_images(inputs, generator)
-            loss = loss_fn(model(inputs), labels[batch])
+            sample_losses = loss_fn(model(inputs), labels[batch])
+            loss = sample_losses.mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total_loss += loss.item() * len(batch)
+            total_loss += sample_losses.detach().sum()
+            if on_sample_losses is not None:
+                on_sample_losses(batch, sample_losses.detach())
+        record = {"epoch": epoch, "train_loss": total_loss.item() / len(order)}
+        if dev_idx is None:
+            history.append(record)
+            continue
         dev_accuracy = accuracy(model, features, labels, dev_idx)
-        history.append(
-            {"epoch": epoch, "train_loss": total_loss / len(order), "dev_accuracy": dev_accuracy}
-        )
+        history.append({**record, "dev_accuracy": dev_accuracy})
         epochs.set_postfix(dev_acc=f"{dev_accuracy:.3f}")
         if dev_accuracy > best_accuracy:
             best_accuracy, best_epoch, stale = dev_accuracy, epoch, 0
@@ -133,7 +147,8 @@ def fit(
             stale += 1
             if stale >= config.patience:
                 break
-    model.load_state_dict(best_state)
+    if best_state is not None:
+        model.load_state_dict(best_state)
     seconds = time.perf_counter() - start
     logger.info(
         "%s: best dev accuracy %.4f at epoch %d of %d (%.1fs)",

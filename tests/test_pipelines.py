@@ -68,6 +68,40 @@ def test_default_pipeline_writes_the_report(finished_run: Path) -> None:
         assert _latest(finished_run, f"08_reporting/{name}").stat().st_size > 0
 
 
+def test_memorability_scores_cover_both_pools(finished_run: Path) -> None:
+    splits = pd.read_parquet(_latest(finished_run, "03_primary/splits.parquet"))
+    for pool in ("victim", "shadow"):
+        scores = pd.read_parquet(_latest(finished_run, f"04_feature/{pool}_mem_scores.parquet"))
+        expected = splits[(splits["pool"] == pool) & splits["from_pool"]]["sample_index"]
+        assert sorted(scores["sample_index"]) == sorted(expected.unique())
+        assert scores["score"].between(0, 1).all()
+        assert scores["raw_score"].between(-1, 1).all()
+        assert ((scores["in_count"] > 0) & (scores["out_count"] > 0)).all()
+    for name in ("mem_histogram.png", "mem_extremes.png", "mem_summary.csv"):
+        assert _latest(finished_run, f"08_reporting/{name}").stat().st_size > 0
+
+
+def test_imported_scores_replace_the_estimate(finished_run: Path, tmp_path: Path) -> None:
+    project = _project_copy(tmp_path)
+    paths = {}
+    for pool in ("victim", "shadow"):
+        scores = pd.read_parquet(_latest(finished_run, f"04_feature/{pool}_mem_scores.parquet"))
+        paths[pool] = tmp_path / f"{pool}.csv"
+        scores.rename(columns={"sample_index": "index", "raw_score": "score"})[
+            ["index", "score"]
+        ].to_csv(paths[pool], index=False)
+    shutil.copytree(finished_run / "data", project / "data", dirs_exist_ok=True)
+    override = (
+        f"memorability.method=import,memorability.victim_scores_path={paths['victim']},"
+        f"memorability.shadow_scores_path={paths['shadow']}"
+    )
+    result = _kedro(project, "--pipeline=memorability", "--params", override)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    imported = pd.read_parquet(_latest(project, "04_feature/victim_mem_scores.parquet"))
+    estimated = pd.read_parquet(_latest(finished_run, "04_feature/victim_mem_scores.parquet"))
+    pd.testing.assert_series_equal(imported["raw_score"], estimated["raw_score"])
+
+
 def test_splits_and_histories_are_persisted(finished_run: Path) -> None:
     splits = pd.read_parquet(_latest(finished_run, "03_primary/splits.parquet"))
     assert set(splits["model"]) == {"victim", "shadow_0", "shadow_1"}
@@ -93,6 +127,8 @@ def test_same_seed_gives_same_metrics(finished_run: Path, tmp_path: Path) -> Non
         ("split.num_shadows=0", "split.num_shadows"),
         ("dataset.name=nope", "dataset.name"),
         ("model.name=nope", "model.name"),
+        ("memorability.num_models=1", "memorability.num_models"),
+        ("memorability.subset_fraction=1.0", "memorability.subset_fraction"),
     ],
 )
 def test_bad_parameters_stop_before_training(tmp_path: Path, override: str, parameter: str) -> None:

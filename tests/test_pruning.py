@@ -23,7 +23,7 @@ from wemem_pipeline.core.pruning import (
     prune_to_sparsity,
     sparsity_schedule,
 )
-from wemem_pipeline.core.training import TrainConfig, fit
+from wemem_pipeline.core.training import TrainConfig, TrainResult, fit
 from wemem_pipeline.core.validation import ParameterError
 
 TOLERANCE = 0.005  # 0.5 percentage points of sparsity
@@ -297,8 +297,9 @@ def test_iterative_prune_records_every_round_at_its_target():
     schedule = sparsity_schedule(0.7, 4)
     seen = []
 
-    def on_round(round_index: int, pruned: nn.Module) -> None:
+    def on_round(round_index: int, pruned: nn.Module, result: TrainResult) -> None:
         assert pruned is model
+        assert result.epochs_run >= 1
         seen.append((round_index, measured_sparsity(pruned)))
 
     records = iterative_prune(

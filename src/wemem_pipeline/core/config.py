@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 from .attacks import check_attack_names
 from .datasets import DATASET_NAMES
+from .defenses import check_defense_settings
+from .memorability import MemorabilityConfig
 from .models import ModelSpec
 from .pruning import PruningConfig
 from .splits import SplitConfig
@@ -44,6 +46,10 @@ def model_spec(values: Mapping[str, Any]) -> ModelSpec:
     return from_mapping(ModelSpec, "model", values)
 
 
+def memorability_config(values: Mapping[str, Any]) -> MemorabilityConfig:
+    return from_mapping(MemorabilityConfig, "memorability", values)
+
+
 def validate_parameters(params: Mapping[str, Any]) -> None:
     """Check every section a run uses, so bad input fails before any training starts."""
     require_int("seed", params.get("seed"), 0)
@@ -56,4 +62,8 @@ def validate_parameters(params: Mapping[str, Any]) -> None:
     model_spec(params.get("model"))
     train_config(params.get("training"))
     pruning_config(params.get("pruning"))
+    memorability_config(params.get("memorability"))
     check_attack_names((params.get("attacks") or {}).get("names"))
+    for key, section in params.items():
+        if isinstance(section, Mapping) and "defense" in section:  # a scenario's settings
+            check_defense_settings(section["defense"], section.get("settings"), f"{key}.settings")

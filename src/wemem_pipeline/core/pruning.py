@@ -16,7 +16,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from .training import TrainConfig, accuracy, fit
+from .defenses.base import Defense
+from .training import TrainConfig, TrainResult, accuracy, fit
 from .validation import require_choice, require_int, require_number
 
 SCOPES = ("global", "layer")
@@ -129,9 +130,12 @@ class RoundRecord:
     test_accuracy: float
     epochs_run: int
     seconds: float
+    members_seen: int  # distinct members trained on at least once in the round
+    mean_uses: float  # times a member was trained on in the round, mean over members
+    max_uses: int
 
 
-RoundCallback = Callable[[int, nn.Module], None]
+RoundCallback = Callable[[int, nn.Module, TrainResult], None]
 
 
 def iterative_prune(
@@ -144,34 +148,36 @@ def iterative_prune(
     *,
     seed: int,
     description: str = "iterative",
+    defense: Defense | None = None,
     on_round: RoundCallback | None = None,
 ) -> list[RoundRecord]:
     """Lottery-ticket-style pruning without weight reset, in place on ``model``.
 
     Round 0 fine-tunes the dense model; round i prunes to ``schedule[i]`` and fine-tunes up
     to ``pruning.epochs_per_round`` epochs, keeping the best-on-dev checkpoint with its masks.
-    ``split`` holds the model's ``member``, ``dev`` and ``test`` indices. ``on_round`` sees the
-    model after every round (to record outputs for per-round attacks).
+    ``split`` holds the model's ``member``, ``dev`` and ``test`` indices. A ``defense`` plans
+    every round's fine-tuning epochs (counted from 0 in each round). ``on_round`` sees the
+    model and the round's training result after every round (to record outputs and reuse).
     """
     config = _with_epochs(training, pruning.epochs_per_round)
     records = []
     for round_index, target in enumerate(sparsity_schedule(pruning.sparsity, pruning.rounds)):
-        records.append(
-            prune_and_finetune(
-                model,
-                features,
-                labels,
-                split,
-                target,
-                pruning.scope,
-                config,
-                seed=seed + round_index,
-                round_index=round_index,
-                description=f"{description} round {round_index}",
-            )
+        record, result = prune_and_finetune(
+            model,
+            features,
+            labels,
+            split,
+            target,
+            pruning.scope,
+            config,
+            seed=seed + round_index,
+            round_index=round_index,
+            description=f"{description} round {round_index}",
+            defense=defense,
         )
+        records.append(record)
         if on_round is not None:
-            on_round(round_index, model)
+            on_round(round_index, model, result)
     return records
 
 
@@ -188,7 +194,7 @@ def one_shot_prune(
 ) -> RoundRecord:
     """Prune once to the target and fine-tune with the iterative run's whole epoch budget."""
     config = _with_epochs(training, pruning.epochs_per_round * pruning.rounds)
-    return prune_and_finetune(
+    record, _ = prune_and_finetune(
         model,
         features,
         labels,
@@ -199,6 +205,7 @@ def one_shot_prune(
         seed=seed,
         description=description,
     )
+    return record
 
 
 def prune_and_finetune(
@@ -213,7 +220,8 @@ def prune_and_finetune(
     seed: int,
     round_index: int = 0,
     description: str = "fine-tune",
-) -> RoundRecord:
+    defense: Defense | None = None,
+) -> tuple[RoundRecord, TrainResult]:
     """Prune ``model`` to ``target`` sparsity (if > 0), then fine-tune it on its members."""
     start = time.perf_counter()
     if target > 0:
@@ -227,8 +235,9 @@ def prune_and_finetune(
         config,
         seed=seed,
         description=description,
+        defense=defense,
     )
-    return RoundRecord(
+    record = RoundRecord(
         round=round_index,
         target_sparsity=target,
         sparsity=measured_sparsity(model),
@@ -236,7 +245,11 @@ def prune_and_finetune(
         test_accuracy=accuracy(model, features, labels, split["test"]),
         epochs_run=result.epochs_run,
         seconds=time.perf_counter() - start,
+        members_seen=int((result.sample_uses > 0).sum()),
+        mean_uses=float(result.sample_uses.mean()),
+        max_uses=int(result.sample_uses.max()),
     )
+    return record, result
 
 
 def _with_epochs(training: TrainConfig, max_epochs: int) -> TrainConfig:

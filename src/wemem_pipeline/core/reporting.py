@@ -7,14 +7,17 @@ each model entry has ``name``, ``test_accuracy``, ``sparsity`` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .datasets import Dataset  # noqa: E402
 from .metrics import LOW_FPRS, METRIC_NAMES  # noqa: E402
 from .splits import VICTIM  # noqa: E402
 
@@ -25,7 +28,7 @@ def round_stage(round_index: int) -> str:
     return f"round_{round_index}"
 
 
-def _attack_dict(metrics: pd.DataFrame, stage: str) -> dict[str, dict[str, float]]:
+def attack_dict(metrics: pd.DataFrame, stage: str) -> dict[str, dict[str, float]]:
     rows = metrics[metrics["stage"] == stage]
     return {row["attack"]: {m: float(row[m]) for m in METRIC_NAMES} for _, row in rows.iterrows()}
 
@@ -50,7 +53,7 @@ def build_report(
                 "test_accuracy": float(victim["test_accuracy"]),
                 "sparsity": float(victim["sparsity"]),
                 "epochs": int(victim["epochs_run"]),
-                "attacks": _attack_dict(metrics, attack_stage),
+                "attacks": attack_dict(metrics, attack_stage),
             }
         )
     rounds = [
@@ -62,7 +65,7 @@ def build_report(
             "dev_accuracy": float(row["dev_accuracy"]),
             "epochs": int(row["epochs_run"]),
             "seconds": float(row["seconds"]),
-            "attacks": _attack_dict(metrics, round_stage(int(row["round"]))),
+            "attacks": attack_dict(metrics, round_stage(int(row["round"]))),
         }
         for _, row in iterative.iterrows()
     ]
@@ -114,7 +117,7 @@ def rounds_table(report: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def _strongest(attacks: dict[str, dict[str, float]], metric: str) -> tuple[str, float]:
+def strongest(attacks: dict[str, dict[str, float]], metric: str) -> tuple[str, float]:
     name = max(attacks, key=lambda a: attacks[a][metric])
     return name, attacks[name][metric]
 
@@ -128,8 +131,8 @@ def markdown_summary(report: dict[str, Any]) -> str:
     models = {m["name"]: m for m in report["models"]}
     dense, pruned = models["dense"], models["iterative"]
     metric = "auc"
-    dense_attack, dense_auc = _strongest(dense["attacks"], metric)
-    pruned_attack, pruned_auc = _strongest(pruned["attacks"], metric)
+    dense_attack, dense_auc = strongest(dense["attacks"], metric)
+    pruned_attack, pruned_auc = strongest(pruned["attacks"], metric)
     pruning = report["parameters"].get("pruning", {})
     lines = [
         f"# Membership leakage of pruned models: `{report['dataset']}`",
@@ -141,7 +144,7 @@ def markdown_summary(report: dict[str, Any]) -> str:
         f"{_fmt(dense['test_accuracy'])} to {_fmt(pruned['test_accuracy'])}. "
         f"One-shot pruning to the same sparsity: test accuracy "
         f"{_fmt(models['one_shot']['test_accuracy'])}, strongest AUC "
-        f"{_fmt(_strongest(models['one_shot']['attacks'], metric)[1])}.",
+        f"{_fmt(strongest(models['one_shot']['attacks'], metric)[1])}.",
         "",
         "## Victim models",
         "",
@@ -149,7 +152,7 @@ def markdown_summary(report: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for model in report["models"]:
-        best = {m: _strongest(model["attacks"], m)[0] for m in METRIC_NAMES}
+        best = {m: strongest(model["attacks"], m)[0] for m in METRIC_NAMES}
         for attack, values in model["attacks"].items():
             cells = [
                 f"**{_fmt(values[m])}**" if best[m] == attack else _fmt(values[m])
@@ -169,8 +172,8 @@ def markdown_summary(report: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for entry in report["rounds"]:
-        auc_attack, auc = _strongest(entry["attacks"], "auc")
-        acc_attack, acc = _strongest(entry["attacks"], "balanced_accuracy")
+        auc_attack, auc = strongest(entry["attacks"], "auc")
+        acc_attack, acc = strongest(entry["attacks"], "balanced_accuracy")
         lines.append(
             f"| {entry['round']} | {_fmt(entry['sparsity'])} | {_fmt(entry['test_accuracy'])} | "
             f"{entry['epochs']} | {_fmt(auc)} ({auc_attack}) | {_fmt(acc)} ({acc_attack}) |"
@@ -200,11 +203,10 @@ def markdown_summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def roc_figure(roc: pd.DataFrame, last_round: int) -> plt.Figure:
-    """Log-log ROC curves of every attack, one panel per victim model."""
-    panels = {"dense": "dense", "one_shot": "one_shot", "iterative": round_stage(last_round)}
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), sharey=True)
-    for ax, (name, stage) in zip(axes, panels.items(), strict=True):
+def roc_figure(roc: pd.DataFrame, panels: dict[str, str]) -> plt.Figure:
+    """Log-log ROC curves of every attack, one panel per ``{title: stage}``."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.8), sharey=True)
+    for ax, (title, stage) in zip(axes, panels.items(), strict=True):
         for attack, curve in roc[roc["stage"] == stage].groupby("attack", sort=False):
             ax.plot(curve["fpr"].clip(lower=1e-4), curve["tpr"].clip(lower=1e-4), label=attack)
         ax.plot([1e-4, 1], [1e-4, 1], color="grey", linestyle="--", linewidth=0.8)
@@ -213,13 +215,13 @@ def roc_figure(roc: pd.DataFrame, last_round: int) -> plt.Figure:
             yscale="log",
             xlim=(1e-3, 1),
             ylim=(1e-3, 1.02),
-            title=STAGE_TITLES[name],
+            title=title,
             xlabel="false positive rate",
         )
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("true positive rate")
     axes[-1].legend(loc="lower right")
-    fig.suptitle("Membership inference ROC (log-log; dashed = chance)")
+    fig.suptitle("Membership inference ROC of the victim (log-log; dashed = chance)")
     fig.tight_layout()
     return fig
 
@@ -236,12 +238,83 @@ def rounds_figure(report: dict[str, Any]) -> plt.Figure:
     left.legend()
     for attack in rounds[0]["attacks"]:
         right.plot(x, [e["attacks"][attack]["auc"] for e in rounds], marker="o", label=attack)
-    dense_best = _strongest(report["models"][0]["attacks"], "auc")[1]
+    dense_best = strongest(report["models"][0]["attacks"], "auc")[1]
     right.axhline(dense_best, color="black", linestyle=":", label="dense (strongest)")
     right.set(xlabel="prune round", ylabel="attack AUC", title="Leakage per round")
     right.legend()
     for ax in (left, right):
         ax.set_xticks(x)
         ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def mem_histogram_figure(pools: dict[str, pd.DataFrame], class_names: Sequence[str]) -> plt.Figure:
+    """Histogram of raw mem-scores per class, one panel per class, pools overlaid."""
+    num_classes = len(class_names)
+    columns = min(5, num_classes)
+    rows = -(-num_classes // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.2 * columns, 2.6 * rows), sharex=True, squeeze=False
+    )
+    all_scores = pd.concat([table["raw_score"] for table in pools.values()])
+    bins = np.linspace(min(all_scores.min(), 0.0), max(all_scores.max(), 1e-9), 21)
+    for label, ax in enumerate(axes.flat):
+        if label >= num_classes:
+            ax.axis("off")
+            continue
+        for pool, table in pools.items():
+            ax.hist(
+                table.loc[table["label"] == label, "raw_score"],
+                bins=bins,
+                alpha=0.6,
+                label=f"{pool} pool",
+            )
+        ax.set_title(str(class_names[label]), fontsize=10)
+        ax.set_yscale("log")
+    axes.flat[0].legend(fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("mem-score (raw)")
+    fig.suptitle(
+        "Mem-scores per class (log counts): most samples sit near 0, memorized ones far right"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def mem_extremes_figure(dataset: Dataset, scores: pd.DataFrame, count: int = 10) -> plt.Figure:
+    """The ``count`` most and least memorable samples; images for image data, a table else."""
+    ordered = scores.sort_values("raw_score", kind="stable")
+    extremes = {
+        "most memorable": ordered.tail(count).iloc[::-1],
+        "least memorable": ordered.head(count),
+    }
+    if not dataset.is_image:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 0.35 * count + 1.2))
+        for ax, (title, rows) in zip(axes, extremes.items(), strict=True):
+            ax.axis("off")
+            cells = [
+                [int(r.sample_index), dataset.class_names[int(r.label)], f"{r.raw_score:.3f}"]
+                for r in rows.itertuples()
+            ]
+            ax.table(cells, colLabels=["sample", "label", "mem-score"], loc="center")
+            ax.set_title(title)
+        fig.tight_layout()
+        return fig
+    fig, axes = plt.subplots(2, count, figsize=(1.4 * count, 3.6), squeeze=False)
+    for row, (title, rows) in zip(axes, extremes.items(), strict=True):
+        for ax, sample in zip(row, rows.itertuples(), strict=False):
+            image = dataset.features[int(sample.sample_index)]
+            image = image[0] if image.shape[0] == 1 else np.moveaxis(image, 0, -1)
+            low, high = image.min(), image.max()
+            ax.imshow((image - low) / (high - low + 1e-12), cmap="gray")
+            ax.set_title(
+                f"{dataset.class_names[int(sample.label)]}\n{sample.raw_score:.2f}", fontsize=8
+            )
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(title, fontsize=9)
+    fig.suptitle("Victim pool: most (top) and least (bottom) memorable samples, label and score")
     fig.tight_layout()
     return fig

@@ -8,6 +8,7 @@ one row per model and stage, and :class:`ModelOutputs` for the attacks.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -17,6 +18,7 @@ from torch import nn
 
 from .attacks import MembershipSet
 from .datasets import Dataset
+from .defenses import Defense
 from .models import ModelSpec
 from .pruning import (
     PruningConfig,
@@ -27,7 +29,7 @@ from .pruning import (
     one_shot_prune,
 )
 from .splits import VICTIM, balanced_evaluation_set, model_names, roles_of
-from .training import TrainConfig, accuracy, fit, predict_logits
+from .training import TrainConfig, TrainResult, accuracy, fit, predict_logits
 
 StateDicts = dict[str, dict[str, torch.Tensor]]
 
@@ -127,6 +129,9 @@ def train_dense_models(
             test_accuracy=accuracy(model, features, labels, split["test"]),
             epochs_run=result.epochs_run,
             seconds=result.seconds,
+            members_seen=int((result.sample_uses > 0).sum()),
+            mean_uses=float(result.sample_uses.mean()),
+            max_uses=int(result.sample_uses.max()),
         )
         history.append(_history_row(name, "dense", record))
         states[name] = _cpu_state(model)
@@ -179,6 +184,9 @@ def prune_models_one_shot(
     return states, pd.DataFrame(history), outputs
 
 
+DefenseFactory = Callable[[str, np.ndarray], Defense]
+
+
 def prune_models_iteratively(
     dataset: Dataset,
     table: pd.DataFrame,
@@ -189,29 +197,54 @@ def prune_models_iteratively(
     *,
     seed: int,
     device: torch.device,
-) -> tuple[StateDicts, pd.DataFrame, dict[int, ModelOutputs]]:
-    """Iteratively prune each dense model; outputs are recorded after every round."""
+    defense_for: DefenseFactory | None = None,
+    stage: str = "iterative",
+) -> tuple[StateDicts, pd.DataFrame, dict[int, ModelOutputs], pd.DataFrame]:
+    """Iteratively prune each dense model; outputs are recorded after every round.
+
+    ``defense_for(model_name, members)`` gives each model its defense (the same for victim
+    and shadows, so attacks stay adaptive). Also returns how many times each member was
+    trained on per round (``model, round, sample_index, uses``).
+    """
     features, labels = dataset_tensors(dataset, device)
     samples = _all_samples(table)
     round_outputs = {r: ModelOutputs(samples) for r in range(pruning.rounds)}
-    states, history = {}, []
+    states, history, uses = {}, [], []
     for name in model_names(table):
+        split = roles_of(table, name)
         model = _restore(dataset, spec, dense_states[name], device)
 
-        def record_round(round_index: int, model: nn.Module, name: str = name) -> None:
+        def record_round(
+            round_index: int,
+            model: nn.Module,
+            result: TrainResult,
+            name: str = name,
+            members: np.ndarray = split["member"],
+        ) -> None:
             _record_outputs(round_outputs[round_index], name, model, features)
+            uses.append(
+                pd.DataFrame(
+                    {
+                        "model": name,
+                        "round": round_index,
+                        "sample_index": members,
+                        "uses": result.sample_uses,
+                    }
+                )
+            )
 
         records = iterative_prune(
             model,
             features,
             labels,
-            roles_of(table, name),
+            split,
             pruning,
             training,
-            seed=derive_seed(seed, "iterative", name),
-            description=f"{name} iterative",
+            seed=derive_seed(seed, stage, name),
+            description=f"{name} {stage}",
+            defense=None if defense_for is None else defense_for(name, split["member"]),
             on_round=record_round,
         )
-        history += [_history_row(name, "iterative", record) for record in records]
+        history += [_history_row(name, stage, record) for record in records]
         states[name] = _cpu_state(model)
-    return states, pd.DataFrame(history), round_outputs
+    return states, pd.DataFrame(history), round_outputs, pd.concat(uses, ignore_index=True)

@@ -17,7 +17,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .validation import require_choice, require_int, require_number
+from .defenses.base import Defense, GroupOptimizer, NoDefense
+from .validation import ParameterError, require_choice, require_int, require_number
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class TrainResult:
     epochs_run: int
     seconds: float
     history: list[dict] = field(default_factory=list)
+    # Times each training sample (in the order of ``train_indices``) was trained on.
+    sample_uses: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -67,11 +70,24 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(
+    parameters: list[torch.Tensor], config: TrainConfig, group: GroupOptimizer | None = None
+) -> torch.optim.Optimizer:
+    """The configured optimizer, with a group's own weight decay where it has one.
+
+    Weight decay is coupled (L2 added to the gradient) as in the paper's reference code,
+    unless the group asks for decoupled decay (AdamW). Fused kernels where the device has them.
+    """
+    group = group or GroupOptimizer()
+    decay = config.weight_decay if group.weight_decay is None else group.weight_decay
+    fused = parameters[0].device.type in ("cpu", "cuda")
     if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        adam = torch.optim.AdamW if group.decoupled else torch.optim.Adam
+        return adam(parameters, lr=config.lr, weight_decay=decay, fused=fused)
+    if group.decoupled:
+        raise ParameterError("decoupled weight decay needs training.optimizer='adam'")
     return torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        parameters, lr=config.lr, momentum=config.momentum, weight_decay=decay, fused=fused
     )
 
 
@@ -89,6 +105,7 @@ def fit(
     seed: int,
     description: str = "training",
     progress: bool = True,
+    defense: Defense | None = None,
     on_sample_losses: SampleLossHook | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on ``train_indices`` and leave it at its best epoch on dev.
@@ -96,14 +113,21 @@ def fit(
     ``features`` and ``labels`` hold the whole dataset on the model's device. The state that
     is restored includes pruning masks, so a pruned model stays pruned. Without
     ``dev_indices`` the model trains for ``config.max_epochs`` epochs and keeps the last one.
-    ``on_sample_losses(indices, losses)`` sees every batch's per-sample training losses.
+    A ``defense`` plans which members each epoch trains on, in which groups and with which
+    optimizer (default: every member, one optimizer). ``on_sample_losses(indices, losses)``
+    sees every batch's per-sample training losses.
     """
     device = features.device
     generator = torch.Generator().manual_seed(seed)
-    train_idx = as_index(train_indices, torch.device("cpu"))
     dev_idx = None if dev_indices is None else as_index(dev_indices, device)
-    optimizer = make_optimizer(model, config)
+    defense = defense or NoDefense(train_indices)
+    parameters = list(model.parameters())
+    optimizers = {
+        name: make_optimizer(parameters, config, group)
+        for name, group in defense.optimizers().items()
+    }
     loss_fn = nn.CrossEntropyLoss(reduction="none")
+    uses = torch.zeros(len(labels), dtype=torch.long, device=device)
 
     start = time.perf_counter()
     best_accuracy = -1.0 if dev_idx is not None else float("nan")
@@ -119,21 +143,28 @@ def fit(
     )
     for epoch in epochs:
         model.train()
-        order = train_idx[torch.randperm(len(train_idx), generator=generator)].to(device)
-        total_loss = torch.zeros((), device=device)
-        for batch in order.split(config.batch_size):
-            inputs = features[batch]
-            if config.augment:
-                inputs = augment_images(inputs, generator)
-            sample_losses = loss_fn(model(inputs), labels[batch])
-            loss = sample_losses.mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total_loss += sample_losses.detach().sum()
-            if on_sample_losses is not None:
-                on_sample_losses(batch, sample_losses.detach())
-        record = {"epoch": epoch, "train_loss": total_loss.item() / len(order)}
+        total_loss, seen = torch.zeros((), device=device), 0
+        for group in defense.plan_epoch(epoch - 1):
+            group_idx = as_index(group.indices, torch.device("cpu"))
+            order = group_idx[torch.randperm(len(group_idx), generator=generator)].to(device)
+            optimizer = optimizers[group.optimizer]
+            for batch in order.split(config.batch_size):
+                inputs = features[batch]
+                if config.augment:
+                    inputs = augment_images(inputs, generator)
+                sample_losses = loss_fn(model(inputs), labels[batch])
+                loss = sample_losses.mean()
+                if group.l2_penalty:
+                    loss = loss + group.l2_penalty * sum(p.square().sum() for p in parameters)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total_loss += sample_losses.detach().sum()
+                if on_sample_losses is not None:
+                    on_sample_losses(batch, sample_losses.detach())
+            uses[order] += 1
+            seen += len(order)
+        record = {"epoch": epoch, "train_loss": total_loss.item() / max(seen, 1), "samples": seen}
         if dev_idx is None:
             history.append(record)
             continue
@@ -158,7 +189,8 @@ def fit(
         len(history),
         seconds,
     )
-    return TrainResult(best_accuracy, best_epoch, len(history), seconds, history)
+    member_uses = uses[as_index(train_indices, device)].cpu().numpy()
+    return TrainResult(best_accuracy, best_epoch, len(history), seconds, history, member_uses)
 
 
 def augment_images(images: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:

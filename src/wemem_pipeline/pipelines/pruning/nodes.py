@@ -49,8 +49,8 @@ def prune_iteratively(
     pruning_params: dict[str, Any],
     seed: int,
     device: str,
-) -> tuple[StateDicts, pd.DataFrame, dict[int, ModelOutputs]]:
-    """Prune every dense model in rounds, fine-tuning after each."""
+) -> tuple[StateDicts, pd.DataFrame, dict[int, ModelOutputs], pd.DataFrame]:
+    """Prune every dense model in rounds, fine-tuning after each (Base: no defense)."""
     return prune_models_iteratively(
         dataset,
         splits,

@@ -26,7 +26,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 prune_iteratively,
                 _INPUTS,
-                ["iterative_models", "iterative_history", "iterative_outputs"],
+                [
+                    "iterative_models",
+                    "iterative_history",
+                    "iterative_outputs",
+                    "iterative_sample_uses",
+                ],
                 name="prune_iteratively",
             ),
         ]

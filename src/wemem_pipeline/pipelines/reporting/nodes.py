@@ -33,4 +33,9 @@ def summarize(report: dict[str, Any]) -> str:
 def plot(report: dict[str, Any], roc_curves: pd.DataFrame) -> tuple[Figure, Figure]:
     """Log-log ROC curves per victim model, and accuracy/leakage per prune round."""
     last_round = report["rounds"][-1]["round"]
-    return reporting.roc_figure(roc_curves, last_round), reporting.rounds_figure(report)
+    panels = {
+        reporting.STAGE_TITLES["dense"]: "dense",
+        reporting.STAGE_TITLES["one_shot"]: "one_shot",
+        reporting.STAGE_TITLES["iterative"]: reporting.round_stage(last_round),
+    }
+    return reporting.roc_figure(roc_curves, panels), reporting.rounds_figure(report)

@@ -1,0 +1,93 @@
+"""Per-class sliding windows over the members ordered by mem-score (the RSW primitive)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..validation import ParameterError, require_choice
+
+ORDERS = ("low_to_high", "high_to_low", "random")
+
+
+def _size(value: int | float, class_size: int, minimum: int) -> int:
+    """A count given as an int, or as a float fraction of the class size."""
+    if isinstance(value, float):
+        return max(minimum, round(value * class_size))
+    return int(value)
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """Window ``width`` and ``stride`` per class: ints are counts, floats fractions of a class.
+
+    Epoch e trains on ranks ``[stride * e, stride * e + width)`` of every class, ranks taken
+    in ``order`` of mem-score (``low_to_high``: least memorable first).
+    """
+
+    width: int | float = 0.25
+    stride: int | float = 0.025
+    order: str = "low_to_high"
+    section: str = field(default="defenses.rsw", repr=False)  # names parameters in errors
+
+    def __post_init__(self) -> None:
+        require_choice(f"{self.section}.order", self.order, ORDERS)
+        for key in ("width", "stride"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ParameterError(f"{self.section}.{key} must be a number, got {value!r}")
+            if isinstance(value, float) and not 0 <= value <= 1:
+                raise ParameterError(
+                    f"{self.section}.{key} as a fraction of a class must be in [0, 1], got {value}"
+                )
+        if self.width <= 0:
+            raise ParameterError(
+                f"{self.section}.width must be > 0 (a count or a fraction), got {self.width!r}"
+            )
+        if self.stride < 0:
+            raise ParameterError(f"{self.section}.stride must be >= 0, got {self.stride!r}")
+
+
+class ClassWindows:
+    """Every class's members in mem-score order, and the window of each epoch."""
+
+    def __init__(
+        self,
+        members: np.ndarray,
+        labels: np.ndarray,
+        scores: np.ndarray,
+        config: WindowConfig,
+        seed: int = 0,
+    ):
+        members = np.asarray(members, dtype=np.int64)
+        scores = np.asarray(scores, dtype=float)
+        if len(scores) != len(members):
+            raise ValueError("one mem-score per member is needed")
+        rng = np.random.default_rng(seed)
+        self.ranked: dict[int, np.ndarray] = {}
+        self.bounds: dict[int, tuple[int, int]] = {}  # (width, stride) in samples, per class
+        for label in np.unique(labels[members]):
+            in_class = np.flatnonzero(labels[members] == label)
+            if config.order == "random":
+                order = rng.permutation(len(in_class))
+            else:
+                # Stable sort on (score, sample index): ties keep a reproducible order.
+                order = np.lexsort((members[in_class], scores[in_class]))
+                if config.order == "high_to_low":
+                    order = order[::-1]
+            self.ranked[int(label)] = members[in_class][order]
+            size = len(in_class)
+            self.bounds[int(label)] = (
+                _size(config.width, size, minimum=1),
+                _size(config.stride, size, minimum=0),
+            )
+
+    def window(self, epoch: int) -> np.ndarray:
+        """Members in the window of ``epoch``; each class is clipped to its own length."""
+        parts = []
+        for label, ranked in self.ranked.items():
+            width, stride = self.bounds[label]
+            start = min(stride * epoch, len(ranked))
+            parts.append(ranked[start : start + width])
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)

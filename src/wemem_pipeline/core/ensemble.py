@@ -1,0 +1,104 @@
+"""Train many copies of one architecture at once, as a single vectorized computation.
+
+The copies' parameters are stacked along a leading model axis (``torch.func``'s
+``stack_module_state``) and one ``vmap``-ed ``functional_call`` evaluates all of them on their
+own batches. Each copy has its own initial weights, its own training subset and its own
+batch order; because the loss is the sum of the copies' mean losses and Adam/SGD update each
+element independently, every copy follows the same trajectory it would follow alone.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+from tqdm.auto import tqdm
+
+from .models import ModelSpec
+from .training import TrainConfig, as_index, make_optimizer
+from .validation import ParameterError
+
+
+class ModelEnsemble:
+    """``len(seeds)`` freshly initialised copies of ``spec``, stacked for batched training."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        input_shape: Sequence[int],
+        num_classes: int,
+        seeds: Sequence[int],
+        device: torch.device,
+    ):
+        models = [spec.build(input_shape, num_classes, seed).to(device) for seed in seeds]
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in models[0].modules()):
+            raise ParameterError(
+                f"model.name={spec.name!r} has batch normalization, whose running statistics "
+                "cannot be trained batched; pick a model without it or a single-model method"
+            )
+        params, self.buffers = stack_module_state(models)
+        self.params = {name: value.detach().requires_grad_() for name, value in params.items()}
+        self._template = copy.deepcopy(models[0]).to("meta")
+        self.size = len(models)
+
+    def _forward_one(self, params, buffers, inputs):
+        return functional_call(self._template, (params, buffers), (inputs,))
+
+    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Logits of every copy on its own inputs: ``(M, B, ...) -> (M, B, C)``."""
+        return vmap(self._forward_one)(self.params, self.buffers, inputs)
+
+    @torch.no_grad()
+    def predict_logits(self, features: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+        """Logits of every copy on the same samples: ``(N, ...) -> (M, N, C)``."""
+        shared = vmap(self._forward_one, in_dims=(0, 0, None))
+        chunks = [shared(self.params, self.buffers, chunk) for chunk in features.split(batch_size)]
+        return torch.cat(chunks, dim=1)
+
+    def state_dict(self, k: int) -> dict[str, torch.Tensor]:
+        """Copy ``k``'s weights as an ordinary state dict (loadable into ``spec.build(...)``)."""
+        stacked = {**self.params, **self.buffers}
+        return {name: value[k].detach().cpu().clone() for name, value in stacked.items()}
+
+
+def fit_ensemble(
+    ensemble: ModelEnsemble,
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    subsets: np.ndarray,
+    config: TrainConfig,
+    *,
+    epochs: int,
+    seed: int,
+    description: str = "ensemble",
+    progress: bool = True,
+) -> None:
+    """Train copy k on ``subsets[k]`` for ``epochs`` epochs (no early stopping), in place.
+
+    ``subsets`` is an ``(M, n)`` array of sample indices: every copy sees the same number of
+    samples, in its own random order each epoch.
+    """
+    subsets = np.asarray(subsets)
+    if subsets.ndim != 2 or len(subsets) != ensemble.size:
+        raise ValueError(f"subsets must have shape ({ensemble.size}, n), got {subsets.shape}")
+    generator = torch.Generator().manual_seed(seed)
+    device = features.device
+    rows = as_index(subsets, torch.device("cpu"))
+    optimizer = make_optimizer(list(ensemble.params.values()), config)
+    loss_fn = nn.CrossEntropyLoss()
+    bar_disabled = None if progress else True
+    for _ in tqdm(range(epochs), desc=description, leave=False, disable=bar_disabled):
+        # An independent permutation per copy: argsort of uniform noise, row by row.
+        order = torch.rand(rows.shape, generator=generator).argsort(dim=1)
+        epoch_rows = torch.gather(rows, 1, order).to(device)
+        for batch in epoch_rows.split(config.batch_size, dim=1):
+            logits = ensemble(features[batch])
+            # Mean over each copy's batch, summed over copies: every copy gets its own gradient.
+            loss = loss_fn(logits.flatten(0, 1), labels[batch].flatten()) * ensemble.size
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()

@@ -301,7 +301,7 @@ def mem_extremes_figure(dataset: Dataset, scores: pd.DataFrame, count: int = 10)
             ax.set_title(title)
         fig.tight_layout()
         return fig
-    fig, axes = plt.subplots(2, count, figsize=(1.4 * count, 3.6), squeeze=False)
+    fig, axes = plt.subplots(2, count, figsize=(1.4 * count, 4.4), squeeze=False)
     for row, (title, rows) in zip(axes, extremes.items(), strict=True):
         for ax, sample in zip(row, rows.itertuples(), strict=False):
             image = dataset.features[int(sample.sample_index)]

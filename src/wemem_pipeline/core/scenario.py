@@ -15,7 +15,7 @@ import pandas as pd
 
 from .datasets import Dataset
 from .defenses import Defense, build_defense
-from .reporting import attack_dict, round_stage, strongest
+from .reporting import attack_dict, plt, round_stage, strongest
 from .splits import VICTIM
 
 
@@ -276,13 +276,11 @@ def scenario_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-DEFENSE_TITLES = {"rsw": "RSW", "rmr": "RMR", "swmr": "SWMR", "base": "Base"}
+DEFENSE_TITLES = {"rsw": "RSW", "rmr": "RMR", "swmr": "SWMR", "base": "Base", "dense": "Dense"}
 
 
-def privacy_utility_figure(report: dict[str, Any]):
+def privacy_utility_figure(report: dict[str, Any]) -> plt.Figure:
     """Test accuracy against the strongest attack's AUC and TPR at 1% FPR, one point a model."""
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for ax, metric, label in (
         (axes[0], "auc", "strongest attack AUC"),
@@ -298,6 +296,7 @@ def privacy_utility_figure(report: dict[str, Any]):
                 xytext=(6, 6),
             )
         ax.set(xlabel="victim test accuracy", ylabel=label)
+        ax.margins(0.2)
         ax.grid(True, alpha=0.3)
     axes[0].axhline(0.5, color="grey", linestyle=":", linewidth=0.8)
     axes[1].axhline(0.01, color="grey", linestyle=":", linewidth=0.8)

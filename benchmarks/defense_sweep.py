@@ -1,0 +1,176 @@
+"""Compare defense settings over several seeds: the measurements behind the defaults.
+
+For every seed: split, mem-scores, dense models and Base iterative pruning once; then each
+defense setting of the grid prunes the same dense models again, and every stage is attacked
+with the project's attacks (adaptive: shadows use the same defense). Prints mean and standard
+deviation over seeds of test accuracy, strongest attack AUC / TPR at 1% FPR / balanced
+accuracy, and fine-tuning time relative to Base; writes every run to a CSV.
+
+    python benchmarks/defense_sweep.py --seeds 0 1 2                 # digits (conf/base)
+    python benchmarks/defense_sweep.py --env fmnist --seeds 0 1 2 --out fmnist_sweep.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from kedro.config import OmegaConfigLoader
+
+from wemem_pipeline.core import memorability, scenario
+from wemem_pipeline.core.config import (
+    memorability_config,
+    model_spec,
+    pruning_config,
+    split_config,
+    train_config,
+)
+from wemem_pipeline.core.datasets import load_dataset
+from wemem_pipeline.core.evaluation import evaluate_stages
+from wemem_pipeline.core.runs import derive_seed, prune_models_iteratively, train_dense_models
+from wemem_pipeline.core.splits import pool_samples, split_samples
+from wemem_pipeline.core.training import resolve_device
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (label, defense, settings); the first of each defense is the shipped default.
+GRID = [
+    ("rsw w.25 s.025", "rsw", {"width": 0.25, "stride": 0.025}),
+    ("rsw w.5 s.025", "rsw", {"width": 0.5, "stride": 0.025}),
+    ("rsw w.25 s.025 random", "rsw", {"width": 0.25, "stride": 0.025, "order": "random"}),
+    ("rmr t.85 wd.1", "rmr", {"threshold": 0.85, "weight_decay_mem": 0.1}),
+    ("rmr t.85 wd.01", "rmr", {"threshold": 0.85, "weight_decay_mem": 0.01}),
+    (
+        "rmr t.85 wd.1 shared",
+        "rmr",
+        {"threshold": 0.85, "weight_decay_mem": 0.1, "optimizer": "shared"},
+    ),
+    (
+        "swmr w.25 t.85 wd.1",
+        "swmr",
+        {
+            "window": {"width": 0.25, "stride": 0.025},
+            "risky": {"threshold": 0.85, "weight_decay_mem": 0.1},
+        },
+    ),
+    (
+        "swmr w.5 t.85 wd.01",
+        "swmr",
+        {
+            "window": {"width": 0.5, "stride": 0.025},
+            "risky": {"threshold": 0.85, "weight_decay_mem": 0.01},
+        },
+    ),
+]
+
+
+def strongest(metrics: pd.DataFrame, stage: str) -> dict[str, float]:
+    rows = metrics[metrics["stage"] == stage]
+    return {
+        "auc": rows["auc"].max(),
+        "tpr_at_1pct_fpr": rows["tpr_at_1pct_fpr"].max(),
+        "balanced_accuracy": rows["balanced_accuracy"].max(),
+    }
+
+
+def victim_last(history: pd.DataFrame) -> pd.Series:
+    return history[history["model"] == "victim"].sort_values("round").iloc[-1]
+
+
+def run_seed(params: dict, seed: int, grid: list) -> list[dict]:
+    device = resolve_device(params.get("device", "auto"))
+    data = params["dataset"]
+    dataset = load_dataset(data["name"], raw_dir=data.get("raw_dir", "data/01_raw"))
+    table = split_samples(dataset.is_test, split_config(params["split"]), seed)
+    spec, training = model_spec(params["model"]), train_config(params["training"])
+    pruning = pruning_config(params["pruning"])
+    mem_config = memorability_config(params["memorability"])
+    scores = {
+        pool: memorability.feldman_scores(
+            dataset,
+            pool_samples(table, pool),
+            spec,
+            training,
+            mem_config,
+            seed=derive_seed(seed, "memorability", pool),
+            device=device,
+        )
+        for pool in ("victim", "shadow")
+    }
+    dense_states, dense_history, dense_outputs = train_dense_models(
+        dataset, table, spec, training, seed=seed, device=device
+    )
+    _, base_history, base_outputs, _ = prune_models_iteratively(
+        dataset, table, spec, dense_states, pruning, training, seed=seed, device=device
+    )
+    names = params["attacks"]["names"]
+    rows = []
+
+    def record(label: str, stage_outputs, history, base_seconds: float) -> None:
+        metrics, _ = evaluate_stages({label: stage_outputs}, table, dataset.labels, names, seed)
+        victim = victim_last(history)
+        rows.append(
+            {
+                "seed": seed,
+                "setting": label,
+                "test_accuracy": victim["test_accuracy"],
+                **strongest(metrics, label),
+                "time_relative_to_base": history["seconds"].sum() / base_seconds,
+            }
+        )
+
+    base_seconds = base_history["seconds"].sum()
+    record("dense", dense_outputs, dense_history, float("nan"))
+    record("base", base_outputs[pruning.rounds - 1], base_history, base_seconds)
+    for label, defense, settings in grid:
+        defense_for = scenario.defense_factory(
+            defense, settings, dataset, scores, training.weight_decay, seed
+        )
+        _, history, outputs, _ = prune_models_iteratively(
+            dataset,
+            table,
+            spec,
+            dense_states,
+            pruning,
+            training,
+            seed=seed,
+            device=device,
+            defense_for=defense_for,
+            stage=defense,
+        )
+        record(label, outputs[pruning.rounds - 1], history, base_seconds)
+        print(pd.DataFrame(rows).tail(1).to_string(index=False, header=False), flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="base")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--grid", type=Path, help="YAML list of [label, defense, settings]")
+    parser.add_argument("--out", type=Path, default=Path("defense_sweep.csv"))
+    args = parser.parse_args()
+    logging.disable(logging.INFO)
+
+    loader = OmegaConfigLoader(
+        str(ROOT / "conf"),
+        base_env="base",
+        default_run_env=args.env,
+        merge_strategy={"parameters": "soft"},
+    )
+    params = loader["parameters"]
+    grid = yaml.safe_load(args.grid.read_text()) if args.grid else GRID
+    rows = [row for seed in args.seeds for row in run_seed(params, seed, grid)]
+    results = pd.DataFrame(rows)
+    results.to_csv(args.out, index=False)
+    summary = results.groupby("setting", sort=False).agg(["mean", "std"]).drop(columns="seed")
+    pd.set_option("display.width", 200)
+    print(f"\n{params['dataset']['name']}, seeds {args.seeds} (mean, std):")
+    print(summary.round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()

@@ -652,12 +652,6 @@ def test_rmr_shared_mode_equals_separate_mode_under_plain_sgd():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="training.fit steps the optimizer on an empty group: torch.split of an empty index "
-    "tensor yields one empty batch, whose loss is NaN but whose gradient is pure weight decay, "
-    "so the weights shrink (Adam: ~lr per parameter) in epochs that train on no sample",
-)
 @pytest.mark.parametrize("case", ["empty_window", "no_risky_in_window"])
 def test_an_empty_group_leaves_the_weights_alone(case):
     features, labels = toy_training_data()

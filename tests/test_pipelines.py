@@ -3,50 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _project_copy(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(ROOT / "pyproject.toml", project)
-    (project / "src").mkdir()  # the package itself is imported from the installed project
-    shutil.copytree(ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
-    (project / "conf" / "local").mkdir()
-    (project / "data").mkdir()
-    return project
-
-
-def _kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONWARNINGS": "ignore"}
-    command = [sys.executable, "-m", "kedro", "run", "--env=test", *args]
-    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
-
-
-def _latest(project: Path, relative: str) -> Path:
-    versions = sorted((project / "data" / relative).iterdir())
-    return versions[-1] / Path(relative).name
+from kedro_project import latest, project_copy, run_kedro
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
-    project = _project_copy(tmp_path_factory.mktemp("default"))
-    result = _kedro(project)
+    project = project_copy(tmp_path_factory.mktemp("default"))
+    result = run_kedro(project)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return project
 
 
 def test_default_pipeline_writes_the_report(finished_run: Path) -> None:
-    report = json.loads(_latest(finished_run, "08_reporting/report.json").read_text())
+    report = json.loads(latest(finished_run, "08_reporting/report.json").read_text())
     assert report["dataset"] == "digits"
     assert [m["name"] for m in report["models"]] == ["dense", "one_shot", "iterative"]
     for model in report["models"]:
@@ -65,27 +39,27 @@ def test_default_pipeline_writes_the_report(finished_run: Path) -> None:
     assert sparsity["iterative"] == pytest.approx(0.6, abs=0.005)
     assert [r["round"] for r in report["rounds"]] == [0, 1, 2]  # conf/test: 3 rounds
     for name in ("report.md", "report.csv", "rounds.csv", "roc_curves.png", "rounds.png"):
-        assert _latest(finished_run, f"08_reporting/{name}").stat().st_size > 0
+        assert latest(finished_run, f"08_reporting/{name}").stat().st_size > 0
 
 
 def test_memorability_scores_cover_both_pools(finished_run: Path) -> None:
-    splits = pd.read_parquet(_latest(finished_run, "03_primary/splits.parquet"))
+    splits = pd.read_parquet(latest(finished_run, "03_primary/splits.parquet"))
     for pool in ("victim", "shadow"):
-        scores = pd.read_parquet(_latest(finished_run, f"04_feature/{pool}_mem_scores.parquet"))
+        scores = pd.read_parquet(latest(finished_run, f"04_feature/{pool}_mem_scores.parquet"))
         expected = splits[(splits["pool"] == pool) & splits["from_pool"]]["sample_index"]
         assert sorted(scores["sample_index"]) == sorted(expected.unique())
         assert scores["score"].between(0, 1).all()
         assert scores["raw_score"].between(-1, 1).all()
         assert ((scores["in_count"] > 0) & (scores["out_count"] > 0)).all()
     for name in ("mem_histogram.png", "mem_extremes.png", "mem_summary.csv"):
-        assert _latest(finished_run, f"08_reporting/{name}").stat().st_size > 0
+        assert latest(finished_run, f"08_reporting/{name}").stat().st_size > 0
 
 
 def test_imported_scores_replace_the_estimate(finished_run: Path, tmp_path: Path) -> None:
-    project = _project_copy(tmp_path)
+    project = project_copy(tmp_path)
     paths = {}
     for pool in ("victim", "shadow"):
-        scores = pd.read_parquet(_latest(finished_run, f"04_feature/{pool}_mem_scores.parquet"))
+        scores = pd.read_parquet(latest(finished_run, f"04_feature/{pool}_mem_scores.parquet"))
         paths[pool] = tmp_path / f"{pool}.csv"
         scores.rename(columns={"sample_index": "index", "raw_score": "score"})[
             ["index", "score"]
@@ -95,26 +69,26 @@ def test_imported_scores_replace_the_estimate(finished_run: Path, tmp_path: Path
         f"memorability.method=import,memorability.victim_scores_path={paths['victim']},"
         f"memorability.shadow_scores_path={paths['shadow']}"
     )
-    result = _kedro(project, "--pipeline=memorability", "--params", override)
+    result = run_kedro(project, "--pipeline=memorability", "--params", override)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    imported = pd.read_parquet(_latest(project, "04_feature/victim_mem_scores.parquet"))
-    estimated = pd.read_parquet(_latest(finished_run, "04_feature/victim_mem_scores.parquet"))
+    imported = pd.read_parquet(latest(project, "04_feature/victim_mem_scores.parquet"))
+    estimated = pd.read_parquet(latest(finished_run, "04_feature/victim_mem_scores.parquet"))
     pd.testing.assert_series_equal(imported["raw_score"], estimated["raw_score"])
 
 
 def test_splits_and_histories_are_persisted(finished_run: Path) -> None:
-    splits = pd.read_parquet(_latest(finished_run, "03_primary/splits.parquet"))
+    splits = pd.read_parquet(latest(finished_run, "03_primary/splits.parquet"))
     assert set(splits["model"]) == {"victim", "shadow_0", "shadow_1"}
-    history = pd.read_csv(_latest(finished_run, "07_model_output/iterative_history.csv"))
+    history = pd.read_csv(latest(finished_run, "07_model_output/iterative_history.csv"))
     assert len(history) == 3 * 3  # 3 models x 3 rounds
     assert (history["sparsity"] - history["target_sparsity"]).abs().max() < 0.005
 
 
 def test_same_seed_gives_same_metrics(finished_run: Path, tmp_path: Path) -> None:
-    again = _project_copy(tmp_path)
-    assert _kedro(again).returncode == 0
-    first = pd.read_csv(_latest(finished_run, "07_model_output/attack_metrics.csv"))
-    second = pd.read_csv(_latest(again, "07_model_output/attack_metrics.csv"))
+    again = project_copy(tmp_path)
+    assert run_kedro(again).returncode == 0
+    first = pd.read_csv(latest(finished_run, "07_model_output/attack_metrics.csv"))
+    second = pd.read_csv(latest(again, "07_model_output/attack_metrics.csv"))
     pd.testing.assert_frame_equal(first, second)
 
 
@@ -132,8 +106,8 @@ def test_same_seed_gives_same_metrics(finished_run: Path, tmp_path: Path) -> Non
     ],
 )
 def test_bad_parameters_stop_before_training(tmp_path: Path, override: str, parameter: str) -> None:
-    project = _project_copy(tmp_path)
-    result = _kedro(project, "--params", override)
+    project = project_copy(tmp_path)
+    result = run_kedro(project, "--params", override)
     assert result.returncode != 0
     assert parameter in result.stdout + result.stderr
     assert not list((project / "data").rglob("*.pt")), "no model may be trained or saved"

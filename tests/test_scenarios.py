@@ -4,16 +4,13 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from kedro_project import latest, project_copy, run_kedro
 
 from wemem_pipeline.core import scenario
 from wemem_pipeline.core.datasets import Dataset
@@ -29,8 +26,6 @@ from wemem_pipeline.core.splits import (
     split_samples,
 )
 from wemem_pipeline.core.training import TrainConfig
-
-ROOT = Path(__file__).resolve().parents[1]
 
 # ----------------------------------------------------------------------------- toy data
 N_SAMPLES, N_TEST, N_FEATURES, N_CLASSES = 240, 60, 8, 3
@@ -263,45 +258,23 @@ def test_scenario_stages_attack_dense_base_last_round_and_every_defended_round()
 SCENARIOS = {"scenario1": "rsw", "scenario2": "rmr", "scenario3": "swmr"}
 
 
-def _project_copy(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(ROOT / "pyproject.toml", project)
-    (project / "src").mkdir()  # the package itself is imported from the installed project
-    shutil.copytree(ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
-    (project / "conf" / "local").mkdir()
-    (project / "data").mkdir()
-    return project
-
-
-def _kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONWARNINGS": "ignore"}
-    command = [sys.executable, "-m", "kedro", "run", "--env=test", *args]
-    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
-
-
-def _latest(project: Path, relative: str) -> Path:
-    versions = sorted((project / "data" / relative).iterdir())
-    return versions[-1] / Path(relative).name
-
-
 @pytest.fixture(scope="module")
 def scenario_project(tmp_path_factory) -> Path:
     """One project copy: scenario1 runs everything; scenario2 and scenario3 then reuse its
     splits, mem-scores, dense and Base models and run only their own (namespaced) nodes."""
-    project = _project_copy(tmp_path_factory.mktemp("scenarios"))
+    project = project_copy(tmp_path_factory.mktemp("scenarios"))
     for name in SCENARIOS:
         args = [f"--pipeline={name}"]
         if name != "scenario1":
             args.append(f"--from-nodes={name}.prune_defended")
-        result = _kedro(project, *args)
+        result = run_kedro(project, *args)
         assert result.returncode == 0, name + result.stdout[-3000:] + result.stderr[-3000:]
     return project
 
 
 @pytest.mark.parametrize(("name", "defense"), SCENARIOS.items())
 def test_scenario_report(scenario_project: Path, name: str, defense: str) -> None:
-    report = json.loads(_latest(scenario_project, f"08_reporting/{name}/report.json").read_text())
+    report = json.loads(latest(scenario_project, f"08_reporting/{name}/report.json").read_text())
     assert (report["scenario"], report["defense"], report["dataset"]) == (name, defense, "digits")
     models = {m["name"]: m for m in report["models"]}
     assert list(models) == ["dense", "base", defense]
@@ -320,7 +293,7 @@ def test_scenario_report(scenario_project: Path, name: str, defense: str) -> Non
     base, defended = models["base"]["reuse"], models[defense]["reuse"]
     assert base["members"] == defended["members"] > 0
     # Base: every member in every epoch of every round.
-    history = pd.read_csv(_latest(scenario_project, "07_model_output/iterative_history.csv"))
+    history = pd.read_csv(latest(scenario_project, "07_model_output/iterative_history.csv"))
     victim_epochs = history[history["model"] == VICTIM]["epochs_run"].sum()
     assert base["mean_uses_total"] == base["max_uses_total"] == victim_epochs
     assert base["members_never_seen"] == 0
@@ -337,17 +310,15 @@ def test_scenario_report(scenario_project: Path, name: str, defense: str) -> Non
             assert summary["risky_total"] > 0
 
     for artifact in ("report.md", "report.csv", "privacy_utility.png", "roc_curves.png"):
-        assert _latest(scenario_project, f"08_reporting/{name}/{artifact}").stat().st_size > 0
-    markdown = _latest(scenario_project, f"08_reporting/{name}/report.md").read_text()
+        assert latest(scenario_project, f"08_reporting/{name}/{artifact}").stat().st_size > 0
+    markdown = latest(scenario_project, f"08_reporting/{name}/report.md").read_text()
     assert markdown.startswith(f"# {name}: {defense.upper()}")
 
 
 @pytest.mark.parametrize(("name", "defense"), SCENARIOS.items())
 def test_scenario_shadows_are_defended_too(scenario_project: Path, name: str, defense: str):
-    base = pd.read_csv(_latest(scenario_project, "07_model_output/iterative_history.csv"))
-    defended = pd.read_csv(
-        _latest(scenario_project, f"07_model_output/{name}/defended_history.csv")
-    )
+    base = pd.read_csv(latest(scenario_project, "07_model_output/iterative_history.csv"))
+    defended = pd.read_csv(latest(scenario_project, f"07_model_output/{name}/defended_history.csv"))
     assert set(defended["model"]) == {VICTIM, "shadow_0", "shadow_1"}
     assert set(defended["stage"]) == {defense}
     merged = defended.merge(base, on=["model", "round"], suffixes=("", "_base"))
@@ -357,14 +328,14 @@ def test_scenario_shadows_are_defended_too(scenario_project: Path, name: str, de
         assert (merged["mean_uses"] < 0.5 * merged["mean_uses_base"]).all()
         assert (merged["members_seen"] < merged["members_seen_base"]).all()
     uses = pd.read_parquet(
-        _latest(scenario_project, f"07_model_output/{name}/defended_sample_uses.parquet")
+        latest(scenario_project, f"07_model_output/{name}/defended_sample_uses.parquet")
     )
     assert set(uses["model"]) == {VICTIM, "shadow_0", "shadow_1"}
 
 
 def test_bad_scenario_setting_stops_before_training(tmp_path: Path) -> None:
-    project = _project_copy(tmp_path)
-    result = _kedro(project, "--pipeline=scenario1", "--params", "scenario1.settings.width=0")
+    project = project_copy(tmp_path)
+    result = run_kedro(project, "--pipeline=scenario1", "--params", "scenario1.settings.width=0")
     assert result.returncode != 0
     assert "scenario1.settings.width" in result.stdout + result.stderr
     assert not list((project / "data").rglob("*.pt")), "no model may be trained or saved"

@@ -25,11 +25,11 @@ from .pruning import (
     RoundRecord,
     iterative_prune,
     load_pruned_state,
-    measured_sparsity,
     one_shot_prune,
+    prune_and_finetune,
 )
 from .splits import VICTIM, balanced_evaluation_set, model_names, roles_of
-from .training import TrainConfig, TrainResult, accuracy, fit, predict_logits
+from .training import TrainConfig, TrainResult, predict_logits
 
 StateDicts = dict[str, dict[str, torch.Tensor]]
 
@@ -111,27 +111,17 @@ def train_dense_models(
         model = spec.build(
             dataset.input_shape, dataset.num_classes, derive_seed(seed, "init", name)
         ).to(device)
-        result = fit(
+        # Target sparsity 0: nothing is pruned, the model trains from scratch.
+        record, _ = prune_and_finetune(
             model,
             features,
             labels,
-            split["member"],
-            split["dev"],
+            split,
+            0.0,
+            "global",
             training,
             seed=derive_seed(seed, "dense", name),
             description=f"{name} dense",
-        )
-        record = RoundRecord(
-            round=0,
-            target_sparsity=0.0,
-            sparsity=measured_sparsity(model),
-            dev_accuracy=result.best_dev_accuracy,
-            test_accuracy=accuracy(model, features, labels, split["test"]),
-            epochs_run=result.epochs_run,
-            seconds=result.seconds,
-            members_seen=int((result.sample_uses > 0).sum()),
-            mean_uses=float(result.sample_uses.mean()),
-            max_uses=int(result.sample_uses.max()),
         )
         history.append(_history_row(name, "dense", record))
         states[name] = _cpu_state(model)

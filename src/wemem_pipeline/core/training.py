@@ -145,6 +145,8 @@ def fit(
         model.train()
         total_loss, seen = torch.zeros((), device=device), 0
         for group in defense.plan_epoch(epoch - 1):
+            if len(group.indices) == 0:
+                continue  # an empty batch would still take a weight-decay-only step
             group_idx = as_index(group.indices, torch.device("cpu"))
             order = group_idx[torch.randperm(len(group_idx), generator=generator)].to(device)
             optimizer = optimizers[group.optimizer]

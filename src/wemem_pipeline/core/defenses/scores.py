@@ -8,8 +8,12 @@ import pandas as pd
 from ..validation import ParameterError
 
 
-def member_scores(mem_scores: pd.DataFrame, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def member_scores(
+    mem_scores: pd.DataFrame | None, members: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Raw and rank-normalized scores of ``members``, in the order of ``members``."""
+    if mem_scores is None:
+        raise ParameterError("this defense needs mem-scores: run the memorability pipeline")
     table = mem_scores.set_index("sample_index")
     members = np.asarray(members, dtype=np.int64)
     missing = np.setdiff1d(members, table.index.to_numpy())

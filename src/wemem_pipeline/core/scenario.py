@@ -18,6 +18,8 @@ from .defenses import Defense, build_defense
 from .reporting import attack_dict, plt, round_stage, strongest
 from .splits import VICTIM
 
+DEFENSE_TITLES = {"rsw": "RSW", "rmr": "RMR", "swmr": "SWMR", "base": "Base", "dense": "Dense"}
+
 
 def defense_factory(
     name: str,
@@ -274,9 +276,6 @@ def scenario_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-DEFENSE_TITLES = {"rsw": "RSW", "rmr": "RMR", "swmr": "SWMR", "base": "Base", "dense": "Dense"}
 
 
 def privacy_utility_figure(report: dict[str, Any]) -> plt.Figure:

@@ -25,6 +25,7 @@ from scipy.stats import rankdata
 from .datasets import Dataset
 from .ensemble import ModelEnsemble, fit_ensemble
 from .models import ModelSpec
+from .runs import dataset_tensors
 from .training import TrainConfig, fit
 from .validation import ParameterError, require_choice, require_int, require_number
 
@@ -167,8 +168,7 @@ def feldman_scores(
 ) -> pd.DataFrame:
     """Feldman & Zhang mem-scores of the samples ``pool``, from a batched ensemble."""
     pool = np.sort(np.asarray(pool, dtype=np.int64))
-    features = torch.as_tensor(dataset.features, device=device)
-    labels = torch.as_tensor(dataset.labels, dtype=torch.long, device=device)
+    features, labels = dataset_tensors(dataset, device)
     included = subset_masks(len(pool), config.num_models, config.subset_fraction, seed)
     epochs = config.epochs or training.max_epochs
     pool_features, pool_labels = features[torch.as_tensor(pool, device=device)], labels[pool]
@@ -206,12 +206,12 @@ def loss_proxy_scores(
 ) -> pd.DataFrame:
     """A single-run proxy: each sample's training loss summed over the epochs of one model.
 
-    Samples the model learns late (or never) accumulate loss; it ranks samples much like the
-    Feldman estimate at a ``1/M`` of its cost (see the README for the measured correlation).
+    Samples the model learns late (or never) accumulate loss. At ``1/M`` of the Feldman
+    estimate's cost it finds clearly memorized (e.g. mislabeled) samples as well, but orders
+    the typical ones differently (see the README for the measured correlation).
     """
     pool = np.sort(np.asarray(pool, dtype=np.int64))
-    features = torch.as_tensor(dataset.features, device=device)
-    labels = torch.as_tensor(dataset.labels, dtype=torch.long, device=device)
+    features, labels = dataset_tensors(dataset, device)
     cumulative = torch.zeros(len(dataset.labels), device=device)
 
     def accumulate(indices: torch.Tensor, losses: torch.Tensor) -> None:

@@ -129,10 +129,6 @@ def train_dense_models(
     return states, pd.DataFrame(history), outputs
 
 
-def _build(spec: ModelSpec, dataset: Dataset, seed: int) -> nn.Module:
-    return spec.build(dataset.input_shape, dataset.num_classes, seed)
-
-
 def _restore(
     dataset: Dataset, spec: ModelSpec, state: dict[str, torch.Tensor], device: torch.device
 ) -> nn.Module:

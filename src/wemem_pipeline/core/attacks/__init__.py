@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 
 from ..validation import ParameterError
 from .base import Attack, AttackOutput, MembershipSet
+from .classifier import CLASSIFIER_ATTACKS
 from .threshold import THRESHOLD_ATTACKS
 
-ATTACKS: dict[str, Callable[[], Attack]] = {**THRESHOLD_ATTACKS}
+ATTACKS: dict[str, Callable[[], Attack]] = {**THRESHOLD_ATTACKS, **CLASSIFIER_ATTACKS}
 
 __all__ = [
     "ATTACKS",

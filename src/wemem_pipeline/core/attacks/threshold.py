@@ -1,6 +1,7 @@
 """Threshold attacks (Song & Mittal 2021): one signal per sample, thresholds learned on shadows.
 
-Conf, Entr and Mentr learn one threshold per class; Hconf one global threshold. A sample's
+Conf, Entr and Mentr learn one threshold per class; Hconf, Loss and Correctness one global
+threshold. A sample's
 membership score is its signal minus the threshold of its class, so scores are comparable
 across classes and the decision is ``score >= 0``.
 """
@@ -50,6 +51,18 @@ def negative_modified_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndar
 def top_confidence(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Largest class probability, whatever the label."""
     return softmax(logits).max(axis=1)
+
+
+def negative_loss(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Minus the cross-entropy loss of the true class: members have lower loss."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return log_p[np.arange(len(labels)), labels]
+
+
+def correctness(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """1 where the prediction is right: the cheapest attack ("correct means member")."""
+    return (logits.argmax(axis=1) == labels).astype(float)
 
 
 def best_threshold(values: np.ndarray, is_member: np.ndarray) -> float:
@@ -109,4 +122,6 @@ THRESHOLD_ATTACKS: dict[str, Callable[[], ThresholdAttack]] = {
     "entr": lambda: ThresholdAttack("entr", negative_entropy),
     "mentr": lambda: ThresholdAttack("mentr", negative_modified_entropy),
     "hconf": lambda: ThresholdAttack("hconf", top_confidence, per_class=False),
+    "loss": lambda: ThresholdAttack("loss", negative_loss, per_class=False),
+    "correctness": lambda: ThresholdAttack("correctness", correctness, per_class=False),
 }

@@ -12,6 +12,7 @@ from wemem_pipeline.core.metrics import (
     roc_points,
     tpr_at_fpr,
 )
+from wemem_pipeline.core.reporting import metric_cell, unresolvable_metrics
 
 
 def known_ordering() -> tuple[np.ndarray, np.ndarray]:
@@ -120,3 +121,11 @@ def test_roc_points_span_the_unit_square():
     assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
     area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
     assert area == pytest.approx(38775 / 40000)
+
+
+def test_low_fpr_metrics_need_enough_non_members():
+    assert unresolvable_metrics(99) == {"tpr_at_1pct_fpr", "tpr_at_0_1pct_fpr"}
+    assert unresolvable_metrics(219) == {"tpr_at_0_1pct_fpr"}
+    assert unresolvable_metrics(1000) == set()
+    assert metric_cell("tpr_at_0_1pct_fpr", 0.25, {"tpr_at_0_1pct_fpr"}) == "n/r"
+    assert metric_cell("auc", 0.25, {"tpr_at_0_1pct_fpr"}, bold=True) == "**0.250**"

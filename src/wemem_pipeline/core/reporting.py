@@ -126,6 +126,19 @@ def _fmt(value: float) -> str:
     return f"{value:.3f}"
 
 
+def unresolvable_metrics(non_members: int) -> set[str]:
+    """TPR-at-FPR metrics that ``non_members`` cannot resolve: one false positive already
+    exceeds that FPR, so the number would only reflect the luck of the top-ranked samples."""
+    return {name for name, fpr in LOW_FPRS.items() if non_members < 1 / fpr}
+
+
+def metric_cell(metric: str, value: float, unresolvable: set[str], bold: bool = False) -> str:
+    """A table cell: the value (bold if asked), or ``n/r`` where it cannot be resolved."""
+    if metric in unresolvable:
+        return "n/r"
+    return f"**{_fmt(value)}**" if bold else _fmt(value)
+
+
 def markdown_summary(report: dict[str, Any]) -> str:
     """A short human-readable summary of ``report``."""
     models = {m["name"]: m for m in report["models"]}
@@ -151,12 +164,13 @@ def markdown_summary(report: dict[str, Any]) -> str:
         "| model | test acc | sparsity | attack | balanced acc | AUC | TPR@1%FPR | TPR@0.1%FPR |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    non_members = report["evaluation"]["non_members"]
+    unresolvable = unresolvable_metrics(non_members)
     for model in report["models"]:
         best = {m: strongest(model["attacks"], m)[0] for m in METRIC_NAMES}
         for attack, values in model["attacks"].items():
             cells = [
-                f"**{_fmt(values[m])}**" if best[m] == attack else _fmt(values[m])
-                for m in METRIC_NAMES
+                metric_cell(m, values[m], unresolvable, best[m] == attack) for m in METRIC_NAMES
             ]
             lines.append(
                 f"| {STAGE_TITLES[model['name']]} | {_fmt(model['test_accuracy'])} | "
@@ -178,8 +192,6 @@ def markdown_summary(report: dict[str, Any]) -> str:
             f"| {entry['round']} | {_fmt(entry['sparsity'])} | {_fmt(entry['test_accuracy'])} | "
             f"{entry['epochs']} | {_fmt(auc)} ({auc_attack}) | {_fmt(acc)} ({acc_attack}) |"
         )
-    non_members = report["evaluation"]["non_members"]
-    unresolved = [name for name, fpr in LOW_FPRS.items() if non_members < 1 / fpr]
     lines += [
         "",
         "## How to read this",
@@ -190,10 +202,11 @@ def markdown_summary(report: dict[str, Any]) -> str:
         "- Balanced accuracy 0.5 and AUC 0.5 mean no leakage; TPR at a low FPR is the share of "
         "members an attacker identifies while almost never accusing a non-member.",
     ]
-    if unresolved:
+    if unresolvable:
         lines.append(
-            f"- With {non_members} non-members, {', '.join(unresolved)} cannot be "
-            "resolved (an FPR step is 1/non-members): read those columns as coarse."
+            f"- n/r: with {non_members} non-members, {', '.join(sorted(unresolvable))} cannot be "
+            "resolved (one false positive is already 1/non-members); report.json keeps the "
+            "number, but it only reflects the few top-ranked samples."
         )
     lines += [
         "- Plots: `roc_curves.png` (log-log ROC per model), `rounds.png` (accuracy, sparsity "

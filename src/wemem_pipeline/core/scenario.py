@@ -15,7 +15,15 @@ import pandas as pd
 
 from .datasets import Dataset
 from .defenses import Defense, build_defense
-from .reporting import attack_dict, plt, round_stage, strongest
+from .metrics import METRIC_NAMES
+from .reporting import (
+    attack_dict,
+    metric_cell,
+    plt,
+    round_stage,
+    strongest,
+    unresolvable_metrics,
+)
 from .splits import VICTIM
 
 DEFENSE_TITLES = {"rsw": "RSW", "rmr": "RMR", "swmr": "SWMR", "base": "Base", "dense": "Dense"}
@@ -193,6 +201,7 @@ def scenario_markdown(report: dict[str, Any]) -> str:
     title = DEFENSE_TITLES.get(defense, defense)
     auc = {name: strongest(m["attacks"], "auc") for name, m in models.items()}
     tpr = {name: strongest(m["attacks"], "tpr_at_1pct_fpr") for name, m in models.items()}
+    unresolvable = unresolvable_metrics(report["evaluation"]["non_members"])
     if auc[defense][1] < auc["base"][1]:
         verdict = (
             f"{title} **lowered** the strongest attack's AUC against the pruned victim from "
@@ -220,9 +229,10 @@ def scenario_markdown(report: dict[str, Any]) -> str:
     for name, model in models.items():
         bacc = strongest(model["attacks"], "balanced_accuracy")
         relative = model.get("time_relative_to_base")
+        tpr_cell = metric_cell("tpr_at_1pct_fpr", tpr[name][1], unresolvable)
         lines.append(
             f"| {name} | {model['test_accuracy']:.3f} | {model['sparsity']:.3f} | "
-            f"{auc[name][1]:.3f} ({auc[name][0]}) | {tpr[name][1]:.3f} ({tpr[name][0]}) | "
+            f"{auc[name][1]:.3f} ({auc[name][0]}) | {tpr_cell} ({tpr[name][0]}) | "
             f"{bacc[1]:.3f} ({bacc[0]}) | "
             + ("" if relative is None else f"{relative:.2f}x")
             + " |"
@@ -260,10 +270,8 @@ def scenario_markdown(report: dict[str, Any]) -> str:
     ]
     for name, model in models.items():
         for attack, values in model["attacks"].items():
-            lines.append(
-                f"| {name} | {attack} | {values['balanced_accuracy']:.3f} | {values['auc']:.3f} "
-                f"| {values['tpr_at_1pct_fpr']:.3f} | {values['tpr_at_0_1pct_fpr']:.3f} |"
-            )
+            cells = [metric_cell(m, values[m], unresolvable) for m in METRIC_NAMES]
+            lines.append(f"| {name} | {attack} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "Attacks are adaptive: the shadow models went through the same pruning and the same "
@@ -275,6 +283,13 @@ def scenario_markdown(report: dict[str, Any]) -> str:
         "`roc_curves.png` (log-log ROC of every attack).",
         "",
     ]
+    if unresolvable:
+        lines[-1:-1] = [
+            f"n/r: with {report['evaluation']['non_members']} non-members, "
+            f"{', '.join(sorted(unresolvable))} cannot be resolved (one false positive is "
+            "already 1/non-members); report.json keeps the number.",
+            "",
+        ]
     return "\n".join(lines)
 
 

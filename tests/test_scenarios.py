@@ -304,7 +304,7 @@ def test_scenario_report(scenario_project: Path, name: str, defense: str) -> Non
         assert defended["members_seen_per_round"] == defended["members"]
         assert defended["members_never_seen"] == 0
     assert [r["round"] for r in report["rounds"]] == [0, 1, 2]  # conf/test: 3 rounds
-    assert set(report["defense_summary"]) == {VICTIM, "shadow_0", "shadow_1"}
+    assert set(report["defense_summary"]) == {VICTIM, "shadow_0", "shadow_1", "shadow_2"}
     if defense != "rsw":
         for summary in report["defense_summary"].values():
             assert summary["risky_total"] > 0
@@ -319,10 +319,10 @@ def test_scenario_report(scenario_project: Path, name: str, defense: str) -> Non
 def test_scenario_shadows_are_defended_too(scenario_project: Path, name: str, defense: str):
     base = pd.read_csv(latest(scenario_project, "07_model_output/iterative_history.csv"))
     defended = pd.read_csv(latest(scenario_project, f"07_model_output/{name}/defended_history.csv"))
-    assert set(defended["model"]) == {VICTIM, "shadow_0", "shadow_1"}
+    assert set(defended["model"]) == {VICTIM, "shadow_0", "shadow_1", "shadow_2"}
     assert set(defended["stage"]) == {defense}
     merged = defended.merge(base, on=["model", "round"], suffixes=("", "_base"))
-    assert len(merged) == len(defended) == 9  # 3 models x 3 rounds
+    assert len(merged) == len(defended) == 12  # 4 models x 3 rounds
     assert (merged["mean_uses_base"] == merged["epochs_run_base"]).all()
     if defense in ("rsw", "swmr"):
         assert (merged["mean_uses"] < 0.5 * merged["mean_uses_base"]).all()
@@ -330,7 +330,7 @@ def test_scenario_shadows_are_defended_too(scenario_project: Path, name: str, de
     uses = pd.read_parquet(
         latest(scenario_project, f"07_model_output/{name}/defended_sample_uses.parquet")
     )
-    assert set(uses["model"]) == {VICTIM, "shadow_0", "shadow_1"}
+    assert set(uses["model"]) == {VICTIM, "shadow_0", "shadow_1", "shadow_2"}
 
 
 def test_bad_scenario_setting_stops_before_training(tmp_path: Path) -> None:

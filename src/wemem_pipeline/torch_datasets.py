@@ -1,4 +1,4 @@
-"""A Kedro dataset for the project's models: a dict of named state dicts in one file."""
+"""Kedro datasets for the project's models: a dict of named state dicts in one file."""
 
 from __future__ import annotations
 
@@ -41,3 +41,36 @@ class TorchStateDictsDataset(AbstractVersionedDataset[dict, dict]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath, "version": self._version}
+
+
+class StoredModelsDataset(TorchStateDictsDataset):
+    """A versioned models file of the catalog, or a state-dict file a user points to.
+
+    With ``file`` set, that file is loaded instead of the catalog version. It may hold one
+    model's state dict, which becomes the ``victim`` entry, or ``{model_name: state_dict}``.
+    """
+
+    def __init__(
+        self, filepath: str, version: Version | None = None, file: str | None = None
+    ) -> None:
+        super().__init__(filepath, version)
+        self._file = file
+
+    def load(self) -> dict:
+        if not self._file:
+            return super().load()
+        protocol, path = get_protocol_and_path(self._file)
+        fs = fsspec.filesystem(protocol)
+        if not fs.exists(path):
+            raise FileNotFoundError(f"attack_stored.file: no state-dict file at {self._file}")
+        with fs.open(path, "rb") as file:
+            stored = torch.load(file, map_location="cpu", weights_only=True)
+        if all(torch.is_tensor(value) for value in stored.values()):
+            return {"victim": stored}
+        return stored
+
+    def save(self, data: dict) -> None:
+        raise NotImplementedError("stored_models is read-only: it points at other entries")
+
+    def _describe(self) -> dict[str, Any]:
+        return {**super()._describe(), "file": self._file}

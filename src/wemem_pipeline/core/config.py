@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from .attacks import check_attack_names
+from .attacks import check_attack_params
 from .datasets import DATASET_NAMES
 from .defenses import check_defense_settings
 from .memorability import MemorabilityConfig
@@ -58,12 +58,28 @@ def validate_parameters(params: Mapping[str, Any]) -> None:
     require_choice("dataset.name", dataset.get("name"), DATASET_NAMES)
     if dataset.get("name") == "file" and not dataset.get("path"):
         raise ParameterError("dataset.path must name the file to load when dataset.name is 'file'")
-    split_config(params.get("split"))
+    split = split_config(params.get("split"))
     model_spec(params.get("model"))
     train_config(params.get("training"))
     pruning_config(params.get("pruning"))
     memorability_config(params.get("memorability"))
-    check_attack_names((params.get("attacks") or {}).get("names"))
+    check_attack_params(params.get("attacks") or {}, split.num_shadows)
+    check_attack_stored(params.get("attack_stored"))
     for key, section in params.items():
         if isinstance(section, Mapping) and "defense" in section:  # a scenario's settings
             check_defense_settings(section["defense"], section.get("settings"), f"{key}.settings")
+
+
+STORED_SHADOWS = ("dense", "one_shot", "iterative")
+
+
+def check_attack_stored(values: Mapping[str, Any] | None) -> None:
+    """The ``attack_stored`` section: which shadows, which model, which file."""
+    values = dict(values or {})
+    known = {"shadows", "model", "models", "file"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ParameterError(f"attack_stored has unknown keys {unknown}; known: {sorted(known)}")
+    require_choice("attack_stored.shadows", values.get("shadows", "iterative"), STORED_SHADOWS)
+    if not isinstance(values.get("model", "victim"), str):
+        raise ParameterError(f"attack_stored.model must be a model name, got {values['model']!r}")

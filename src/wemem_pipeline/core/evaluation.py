@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .attacks import run_attacks
+from .attacks import build_attack, check_attack_params
 from .metrics import membership_metrics, roc_points
 from .runs import ModelOutputs
 
@@ -16,30 +18,37 @@ def evaluate_stages(
     stages: Mapping[str, ModelOutputs],
     table: pd.DataFrame,
     labels: np.ndarray,
-    attack_names: Sequence[str],
+    attack_params: Mapping[str, Any],
     seed: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attack the victim of every stage (``dense``, ``one_shot``, ``round_2``, ...).
 
-    Shadows and victim are taken from the same stage, so every attack is adaptive. Returns
-    one metrics row per (stage, attack) and the ROC points of each.
+    ``attack_params`` is the ``attacks`` parameter section (names and options). Shadows and
+    victim are taken from the same stage, so every attack is adaptive. Returns one metrics
+    row per (stage, attack), with the seconds it took to calibrate and score, and the ROC
+    points of each.
     """
+    names = check_attack_params(attack_params)
     metric_rows, roc_frames = [], []
     for stage, outputs in stages.items():
         shadows, victim = outputs.attack_sets(table, labels, seed)
-        for attack, result in run_attacks(attack_names, shadows, victim).items():
+        for name in names:
+            started = time.perf_counter()
+            result = build_attack(name, attack_params.get(name)).fit(shadows).score(victim)
+            seconds = time.perf_counter() - started
             metrics = membership_metrics(victim.is_member, result.scores, result.predicted_member)
             metric_rows.append(
                 {
                     "stage": stage,
-                    "attack": attack,
+                    "attack": name,
                     **metrics,
                     "members": int(victim.is_member.sum()),
                     "non_members": int((~victim.is_member).sum()),
+                    "seconds": seconds,
                 }
             )
             fpr, tpr = roc_points(victim.is_member, result.scores)
             roc_frames.append(
-                pd.DataFrame({"stage": stage, "attack": attack, "fpr": fpr, "tpr": tpr})
+                pd.DataFrame({"stage": stage, "attack": name, "fpr": fpr, "tpr": tpr})
             )
     return pd.DataFrame(metric_rows), pd.concat(roc_frames, ignore_index=True)

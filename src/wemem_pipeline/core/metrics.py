@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from .validation import require_number
+
 LOW_FPRS = {"tpr_at_1pct_fpr": 0.01, "tpr_at_0_1pct_fpr": 0.001}
 METRIC_NAMES = ("balanced_accuracy", "auc", *LOW_FPRS)
 
@@ -20,6 +22,7 @@ def balanced_accuracy(is_member: np.ndarray, predicted_member: np.ndarray) -> fl
 
 def tpr_at_fpr(is_member: np.ndarray, scores: np.ndarray, max_fpr: float) -> float:
     """Highest true-positive rate among thresholds whose false-positive rate is <= ``max_fpr``."""
+    require_number("max_fpr", max_fpr, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
     fpr, tpr, _ = roc_curve(np.asarray(is_member, dtype=bool), np.asarray(scores, dtype=float))
     return float(tpr[fpr <= max_fpr].max())
 

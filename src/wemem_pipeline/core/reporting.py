@@ -2,7 +2,7 @@
 
 ``report.json`` has the schema ``{"dataset", "parameters", "models": [...], "rounds": [...]}``;
 each model entry has ``name``, ``test_accuracy``, ``sparsity`` and
-``attacks: {attack: {balanced_accuracy, auc, tpr_at_1pct_fpr, tpr_at_0_1pct_fpr}}``.
+``attacks: {attack: {balanced_accuracy, auc, tpr_at_1pct_fpr, tpr_at_0_1pct_fpr, seconds}}``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ def round_stage(round_index: int) -> str:
 
 
 def attack_dict(metrics: pd.DataFrame, stage: str) -> dict[str, dict[str, float]]:
+    """``{attack: {metric: value}}`` of one stage, with the attack's seconds where recorded."""
     rows = metrics[metrics["stage"] == stage]
-    return {row["attack"]: {m: float(row[m]) for m in METRIC_NAMES} for _, row in rows.iterrows()}
+    columns = [*METRIC_NAMES, *(["seconds"] if "seconds" in metrics else [])]
+    return {row["attack"]: {m: float(row[m]) for m in columns} for _, row in rows.iterrows()}
 
 
 def _victim_rows(history: pd.DataFrame, stage: str) -> pd.DataFrame:
@@ -139,6 +141,51 @@ def metric_cell(metric: str, value: float, unresolvable: set[str], bold: bool = 
     return f"**{_fmt(value)}**" if bold else _fmt(value)
 
 
+ATTACK_HEADER = "balanced acc | AUC | TPR@1%FPR | TPR@0.1%FPR | time s"
+
+
+def attack_rows(
+    attacks: dict[str, dict[str, float]], unresolvable: set[str]
+) -> list[tuple[str, str]]:
+    """``(attack, cells)`` for a markdown table under :data:`ATTACK_HEADER`; the strongest
+    attack per metric is bold."""
+    best = {m: strongest(attacks, m)[0] for m in METRIC_NAMES}
+    rows = []
+    for attack, values in attacks.items():
+        cells = [metric_cell(m, values[m], unresolvable, best[m] == attack) for m in METRIC_NAMES]
+        cells.append(f"{values['seconds']:.2f}" if "seconds" in values else "-")
+        rows.append((attack, " | ".join(cells)))
+    return rows
+
+
+def stage_comparison_markdown(
+    metrics: pd.DataFrame, panels: dict[str, str], *, title: str, note: str
+) -> str:
+    """A markdown table of every attack on each ``{title: stage}``, strongest in bold."""
+    non_members = int(metrics["non_members"].iloc[0])
+    unresolvable = unresolvable_metrics(non_members)
+    lines = [
+        f"# {title}",
+        "",
+        f"{note} {int(metrics['members'].iloc[0])} members against {non_members} non-members; "
+        "bold marks the strongest attack per metric and model.",
+        "",
+        f"| model | attack | {ATTACK_HEADER} |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for panel, stage in panels.items():
+        for attack, cells in attack_rows(attack_dict(metrics, stage), unresolvable):
+            lines.append(f"| {panel} | {attack} | {cells} |")
+    if unresolvable:
+        lines += [
+            "",
+            f"n/r: {', '.join(sorted(unresolvable))} cannot be resolved with "
+            f"{non_members} non-members.",
+        ]
+    lines += ["", "Plot: `roc_curves.png` (log-log ROC of every attack per model).", ""]
+    return "\n".join(lines)
+
+
 def markdown_summary(report: dict[str, Any]) -> str:
     """A short human-readable summary of ``report``."""
     models = {m["name"]: m for m in report["models"]}
@@ -161,20 +208,16 @@ def markdown_summary(report: dict[str, Any]) -> str:
         "",
         "## Victim models",
         "",
-        "| model | test acc | sparsity | attack | balanced acc | AUC | TPR@1%FPR | TPR@0.1%FPR |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| model | test acc | sparsity | attack | {ATTACK_HEADER} |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     non_members = report["evaluation"]["non_members"]
     unresolvable = unresolvable_metrics(non_members)
     for model in report["models"]:
-        best = {m: strongest(model["attacks"], m)[0] for m in METRIC_NAMES}
-        for attack, values in model["attacks"].items():
-            cells = [
-                metric_cell(m, values[m], unresolvable, best[m] == attack) for m in METRIC_NAMES
-            ]
+        for attack, cells in attack_rows(model["attacks"], unresolvable):
             lines.append(
                 f"| {STAGE_TITLES[model['name']]} | {_fmt(model['test_accuracy'])} | "
-                f"{_fmt(model['sparsity'])} | {attack} | " + " | ".join(cells) + " |"
+                f"{_fmt(model['sparsity'])} | {attack} | {cells} |"
             )
     lines += [
         "",
@@ -220,8 +263,16 @@ def roc_figure(roc: pd.DataFrame, panels: dict[str, str]) -> plt.Figure:
     """Log-log ROC curves of every attack, one panel per ``{title: stage}``."""
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.8), sharey=True)
     for ax, (title, stage) in zip(axes, panels.items(), strict=True):
-        for attack, curve in roc[roc["stage"] == stage].groupby("attack", sort=False):
-            ax.plot(curve["fpr"].clip(lower=1e-4), curve["tpr"].clip(lower=1e-4), label=attack)
+        curves = roc[roc["stage"] == stage].groupby("attack", sort=False)
+        for index, (attack, curve) in enumerate(curves):
+            # tab20 and two line styles keep a dozen attacks apart.
+            ax.plot(
+                curve["fpr"].clip(lower=1e-4),
+                curve["tpr"].clip(lower=1e-4),
+                label=attack,
+                color=plt.cm.tab20(index % 20),
+                linestyle="-" if index % 2 == 0 else "--",
+            )
         ax.plot([1e-4, 1], [1e-4, 1], color="grey", linestyle="--", linewidth=0.8)
         ax.set(
             xscale="log",
@@ -233,7 +284,7 @@ def roc_figure(roc: pd.DataFrame, panels: dict[str, str]) -> plt.Figure:
         )
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("true positive rate")
-    axes[-1].legend(loc="lower right")
+    axes[-1].legend(loc="lower right", fontsize="small", ncols=2)
     fig.suptitle("Membership inference ROC of the victim (log-log; dashed = chance)")
     fig.tight_layout()
     return fig

@@ -16,7 +16,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .attacks import MembershipSet
+from .attacks import MembershipSet, References
+from .attacks.samia import input_sensitivity
 from .datasets import Dataset
 from .defenses import Defense
 from .models import ModelSpec
@@ -42,18 +43,67 @@ def derive_seed(seed: int, *keys: str | int) -> int:
 
 @dataclass
 class ModelOutputs:
-    """Logits of every model on every sample of the split table (rows ``sample_index``)."""
+    """Outputs of every model on the samples of the split table (rows ``sample_index``).
+
+    ``logits`` cover every sample; ``sensitivity`` (for SAMIA) covers each model's members
+    and test non-members, the samples an attack may score, and is NaN elsewhere.
+    """
 
     sample_index: np.ndarray
     logits: dict[str, np.ndarray] = field(default_factory=dict)
+    sensitivity: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def rows(self, indices: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.sample_index, indices)
 
     def membership_set(
         self, table: pd.DataFrame, labels: np.ndarray, model: str, seed: int
     ) -> MembershipSet:
-        """``model``'s balanced member / test non-member set with its logits."""
+        """``model``'s balanced member / test non-member set with its outputs.
+
+        The references are the shadows other than ``model``.
+        """
         indices, is_member = balanced_evaluation_set(roles_of(table, model), seed)
-        rows = np.searchsorted(self.sample_index, indices)
-        return MembershipSet(indices, self.logits[model][rows], labels[indices], is_member)
+        rows = self.rows(indices)
+        sensitivity = self.sensitivity.get(model)
+        return MembershipSet(
+            indices,
+            self.logits[model][rows],
+            labels[indices],
+            is_member,
+            sensitivity=None if sensitivity is None else sensitivity[rows],
+            references=self._references(table, labels, model, indices),
+        )
+
+    def _references(
+        self, table: pd.DataFrame, labels: np.ndarray, model: str, indices: np.ndarray
+    ) -> References | None:
+        names = [name for name in model_names(table) if name not in (VICTIM, model)]
+        if not names:
+            return None
+        members = {name: roles_of(table, name)["member"] for name in names}
+        # The shadows' samples (pool and their half of the test part) that ``model`` neither
+        # trained on nor is scored on.
+        shadow_samples = table.loc[table["pool"] == "shadow", "sample_index"].to_numpy(np.int64)
+        population = np.setdiff1d(
+            shadow_samples, np.concatenate([roles_of(table, model)["member"], indices])
+        )
+        population_rows = self.rows(population)
+
+        def stacked(rows: np.ndarray) -> np.ndarray:
+            return np.stack([self.logits[name][rows] for name in names])
+
+        def out_mask(samples: np.ndarray) -> np.ndarray:
+            return np.stack([~np.isin(samples, members[name]) for name in names])
+
+        return References(
+            logits=stacked(self.rows(indices)),
+            is_out=out_mask(indices),
+            population_labels=labels[population],
+            population_target_logits=self.logits[model][population_rows],
+            population_logits=stacked(population_rows),
+            population_is_out=out_mask(population),
+        )
 
     def attack_sets(
         self, table: pd.DataFrame, labels: np.ndarray, seed: int
@@ -67,6 +117,19 @@ class ModelOutputs:
         victim = self.membership_set(table, labels, VICTIM, derive_seed(seed, "evaluation", VICTIM))
         return shadows, victim
 
+    def record(
+        self, name: str, model: nn.Module, features: torch.Tensor, table: pd.DataFrame, seed: int
+    ) -> None:
+        """Store the outputs of model ``name`` (a row of ``table``): logits and sensitivity."""
+        self.logits[name] = predict_logits(model, features, self.sample_index).cpu().numpy()
+        split = roles_of(table, name)
+        scored = np.union1d(split["member"], split["test"])
+        sensitivity = np.full(self.logits[name].shape, np.nan, dtype=np.float32)
+        sensitivity[self.rows(scored)] = input_sensitivity(
+            model, features, scored, seed=derive_seed(seed, "sensitivity", name)
+        )
+        self.sensitivity[name] = sensitivity
+
 
 def dataset_tensors(dataset: Dataset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     return (
@@ -77,12 +140,6 @@ def dataset_tensors(dataset: Dataset, device: torch.device) -> tuple[torch.Tenso
 
 def _all_samples(table: pd.DataFrame) -> np.ndarray:
     return np.unique(table["sample_index"].to_numpy(np.int64))
-
-
-def _record_outputs(
-    outputs: ModelOutputs, name: str, model: nn.Module, features: torch.Tensor
-) -> None:
-    outputs.logits[name] = predict_logits(model, features, outputs.sample_index).cpu().numpy()
 
 
 def _history_row(name: str, stage: str, record: RoundRecord) -> dict:
@@ -125,7 +182,7 @@ def train_dense_models(
         )
         history.append(_history_row(name, "dense", record))
         states[name] = _cpu_state(model)
-        _record_outputs(outputs, name, model, features)
+        outputs.record(name, model, features, table, seed)
     return states, pd.DataFrame(history), outputs
 
 
@@ -166,7 +223,7 @@ def prune_models_one_shot(
         )
         history.append(_history_row(name, "one_shot", record))
         states[name] = _cpu_state(model)
-        _record_outputs(outputs, name, model, features)
+        outputs.record(name, model, features, table, seed)
     return states, pd.DataFrame(history), outputs
 
 
@@ -207,7 +264,7 @@ def prune_models_iteratively(
             name: str = name,
             members: np.ndarray = split["member"],
         ) -> None:
-            _record_outputs(round_outputs[round_index], name, model, features)
+            round_outputs[round_index].record(name, model, features, table, seed)
             uses.append(
                 pd.DataFrame(
                     {
@@ -234,3 +291,31 @@ def prune_models_iteratively(
         history += [_history_row(name, stage, record) for record in records]
         states[name] = _cpu_state(model)
     return states, pd.DataFrame(history), round_outputs, pd.concat(uses, ignore_index=True)
+
+
+def with_stored_victim(
+    outputs: ModelOutputs,
+    dataset: Dataset,
+    table: pd.DataFrame,
+    spec: ModelSpec,
+    state: dict[str, torch.Tensor],
+    *,
+    seed: int,
+    device: torch.device,
+) -> ModelOutputs:
+    """A copy of ``outputs`` whose victim is the model ``state``; the shadows' outputs stay.
+
+    The stored model is taken to be trained on the split's victim members, so the attacks
+    score it exactly as they score the project's own victim.
+    """
+    try:
+        model = _restore(dataset, spec, state, device)
+    except (RuntimeError, KeyError) as error:
+        raise ValueError(
+            f"the stored state dict does not fit model {spec} on {dataset.name}; set the model "
+            f"parameters to the architecture it was trained with ({error})"
+        ) from error
+    features, _ = dataset_tensors(dataset, device)
+    replaced = ModelOutputs(outputs.sample_index, dict(outputs.logits), dict(outputs.sensitivity))
+    replaced.record(VICTIM, model, features, table, seed)
+    return replaced

@@ -15,9 +15,10 @@ import pandas as pd
 
 from .datasets import Dataset
 from .defenses import Defense, build_defense
-from .metrics import METRIC_NAMES
 from .reporting import (
+    ATTACK_HEADER,
     attack_dict,
+    attack_rows,
     metric_cell,
     plt,
     round_stage,
@@ -265,16 +266,16 @@ def scenario_markdown(report: dict[str, Any]) -> str:
         "",
         "## Per attack",
         "",
-        "| model | attack | balanced acc | AUC | TPR@1%FPR | TPR@0.1%FPR |",
-        "|---|---|---|---|---|---|",
+        f"| model | attack | {ATTACK_HEADER} |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, model in models.items():
-        for attack, values in model["attacks"].items():
-            cells = [metric_cell(m, values[m], unresolvable) for m in METRIC_NAMES]
-            lines.append(f"| {name} | {attack} | " + " | ".join(cells) + " |")
+        for attack, cells in attack_rows(model["attacks"], unresolvable):
+            lines.append(f"| {name} | {attack} | {cells} |")
     lines += [
         "",
-        "Attacks are adaptive: the shadow models went through the same pruning and the same "
+        "Bold marks the strongest attack per metric and model. Attacks are adaptive: the "
+        "shadow models went through the same pruning and the same "
         f"defense, with mem-scores computed on the shadow pool. {report['evaluation']['members']} "
         "members are scored against as many non-members. Single runs vary by as much as the "
         "differences between defenses: repeat with other `seed`s before drawing conclusions.",

@@ -67,7 +67,7 @@ def attack_scenario(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every attack against the dense, the Base-pruned and the defended victim (per round)."""
     stages = scenario.scenario_stages(dense_outputs, base_outputs, defended_outputs, defense)
-    return evaluate_stages(stages, splits, dataset.labels, attack_params["names"], seed)
+    return evaluate_stages(stages, splits, dataset.labels, attack_params, seed)
 
 
 def report_scenario(

@@ -1,26 +1,41 @@
 """Membership inference attacks behind one interface; ``ATTACKS`` maps names to factories.
 
 Adding an attack: write one module with a class implementing :class:`~.base.Attack` and
-register its factory here.
+register its factory here. A factory's keyword arguments are the attack's options, set in
+the parameters as ``attacks.<name>: {option: value}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from ..validation import ParameterError
-from .base import Attack, AttackOutput, MembershipSet
+from .base import Attack, AttackOutput, MembershipSet, References
 from .classifier import CLASSIFIER_ATTACKS
+from .lira import MIN_SHADOWS, LiRA
+from .rmia import RMIA
+from .samia import SAMIA
 from .threshold import THRESHOLD_ATTACKS
 
-ATTACKS: dict[str, Callable[[], Attack]] = {**THRESHOLD_ATTACKS, **CLASSIFIER_ATTACKS}
+ATTACKS: dict[str, Callable[..., Attack]] = {
+    **THRESHOLD_ATTACKS,
+    **CLASSIFIER_ATTACKS,
+    "samia": SAMIA,
+    "lira": LiRA,
+    "rmia": RMIA,
+}
 
 __all__ = [
     "ATTACKS",
     "Attack",
     "AttackOutput",
     "MembershipSet",
+    "References",
+    "build_attack",
     "check_attack_names",
+    "check_attack_params",
     "run_attacks",
 ]
 
@@ -37,8 +52,48 @@ def check_attack_names(names: Sequence[str]) -> list[str]:
     return list(names)
 
 
+def build_attack(name: str, options: Mapping[str, Any] | None = None) -> Attack:
+    """A fresh attack ``name`` with its options (``attacks.<name>``), checked by name."""
+    factory = ATTACKS[name]
+    options = dict(options or {})
+    known = set(inspect.signature(factory).parameters)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ParameterError(
+            f"attacks.{name} has unknown options {unknown}; known: {sorted(known) or 'none'}"
+        )
+    return factory(**options)
+
+
+def check_attack_params(params: Mapping[str, Any], num_shadows: int | None = None) -> list[str]:
+    """Validate the ``attacks`` section (names and each attack's options); returns the names."""
+    names = check_attack_names(params.get("names"))
+    for key, options in params.items():
+        if key == "names":
+            continue
+        if key not in ATTACKS or not isinstance(options, Mapping):
+            raise ParameterError(
+                f"attacks.{key} is not an attack's options; attacks has 'names' and one mapping "
+                f"per attack from {list(ATTACKS)}"
+            )
+        build_attack(key, options)
+    if "lira" in names and num_shadows is not None and num_shadows < MIN_SHADOWS:
+        raise ParameterError(
+            f"attacks.names includes lira, which needs split.num_shadows >= {MIN_SHADOWS} (each "
+            f"shadow it calibrates on needs two others as references), got {num_shadows}"
+        )
+    return names
+
+
 def run_attacks(
-    names: Sequence[str], shadows: list[MembershipSet], target: MembershipSet
+    names: Sequence[str],
+    shadows: list[MembershipSet],
+    target: MembershipSet,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, AttackOutput]:
     """Calibrate each named attack on the shadows and score the target."""
-    return {name: ATTACKS[name]().fit(shadows).score(target) for name in check_attack_names(names)}
+    options = options or {}
+    return {
+        name: build_attack(name, options.get(name)).fit(shadows).score(target)
+        for name in check_attack_names(names)
+    }

@@ -2,6 +2,9 @@
 
 An attack is calibrated on the shadow models' outputs (whose membership the attacker knows)
 and then scores the victim's outputs. Every attack in ``attacks/`` implements :class:`Attack`.
+Besides logits, a set may carry the model's input sensitivity (for SAMIA) and the outputs of
+reference models (for the offline LiRA and RMIA), which :class:`~wemem_pipeline.core.runs.
+ModelOutputs` fills in.
 """
 
 from __future__ import annotations
@@ -13,6 +16,23 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class References:
+    """Reference models' outputs that an offline attack compares the target model with.
+
+    The references are the shadows other than the target itself. ``is_out`` says which
+    reference did not train on a sample; for the victim's samples every reference is OUT.
+    Population samples are non-members of the target that it is not scored on.
+    """
+
+    logits: np.ndarray  # references on the target's samples, (K, n, num_classes)
+    is_out: np.ndarray  # bool, (K, n)
+    population_labels: np.ndarray  # (m,)
+    population_target_logits: np.ndarray  # the target model on the population, (m, num_classes)
+    population_logits: np.ndarray  # references on the population, (K, m, num_classes)
+    population_is_out: np.ndarray  # bool, (K, m)
+
+
+@dataclass(frozen=True)
 class MembershipSet:
     """One model's logits on samples whose membership in that model is known."""
 
@@ -20,11 +40,17 @@ class MembershipSet:
     logits: np.ndarray  # (n, num_classes)
     labels: np.ndarray  # true classes, (n,)
     is_member: np.ndarray  # bool, (n,)
+    sensitivity: np.ndarray | None = None  # input sensitivity per class, (n, num_classes)
+    references: References | None = None
 
     def __post_init__(self) -> None:
         n = len(self.sample_index)
         if not (len(self.logits) == len(self.labels) == len(self.is_member) == n):
             raise ValueError("sample_index, logits, labels and is_member must have equal length")
+        if self.sensitivity is not None and self.sensitivity.shape != self.logits.shape:
+            raise ValueError("sensitivity must have the shape of logits")
+        if self.references is not None and self.references.logits.shape[1:] != self.logits.shape:
+            raise ValueError("reference logits must be (K, n, num_classes) for the set's n samples")
 
 
 @dataclass(frozen=True)

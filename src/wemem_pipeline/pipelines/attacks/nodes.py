@@ -24,4 +24,4 @@ def attack_all_stages(
     """Metrics and ROC points of every attack on the dense, one-shot and per-round victims."""
     stages = {"dense": dense_outputs, "one_shot": one_shot_outputs}
     stages |= {round_stage(r): outputs for r, outputs in sorted(iterative_outputs.items())}
-    return evaluate_stages(stages, splits, dataset.labels, attack_params["names"], seed)
+    return evaluate_stages(stages, splits, dataset.labels, attack_params, seed)

@@ -1,0 +1,34 @@
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import attack_stored_model, summarize_stored
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                attack_stored_model,
+                [
+                    "dataset",
+                    "splits",
+                    "stored_models",
+                    "dense_outputs",
+                    "one_shot_outputs",
+                    "iterative_outputs",
+                    "params:attack_stored",
+                    "params:model",
+                    "params:attacks",
+                    "params:seed",
+                    "params:device",
+                ],
+                ["stored_attack_metrics", "stored_roc_curves"],
+                name="attack_stored_model",
+            ),
+            Node(
+                summarize_stored,
+                ["stored_attack_metrics", "stored_roc_curves", "params:attack_stored"],
+                ["stored_report_summary", "stored_roc_plot"],
+                name="summarize_stored_attack",
+            ),
+        ]
+    )

@@ -512,8 +512,10 @@ def test_boundary_attack_params_are_accepted():
 
 
 def test_samia_width_must_divide_into_heads():
-    # ParameterError is a ValueError; this one names both options.
-    with pytest.raises(ValueError, match=r"attacks\.samia\.width \(5\) .* heads \(2\)"):
+    # Both options are named.
+    with pytest.raises(
+        ParameterError, match=r"attacks\.samia\.width \(5\) .* attacks\.samia\.heads \(2\)"
+    ):
         check_attack_params({"names": ["samia"], "samia": {"width": 5, "heads": 2}})
 
 

@@ -1,0 +1,130 @@
+"""Each attack's run time and strength on the dense and the Base-pruned victim.
+
+Trains the victim and shadows (dense, then Base iterative pruning) with the project's
+parameters, then calibrates and scores every registered attack on both stages, and prints
+per attack: AUC and TPR at 1% FPR against each victim, and the seconds to calibrate and
+score. It also times the input sensitivity (SAMIA's feature) computed batched, all
+perturbations of a batch in one forward pass, against one pass per sample and perturbation.
+
+    python benchmarks/attack_times.py                 # digits (conf/base)
+    python benchmarks/attack_times.py --env fmnist
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from kedro.config import OmegaConfigLoader
+
+from wemem_pipeline.core.attacks import ATTACKS
+from wemem_pipeline.core.attacks.samia import input_sensitivity
+from wemem_pipeline.core.config import model_spec, pruning_config, split_config, train_config
+from wemem_pipeline.core.datasets import load_dataset
+from wemem_pipeline.core.evaluation import evaluate_stages
+from wemem_pipeline.core.pruning import load_pruned_state
+from wemem_pipeline.core.runs import dataset_tensors, prune_models_iteratively, train_dense_models
+from wemem_pipeline.core.splits import VICTIM, roles_of, split_samples
+from wemem_pipeline.core.training import resolve_device
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@torch.no_grad()
+def sensitivity_per_sample(
+    model: torch.nn.Module, features: torch.Tensor, indices: np.ndarray, perturbations: int = 10
+) -> np.ndarray:
+    """The unbatched reference: one sample and one perturbation per forward pass."""
+    rows = []
+    for index in indices:
+        inputs = features[int(index)].unsqueeze(0)
+        clean = torch.softmax(model(inputs), dim=1)
+        total = torch.zeros_like(clean)
+        for _ in range(perturbations):
+            nudged = inputs + 1e-3 * torch.randn_like(inputs)
+            total += (torch.softmax(model(nudged), dim=1) - clean).abs() / 1e-3
+        rows.append(total / perturbations)
+    return torch.cat(rows).numpy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="base", help="configuration environment (default: base)")
+    parser.add_argument("--out", type=Path, help="write the per-attack table to this CSV")
+    args = parser.parse_args()
+    loader = OmegaConfigLoader(
+        str(ROOT / "conf"),
+        base_env="base",
+        default_run_env=args.env,
+        merge_strategy={"parameters": "soft"},
+    )
+    params = loader["parameters"]
+    seed, device = params["seed"], resolve_device(params.get("device", "auto"))
+    data = params["dataset"]
+    dataset = load_dataset(data["name"], raw_dir=data.get("raw_dir", "data/01_raw"))
+    table = split_samples(dataset.is_test, split_config(params["split"]), seed)
+    spec, training = model_spec(params["model"]), train_config(params["training"])
+
+    started = time.perf_counter()
+    dense_states, _, dense_outputs = train_dense_models(
+        dataset, table, spec, training, seed=seed, device=device
+    )
+    _, history, round_outputs, _ = prune_models_iteratively(
+        dataset,
+        table,
+        spec,
+        dense_states,
+        pruning_config(params["pruning"]),
+        training,
+        seed=seed,
+        device=device,
+    )
+    print(f"training and pruning: {time.perf_counter() - started:.1f} s")
+
+    attacks = {**params["attacks"], "names": list(ATTACKS)}
+    stages = {"dense": dense_outputs, "base": round_outputs[max(round_outputs)]}
+    metrics, _ = evaluate_stages(stages, table, dataset.labels, attacks, seed)
+    wide = metrics.pivot(index="attack", columns="stage", values=["auc", "tpr_at_1pct_fpr"])
+    wide.columns = [f"{stage}_{metric}" for metric, stage in wide.columns]
+    wide["seconds"] = metrics.groupby("attack")["seconds"].mean()
+    wide = wide.loc[list(ATTACKS)]
+    victim = history[history["model"] == VICTIM].sort_values("round").iloc[-1]
+    print(
+        f"\n{dataset.name}: {int(metrics['members'].iloc[0])} members vs as many non-members; "
+        f"Base-pruned victim test accuracy {victim['test_accuracy']:.3f} at sparsity "
+        f"{victim['sparsity']:.2f}; seconds = calibrate on shadows + score victim, mean of "
+        "the two stages"
+    )
+    columns = ["dense_auc", "dense_tpr_at_1pct_fpr", "base_auc", "base_tpr_at_1pct_fpr", "seconds"]
+    print(wide[columns].to_string(float_format="{:.3f}".format))
+    if args.out:
+        wide.to_csv(args.out)
+
+    features, _ = dataset_tensors(dataset, device)
+    model = load_pruned_state(
+        spec.build(dataset.input_shape, dataset.num_classes, 0), dense_states[VICTIM]
+    ).to(device)
+    split = roles_of(table, VICTIM)
+    scored = np.union1d(split["member"], split["test"])
+    timings = {}
+    for label, compute in (
+        ("batched", lambda: input_sensitivity(model, features, scored)),
+        ("per sample", lambda: sensitivity_per_sample(model, features, scored)),
+    ):
+        compute()  # warm-up
+        started = time.perf_counter()
+        compute()
+        timings[label] = time.perf_counter() - started
+    batched, looped = timings["batched"], timings["per sample"]
+    print(
+        f"\ninput sensitivity of the dense victim on {len(scored)} samples (10 perturbations): "
+        f"batched {batched:.3f} s, one forward pass per sample and perturbation {looped:.3f} s, "
+        f"speed-up {looped / batched:.1f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

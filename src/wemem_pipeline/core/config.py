@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from .attacks import check_attack_params
+from .compare import check_compare_params
 from .datasets import DATASET_NAMES
 from .defenses import check_defense_settings
 from .memorability import MemorabilityConfig
@@ -65,6 +66,8 @@ def validate_parameters(params: Mapping[str, Any]) -> None:
     memorability_config(params.get("memorability"))
     check_attack_params(params.get("attacks") or {}, split.num_shadows)
     check_attack_stored(params.get("attack_stored"))
+    if "compare" in params:
+        check_compare_params(params["compare"])
     for key, section in params.items():
         if isinstance(section, Mapping) and "defense" in section:  # a scenario's settings
             check_defense_settings(section["defense"], section.get("settings"), f"{key}.settings")

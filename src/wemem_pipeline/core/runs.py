@@ -19,7 +19,7 @@ from torch import nn
 from .attacks import MembershipSet, References
 from .attacks.samia import input_sensitivity
 from .datasets import Dataset
-from .defenses import Defense
+from .defenses import Defense, NoDefense
 from .models import ModelSpec
 from .pruning import (
     PruningConfig,
@@ -255,7 +255,8 @@ def prune_models_iteratively(
     states, history, uses = {}, [], []
     for name in model_names(table):
         split = roles_of(table, name)
-        model = _restore(dataset, spec, dense_states[name], device)
+        defense = (defense_for or (lambda _, members: NoDefense(members)))(name, split["member"])
+        model = defense.prepare(_restore(dataset, spec, dense_states[name], device))
 
         def record_round(
             round_index: int,
@@ -263,8 +264,11 @@ def prune_models_iteratively(
             result: TrainResult,
             name: str = name,
             members: np.ndarray = split["member"],
+            defense: Defense = defense,
         ) -> None:
-            round_outputs[round_index].record(name, model, features, table, seed)
+            round_outputs[round_index].record(
+                name, defense.inference_model(model), features, table, seed
+            )
             uses.append(
                 pd.DataFrame(
                     {
@@ -285,7 +289,7 @@ def prune_models_iteratively(
             training,
             seed=derive_seed(seed, stage, name),
             description=f"{name} {stage}",
-            defense=None if defense_for is None else defense_for(name, split["member"]),
+            defense=defense,
             on_round=record_round,
         )
         history += [_history_row(name, stage, record) for record in records]

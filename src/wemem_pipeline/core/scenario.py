@@ -40,31 +40,34 @@ def defense_factory(
     section: str = "settings",
 ):
     """``(model_name, members) -> Defense``: the victim uses the victim pool's scores and
-    every shadow the shadow pool's (computed by the attacker on its own data)."""
+    every shadow the shadow pool's (computed by the attacker on its own data).
+
+    Each model's defense is built once and then returned again, so that after pruning its
+    ``summary()`` covers every round (DP-SGD's privacy spent, for one).
+    """
+    built: dict[str, Defense] = {}
 
     def build(model_name: str, members: np.ndarray) -> Defense:
-        pool = "victim" if model_name == VICTIM else "shadow"
-        return build_defense(
-            name,
-            settings,
-            members,
-            dataset.labels,
-            mem_scores.get(pool),
-            base_weight_decay,
-            seed,
-            section,
-        )
+        if model_name not in built:
+            pool = "victim" if model_name == VICTIM else "shadow"
+            built[model_name] = build_defense(
+                name,
+                settings,
+                members,
+                dataset.labels,
+                mem_scores.get(pool),
+                base_weight_decay,
+                seed,
+                section,
+            )
+        return built[model_name]
 
     return build
 
 
 def defense_summary(defense: Defense) -> dict[str, Any]:
     """What a user needs to know about one model's defense (risky members per class)."""
-    summary: dict[str, Any] = {"defense": defense.name}
-    if hasattr(defense, "risky_per_class"):
-        summary["risky_per_class"] = {str(c): n for c, n in defense.risky_per_class.items()}
-        summary["risky_total"] = int(sum(defense.risky_per_class.values()))
-    return summary
+    return {"defense": defense.name, **defense.summary()}
 
 
 def reuse_statistics(sample_uses: pd.DataFrame, model: str = VICTIM) -> dict[str, float]:

@@ -126,7 +126,7 @@ def fit(
         name: make_optimizer(parameters, config, group)
         for name, group in defense.optimizers().items()
     }
-    loss_fn = nn.CrossEntropyLoss(reduction="none")
+    defense.start(model, features, labels, dev_idx)
     uses = torch.zeros(len(labels), dtype=torch.long, device=device)
 
     start = time.perf_counter()
@@ -154,16 +154,12 @@ def fit(
                 inputs = features[batch]
                 if config.augment:
                     inputs = augment_images(inputs, generator)
-                sample_losses = loss_fn(model(inputs), labels[batch])
-                loss = sample_losses.mean()
-                if group.l2_penalty:
-                    loss = loss + group.l2_penalty * sum(p.square().sum() for p in parameters)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total_loss += sample_losses.detach().sum()
+                sample_losses = defense.train_step(
+                    model, inputs, labels[batch], optimizer, group, epoch - 1
+                )
+                total_loss += sample_losses.sum()
                 if on_sample_losses is not None:
-                    on_sample_losses(batch, sample_losses.detach())
+                    on_sample_losses(batch, sample_losses)
             uses[order] += 1
             seen += len(order)
         record = {"epoch": epoch, "train_loss": total_loss.item() / max(seen, 1), "samples": seen}

@@ -1,8 +1,9 @@
 """Defenses applied during the fine-tuning of every prune round, behind one interface.
 
-``DEFENSES`` maps a name to a builder ``(settings, members, labels, mem_scores,
-base_weight_decay, seed) -> Defense``. Adding a defense: one module with its class, and its
-builder registered here.
+``DEFENSES`` maps a name to a builder ``(settings, section, members, labels, mem_scores,
+base_weight_decay, seed) -> Defense``. The WeMem defenses (RSW, RMR, SWMR) plan which members
+each epoch trains on; the baselines (PPB, AdvReg, DP-SGD, RelaxLoss, HAMP) change the
+training step. Adding a defense: one module with its class, and its builder registered here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ import numpy as np
 import pandas as pd
 
 from ..validation import ParameterError, require_choice
+from .advreg import AdversarialRegularization, AdvRegConfig
 from .base import Defense, GroupOptimizer, NoDefense, SampleGroup
+from .dpsgd import DPSGD, DPSGDConfig
+from .hamp import HAMP, HAMPConfig
+from .ppb import PPB, PPBConfig
+from .relaxloss import RelaxLoss, RelaxLossConfig
 from .risky import RiskyConfig
 from .rmr import RMR
 from .rsw import RSW
@@ -23,6 +29,7 @@ from .swmr import SWMR
 from .windows import WindowConfig
 
 __all__ = [
+    "BASELINE_NAMES",
     "DEFENSE_NAMES",
     "Defense",
     "GroupOptimizer",
@@ -34,11 +41,15 @@ __all__ = [
 
 
 def _section(settings: Mapping[str, Any] | None, cls: type, section: str):
-    values = dict(settings or {})
-    known = {name for name in cls.__dataclass_fields__ if name != "section"}
-    unknown = sorted(set(values) - known)
+    # ``lambda`` is a Python keyword: the settings say ``lambda``, the dataclasses ``lambda_``.
+    values = {("lambda_" if k == "lambda" else k): v for k, v in dict(settings or {}).items()}
+    fields = [name for name in cls.__dataclass_fields__ if name != "section"]
+    unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise ParameterError(f"{section} has unknown keys {unknown}; known keys: {sorted(known)}")
+        known = sorted(name.rstrip("_") for name in fields)
+        raise ParameterError(
+            f"{section} has unknown keys {[k.rstrip('_') for k in unknown]}; known keys: {known}"
+        )
     return cls(**values, section=section)
 
 
@@ -71,8 +82,44 @@ def _base(settings, section, members, labels, mem_scores, base_weight_decay, see
     return NoDefense(members)
 
 
+def _num_classes(labels: np.ndarray) -> int:
+    return int(np.max(labels)) + 1
+
+
+def _ppb(settings, section, members, labels, mem_scores, base_weight_decay, seed) -> Defense:
+    return PPB(members, _section(settings, PPBConfig, section))
+
+
+def _advreg(settings, section, members, labels, mem_scores, base_weight_decay, seed) -> Defense:
+    config = _section(settings, AdvRegConfig, section)
+    return AdversarialRegularization(members, _num_classes(labels), config, seed)
+
+
+def _dpsgd(settings, section, members, labels, mem_scores, base_weight_decay, seed) -> Defense:
+    return DPSGD(members, _section(settings, DPSGDConfig, section), seed)
+
+
+def _relaxloss(settings, section, members, labels, mem_scores, base_weight_decay, seed) -> Defense:
+    return RelaxLoss(members, _section(settings, RelaxLossConfig, section))
+
+
+def _hamp(settings, section, members, labels, mem_scores, base_weight_decay, seed) -> Defense:
+    return HAMP(members, _num_classes(labels), _section(settings, HAMPConfig, section), seed)
+
+
 DefenseBuilder = Callable[..., Defense]
-DEFENSES: dict[str, DefenseBuilder] = {"base": _base, "rsw": _rsw, "rmr": _rmr, "swmr": _swmr}
+DEFENSES: dict[str, DefenseBuilder] = {
+    "base": _base,
+    "rsw": _rsw,
+    "rmr": _rmr,
+    "swmr": _swmr,
+    "ppb": _ppb,
+    "advreg": _advreg,
+    "dpsgd": _dpsgd,
+    "relaxloss": _relaxloss,
+    "hamp": _hamp,
+}
+BASELINE_NAMES = ("ppb", "advreg", "dpsgd", "relaxloss", "hamp")
 DEFENSE_NAMES = tuple(DEFENSES)
 
 
@@ -97,6 +144,6 @@ def build_defense(
 def check_defense_settings(name: str, settings: Mapping[str, Any] | None, section: str) -> None:
     """Validate a defense's settings without data (before any training)."""
     members = np.arange(4)
-    labels = np.zeros(4, dtype=np.int64)
+    labels = np.arange(4) % 2
     scores = pd.DataFrame({"sample_index": members, "raw_score": 0.0, "score": 0.0})
     build_defense(name, settings, members, labels, scores, 0.0, 0, section)

@@ -7,9 +7,11 @@ one, so the model cannot fit the risky samples by memorizing them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from .base import GroupOptimizer, SampleGroup
+from .base import Defense, GroupOptimizer, SampleGroup
 from .risky import RiskyConfig, risky_mask
 
 
@@ -32,6 +34,13 @@ def risky_groups(
     ]
 
 
+def risky_summary(risky_per_class: dict[int, int]) -> dict[str, Any]:
+    return {
+        "risky_per_class": {str(c): n for c, n in risky_per_class.items()},
+        "risky_total": int(sum(risky_per_class.values())),
+    }
+
+
 def risky_optimizers(config: RiskyConfig) -> dict[str, GroupOptimizer]:
     optimizers = {"all": GroupOptimizer()}
     if config.optimizer == "separate":
@@ -39,7 +48,7 @@ def risky_optimizers(config: RiskyConfig) -> dict[str, GroupOptimizer]:
     return optimizers
 
 
-class RMR:
+class RMR(Defense):
     name = "rmr"
 
     def __init__(
@@ -65,3 +74,6 @@ class RMR:
 
     def plan_epoch(self, epoch: int) -> list[SampleGroup]:
         return risky_groups(self.members, self.risky, self.config, self.base_weight_decay)
+
+    def summary(self) -> dict[str, Any]:
+        return risky_summary(self.risky_per_class)

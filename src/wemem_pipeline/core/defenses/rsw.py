@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import GroupOptimizer, SampleGroup
+from .base import Defense, SampleGroup
 from .windows import ClassWindows, WindowConfig
 
 
-class RSW:
+class RSW(Defense):
     name = "rsw"
 
     def __init__(
@@ -25,9 +25,6 @@ class RSW:
         seed: int = 0,
     ):
         self.windows = ClassWindows(members, labels, raw_scores, config, seed)
-
-    def optimizers(self) -> dict[str, GroupOptimizer]:
-        return {"all": GroupOptimizer()}
 
     def plan_epoch(self, epoch: int) -> list[SampleGroup]:
         return [SampleGroup("window", self.windows.window(epoch))]

@@ -6,15 +6,17 @@ treatment.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from .base import GroupOptimizer, SampleGroup
+from .base import Defense, GroupOptimizer, SampleGroup
 from .risky import RiskyConfig
-from .rmr import RMR, risky_groups, risky_optimizers
+from .rmr import RMR, risky_groups, risky_optimizers, risky_summary
 from .windows import ClassWindows, WindowConfig
 
 
-class SWMR:
+class SWMR(Defense):
     name = "swmr"
 
     def __init__(
@@ -42,3 +44,6 @@ class SWMR:
         return risky_groups(
             self.windows.window(epoch), rmr.risky, rmr.config, rmr.base_weight_decay
         )
+
+    def summary(self) -> dict[str, Any]:
+        return risky_summary(self.risky_per_class)

@@ -1,0 +1,94 @@
+"""Adversarial regularization (Nasr et al., CCS 2018): train against a live membership attack.
+
+An inference model ``h`` sees a posterior and the one-hot label and predicts membership. For
+every batch, ``h`` first takes ``inner_steps`` steps telling the batch's members from as many
+reference non-members (the model's dev samples); then the model takes a step on
+``CE + lambda * mean log h(member)``, lowering what the attack can gain on its members.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..validation import require_int, require_number
+from .base import NoDefense, SampleGroup
+
+
+@dataclass(frozen=True)
+class AdvRegConfig:
+    lambda_: float = 1.0
+    inner_steps: int = 7
+    attack_lr: float = 1e-3
+    section: str = "advreg"
+
+    def __post_init__(self) -> None:
+        require_number(f"{self.section}.lambda", self.lambda_, 0.0, float("inf"))
+        require_int(f"{self.section}.inner_steps", self.inner_steps, 1)
+        require_number(f"{self.section}.attack_lr", self.attack_lr, 0.0, 1.0, low_inclusive=False)
+
+
+def _attack_inputs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    one_hot = nn.functional.one_hot(targets, logits.shape[1]).to(logits.dtype)
+    return torch.cat([torch.softmax(logits, dim=1), one_hot], dim=1)
+
+
+class AdversarialRegularization(NoDefense):
+    name = "advreg"
+
+    def __init__(self, members: np.ndarray, num_classes: int, config: AdvRegConfig, seed: int = 0):
+        super().__init__(members)
+        self.config, self.seed = config, seed
+        torch.manual_seed(seed)
+        self.attack = nn.Sequential(nn.Linear(2 * num_classes, 64), nn.ReLU(), nn.Linear(64, 1))
+        self.attack_optimizer = torch.optim.Adam(self.attack.parameters(), lr=config.attack_lr)
+        self.reference: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def start(self, model, features, labels, dev_indices) -> None:
+        if dev_indices is None or len(dev_indices) == 0:
+            raise ValueError("advreg needs the model's dev samples as reference non-members")
+        self.reference = (features[dev_indices], labels[dev_indices])
+        self.attack.to(features.device)
+
+    def _reference_batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        features, labels = self.reference
+        rows = torch.randint(len(labels), (size,), generator=self.generator).to(labels.device)
+        return features[rows], labels[rows]
+
+    def train_step(
+        self,
+        model: nn.Module,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        optimizer: torch.optim.Optimizer,
+        group: SampleGroup,
+        epoch: int,
+    ) -> torch.Tensor:
+        reference_inputs, reference_targets = self._reference_batch(len(inputs))
+        with torch.no_grad():
+            member_view = _attack_inputs(model(inputs), targets)
+            reference_view = _attack_inputs(model(reference_inputs), reference_targets)
+        views = torch.cat([member_view, reference_view])
+        is_member = torch.cat([torch.ones(len(inputs)), torch.zeros(len(inputs))]).to(views)
+        for _ in range(self.config.inner_steps):
+            self.attack_optimizer.zero_grad(set_to_none=True)
+            attack_loss = nn.functional.binary_cross_entropy_with_logits(
+                self.attack(views).squeeze(1), is_member
+            )
+            attack_loss.backward()
+            self.attack_optimizer.step()
+
+        logits = model(inputs)
+        sample_losses = nn.functional.cross_entropy(logits, targets, reduction="none")
+        attack_gain = nn.functional.logsigmoid(
+            self.attack(_attack_inputs(logits, targets)).squeeze(1)
+        ).mean()
+        loss = sample_losses.mean() + self.config.lambda_ * attack_gain
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return sample_losses.detach()

@@ -11,13 +11,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-import yaml
+from kedro_project import load_parameters
 from scipy import integrate, stats
 from sklearn.metrics import roc_auc_score
 from torch import nn
@@ -29,8 +28,6 @@ from wemem_pipeline.core.attacks.samia import SAMIA, input_sensitivity
 from wemem_pipeline.core.config import validate_parameters
 from wemem_pipeline.core.metrics import tpr_at_fpr
 from wemem_pipeline.core.validation import ParameterError
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def two_class(phi: np.ndarray) -> np.ndarray:
@@ -527,16 +524,8 @@ def test_lira_needs_three_shadows():
     assert check_attack_params({"names": ["lira"]}, num_shadows=3) == ["lira"]
 
 
-def base_parameters() -> dict[str, Any]:
-    """``conf/base/parameters*.yml`` merged into one dict, as Kedro loads them."""
-    merged: dict[str, Any] = {}
-    for path in sorted((CONF / "base").glob("parameters*.yml")):
-        merged.update(yaml.safe_load(path.read_text()) or {})
-    return merged
-
-
 def test_validate_parameters_rejects_lira_with_two_shadows():
-    params = base_parameters()
+    params = load_parameters("base")
     assert "lira" in params["attacks"]["names"]
     validate_parameters(params)  # the shipped parameters are fine
     two = copy.deepcopy(params)

@@ -7,18 +7,18 @@ tiny MLP for a few epochs (well under a second each on 2 CPU cores).
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
+from kedro_project import load_parameters
 
 from wemem_pipeline.core.config import validate_parameters
 from wemem_pipeline.core.defenses import (
     DEFENSE_NAMES,
+    Defense,
     GroupOptimizer,
     NoDefense,
     SampleGroup,
@@ -35,8 +35,6 @@ from wemem_pipeline.core.models import ModelSpec
 from wemem_pipeline.core.pruning import PruningConfig, iterative_prune
 from wemem_pipeline.core.training import TrainConfig, fit, make_optimizer
 from wemem_pipeline.core.validation import ParameterError
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 # ----------------------------------------------------------------------------- toy data
 # 30 samples; the members are rows 10-15 (class 0) and 20-22 (class 1); the other rows are
@@ -393,11 +391,7 @@ def test_member_scores_missing_a_member_asks_to_rerun_memorability():
 
 
 def _base_parameters() -> dict[str, Any]:
-    """``conf/base/parameters*.yml`` merged as Kedro merges them (see tests/test_validation.py)."""
-    merged: dict[str, Any] = {}
-    for path in sorted((CONF / "base").glob("parameters*.yml")):
-        merged.update(yaml.safe_load(path.read_text()) or {})
-    return merged
+    return load_parameters("base")
 
 
 @pytest.mark.parametrize(
@@ -451,7 +445,7 @@ def parameters_of(model: torch.nn.Module) -> list[torch.Tensor]:
     return [p.detach().clone() for p in model.parameters()]
 
 
-class PlannedDefense:
+class PlannedDefense(Defense):
     """A defense that replays a fixed plan: ``groups`` every epoch."""
 
     name = "planned"

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
+from kedro_project import load_parameters
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
@@ -407,14 +407,6 @@ def test_import_scores_rejects_bad_indices(tmp_path, index):
 
 
 # ----------------------------------------------------------------------------- configuration
-
-
-def load_parameters(env: str) -> dict[str, Any]:
-    """Merge ``conf/<env>/parameters*.yml`` the way Kedro does (as in test_validation.py)."""
-    merged: dict[str, Any] = {}
-    for path in sorted((CONF / env).glob("parameters*.yml")):
-        merged.update(yaml.safe_load(path.read_text()) or {})
-    return merged
 
 
 @pytest.fixture

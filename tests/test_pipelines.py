@@ -110,6 +110,8 @@ def test_same_seed_gives_same_metrics(finished_run: Path, tmp_path: Path) -> Non
         ("attacks.rmia.gamma=0", "attacks.rmia.gamma"),
         ("split.num_shadows=2", "split.num_shadows"),  # too few for LiRA's references
         ("attack_stored.shadows=nope", "attack_stored.shadows"),
+        ("compare.defenses.ppb.lambda=-1", "compare.defenses.ppb.lambda"),
+        ("compare.defenses.dpsgd.noise_multiplier=0", "compare.defenses.dpsgd.noise_multiplier"),
     ],
 )
 def test_bad_parameters_stop_before_training(tmp_path: Path, override: str, parameter: str) -> None:
@@ -118,6 +120,35 @@ def test_bad_parameters_stop_before_training(tmp_path: Path, override: str, para
     assert result.returncode != 0
     assert parameter in result.stdout + result.stderr
     assert not list((project / "data").rglob("*.pt")), "no model may be trained or saved"
+
+
+def test_compare_runs_every_defense(finished_run: Path) -> None:
+    comparison = pd.read_csv(latest(finished_run, "08_reporting/compare/compare.csv"))
+    assert comparison["defense"].tolist() == [
+        "dense",
+        "base",
+        "rsw",
+        "rmr",
+        "swmr",
+        "ppb",
+        "advreg",
+        "dpsgd",
+        "relaxloss",
+        "hamp",
+    ]  # conf/test: one setting per baseline
+    assert comparison["test_accuracy"].between(0.2, 1.0).all()
+    assert comparison[["auc", "tpr_at_1pct_fpr"]].notna().all().all()
+    base = comparison.set_index("defense").loc["base"]
+    assert base["time_relative_to_base"] == pytest.approx(1.0)
+    epsilon = comparison.set_index("defense")["epsilon"]
+    assert epsilon["dpsgd"] > 0 and epsilon.drop("dpsgd").isna().all()
+    assert comparison["pareto_auc"].any() and comparison["pareto_tpr_at_1pct_fpr"].any()
+    metrics = pd.read_csv(latest(finished_run, "07_model_output/compare/attack_metrics.csv"))
+    for run in comparison["run"]:
+        assert set(metrics.loc[metrics["run"] == run, "attack"]) == set(ATTACKS), run
+    summary = latest(finished_run, "08_reporting/compare/compare.md").read_text()
+    assert "## Where the WeMem defenses stand" in summary
+    assert latest(finished_run, "08_reporting/compare/compare_plot.png").stat().st_size > 0
 
 
 def stored_metrics(project: Path) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from kedro_project import load_parameters
 
 from wemem_pipeline.core.config import (
     model_spec,
@@ -24,19 +24,6 @@ from wemem_pipeline.core.validation import (
 )
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-
-
-def load_parameters(env: str) -> dict[str, Any]:
-    """Merge ``conf/<env>/parameters*.yml`` the way Kedro does (duplicate keys are an error)."""
-    merged: dict[str, Any] = {}
-    files = sorted((CONF / env).glob("parameters*.yml"))
-    assert files, f"no parameter files in {CONF / env}"
-    for path in files:
-        values = yaml.safe_load(path.read_text()) or {}
-        duplicated = set(merged) & set(values)
-        assert not duplicated, f"{path.name} repeats top-level keys {duplicated}"
-        merged.update(values)
-    return merged
 
 
 def soft_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

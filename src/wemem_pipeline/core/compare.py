@@ -82,6 +82,11 @@ def comparison_runs(defenses: Mapping[str, Any]) -> list[tuple[str, str, dict[st
                 f"compare.defenses has {defense!r}; allowed: "
                 f"{[d for d in DEFENSE_NAMES if d != 'base']} (Base and Dense are always shown)"
             )
+        if settings is not None and not isinstance(settings, Mapping):
+            raise ParameterError(
+                f"compare.defenses.{defense} must be a mapping of settings (a list value is a "
+                f"grid), got {settings!r}"
+            )
         grid_keys = [k for k, v in (settings or {}).items() if isinstance(v, list)]
         for point in expand_grid(settings):
             runs.append((run_label(defense, point, grid_keys), defense, point))
@@ -90,8 +95,8 @@ def comparison_runs(defenses: Mapping[str, Any]) -> list[tuple[str, str, dict[st
 
 def check_compare_params(params: Mapping[str, Any] | None) -> None:
     """Validate every run of the grid before any training."""
-    for label, defense, settings in comparison_runs((params or {}).get("defenses")):
-        check_defense_settings(defense, settings, f"compare.defenses.{defense} ({label})")
+    for _, defense, settings in comparison_runs((params or {}).get("defenses")):
+        check_defense_settings(defense, settings, f"compare.defenses.{defense}")
 
 
 def _victim_rows(history: pd.DataFrame) -> pd.DataFrame:
@@ -163,7 +168,13 @@ def compare_defenses(
         )
     for label, defense, settings in comparison_runs(defenses):
         defense_for = defense_factory(
-            defense, settings, dataset, mem_scores, training.weight_decay, seed, "compare"
+            defense,
+            settings,
+            dataset,
+            mem_scores,
+            training.weight_decay,
+            seed,
+            f"compare.defenses.{defense}",
         )
         _, history, round_outputs, _ = prune_models_iteratively(
             dataset,
@@ -230,6 +241,13 @@ def comparison_figure(comparison: pd.DataFrame) -> plt.Figure:
             color="black",
             linewidth=1,
             linestyle="--",
+        )
+        ax.scatter(
+            front["test_accuracy"],
+            front[metric],
+            s=260,
+            facecolors="none",
+            edgecolors="black",
             label="Pareto front",
         )
         chance = 0.5 if metric == "auc" else 0.01

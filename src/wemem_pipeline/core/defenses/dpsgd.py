@@ -9,7 +9,8 @@ spent is tracked by Opacus's RDP accountant over every step of every round, at
 ``delta = 1 / members`` (each step samples ``batch / members`` of the data; batches are
 shuffled, not Poisson-sampled, as with Opacus's default data loader replaced by ours). Models
 with BatchNorm, whose per-example gradients are undefined, are converted the Opacus way
-(``ModuleValidator.fix``: GroupNorm).
+(``ModuleValidator.fix``: GroupNorm, freshly initialised, so the dense model's BatchNorm
+statistics do not carry over).
 
 The epsilon covers the fine-tuning only: the dense model the rounds start from was trained
 without DP on the same members.
@@ -56,7 +57,12 @@ def per_example_gradients(
         logits = functional_call(model, (params, buffers), (example.unsqueeze(0),))
         return nn.functional.cross_entropy(logits, target.unsqueeze(0))
 
-    return vmap(grad(example_loss), in_dims=(None, 0, 0))(parameters, inputs, targets)
+    from ..pruning import refresh_pruned_weights  # pruning imports the defenses
+
+    gradients = vmap(grad(example_loss), in_dims=(None, 0, 0))(parameters, inputs, targets)
+    # The pruning hooks ran inside vmap and left functorch wrappers in ``module.weight``.
+    refresh_pruned_weights(model)
+    return gradients
 
 
 def clipped_noisy_gradient(

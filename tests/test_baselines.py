@@ -36,7 +36,10 @@ from wemem_pipeline.core.defenses.advreg import AdversarialRegularization, _atta
 from wemem_pipeline.core.defenses.base import Defense
 from wemem_pipeline.core.defenses.dpsgd import (
     DPSGD,
+    _only_linear_layers,
     clipped_noisy_gradient,
+    linear_clipped_sum,
+    noisy_mean,
     per_example_gradients,
 )
 from wemem_pipeline.core.defenses.hamp import (
@@ -322,6 +325,36 @@ def test_per_example_gradients_see_through_pruning_masks():
         assert torch.any(gradient[:, mask == 1] != 0)
 
 
+@pytest.mark.parametrize("sparsity", [0.0, 0.5])
+def test_linear_fast_path_equals_clipping_per_example_gradients(sparsity):
+    # The MLP path never materialises per-example gradients; its clipped sum must equal the
+    # one from explicit per-example gradients, masks included. Max norm 1.5 clips some
+    # examples (norms 0.9 to 2.6) and not others.
+    model, inputs, targets = tiny_model(), FEATURES[:9], LABELS[:9]
+    if sparsity:
+        prune_to_sparsity(model, sparsity)
+    gradients = per_example_gradients(model, inputs, targets)
+    norms = torch.sqrt(sum(g.flatten(1).square().sum(1) for g in gradients.values()))
+    assert (norms > 1.5).any() and (norms < 1.5).any()
+    expected = clipped_noisy_gradient(gradients, 1.5, 0.0)
+    layers = _only_linear_layers(model)
+    assert layers is not None
+    summed, losses = linear_clipped_sum(model, layers, inputs, targets, 1.5)
+    fast = noisy_mean(summed, len(inputs), 1.5, 0.0)
+    assert set(fast) == set(expected)
+    for name in expected:
+        torch.testing.assert_close(fast[name], expected[name], atol=1e-7, rtol=1e-5)
+    torch.testing.assert_close(
+        losses, nn.functional.cross_entropy(model(inputs), targets, reduction="none")
+    )
+
+
+def test_models_with_other_layers_take_the_per_example_path():
+    convolutional = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 6 * 6, 3))
+    assert _only_linear_layers(convolutional) is None
+    assert _only_linear_layers(tiny_model()) is not None
+
+
 # Two examples' gradients over two "parameters": example 0 has norm 5 (a: 3, b: 4), example
 # 1 norm 0.5, example 2 norm 0. With max_grad_norm 1, example 0 is scaled by 1/5 *as a
 # whole*; clipping each parameter on its own would give a = (1, 0), b = 1 instead.
@@ -403,9 +436,9 @@ def test_dpsgd_step_uses_the_clipped_noisy_gradient():
     gradients = per_example_gradients(reference, inputs, targets)
     expected = clipped_noisy_gradient(gradients, 0.1, 0.5, torch.Generator().manual_seed(0))
     assert_moved_by(model, reference, expected)
-    # It reports the loss of the updated model, per sample.
+    # It reports the per-sample losses it trained on (before the step), like every defense.
     torch.testing.assert_close(
-        losses, nn.functional.cross_entropy(model(inputs), targets, reduction="none").detach()
+        losses, nn.functional.cross_entropy(reference(inputs), targets, reduction="none").detach()
     )
 
 

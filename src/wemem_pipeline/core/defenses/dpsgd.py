@@ -2,9 +2,12 @@
 
 Every batch's per-example gradients are clipped to ``max_grad_norm``, summed, and Gaussian
 noise of standard deviation ``noise_multiplier * max_grad_norm`` is added before the step.
-Per-example gradients come from ``torch.func`` (``vmap`` over ``grad``), which sees through
-the pruning masks (the parameters are ``weight_orig``, the mask is applied in the forward
-pass); Opacus's own hooks expect a module's parameter to be called ``weight``. The privacy
+For a model of Linear layers (the MLPs) each example's gradient norm is computed from the
+layer inputs and output gradients, masks included, and the clipped sum from one more
+backward pass, without materialising per-example gradients; other models get per-example
+gradients from ``torch.func`` (``vmap`` over ``grad``). Both see through the pruning masks
+(the parameters are ``weight_orig``, the mask is applied in the forward pass), which
+Opacus's own hooks do not: they expect a module's parameter to be called ``weight``. The privacy
 spent is tracked by Opacus's RDP accountant over every step of every round, at
 ``delta = 1 / members`` (each step samples ``batch / members`` of the data; batches are
 shuffled, not Poisson-sampled, as with Opacus's default data loader replaced by ours). Models
@@ -65,6 +68,26 @@ def per_example_gradients(
     return gradients
 
 
+def clip_scales(squared_norms: torch.Tensor, max_grad_norm: float) -> torch.Tensor:
+    """Per-example factors ``min(1, C / ||g_i||)`` that clip each gradient to norm ``C``."""
+    return (max_grad_norm / (squared_norms.sqrt() + 1e-6)).clamp(max=1.0)
+
+
+def noisy_mean(
+    summed: dict[str, torch.Tensor],
+    batch: int,
+    max_grad_norm: float,
+    noise_multiplier: float,
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
+    """``(sum + N(0, (noise_multiplier * C)^2)) / batch`` for every parameter."""
+    result = {}
+    for name, total in summed.items():
+        noise = torch.randn(total.shape, generator=generator, device="cpu").to(total)
+        result[name] = (total + noise_multiplier * max_grad_norm * noise) / batch
+    return result
+
+
 def clipped_noisy_gradient(
     gradients: dict[str, torch.Tensor],
     max_grad_norm: float,
@@ -73,14 +96,61 @@ def clipped_noisy_gradient(
 ) -> dict[str, torch.Tensor]:
     """Clip each example's whole gradient to ``max_grad_norm``, sum, add noise, average."""
     batch = next(iter(gradients.values())).shape[0]
-    norms = torch.sqrt(sum(g.flatten(1).square().sum(dim=1) for g in gradients.values()))
-    scale = (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
-    result = {}
-    for name, g in gradients.items():
-        summed = torch.einsum("b,b...->...", scale, g)
-        noise = torch.randn(summed.shape, generator=generator, device="cpu").to(summed)
-        result[name] = (summed + noise_multiplier * max_grad_norm * noise) / batch
-    return result
+    squared = sum(g.flatten(1).square().sum(dim=1) for g in gradients.values())
+    scale = clip_scales(squared, max_grad_norm)
+    summed = {name: torch.einsum("b,b...->...", scale, g) for name, g in gradients.items()}
+    return noisy_mean(summed, batch, max_grad_norm, noise_multiplier, generator)
+
+
+def _only_linear_layers(model: nn.Module) -> list[nn.Linear] | None:
+    """The model's Linear layers if they hold every trainable parameter, else None."""
+    layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    in_layers = {id(p) for layer in layers for p in layer.parameters()}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    return layers if all(id(p) in in_layers for p in trainable) else None
+
+
+def linear_clipped_sum(
+    model: nn.Module,
+    layers: list[nn.Linear],
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    max_grad_norm: float,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """``sum_i min(1, C/||g_i||) g_i`` for a model of Linear layers, without per-example grads.
+
+    A Linear layer's per-example weight gradient is ``d_i a_i^T`` (output gradient times
+    input), so its squared norm under a pruning mask ``M`` is ``(d_i^2)^T M (a_i^2)``: one
+    matrix product per layer. The clipped sum is then the gradient of ``sum_i s_i loss_i``.
+    Returns the sums by parameter name and the per-example losses.
+    """
+    captured: dict[nn.Linear, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def keep(layer, layer_inputs, output):
+        captured[layer] = (layer_inputs[0].detach(), output)
+
+    handles = [layer.register_forward_hook(keep) for layer in layers]
+    try:
+        losses = nn.functional.cross_entropy(model(inputs), targets, reduction="none")
+    finally:
+        for handle in handles:
+            handle.remove()
+    outputs = [captured[layer][1] for layer in layers]
+    output_grads = torch.autograd.grad(losses.sum(), outputs, retain_graph=True)
+    squared = torch.zeros_like(losses)
+    for layer, output_grad in zip(layers, output_grads, strict=True):
+        activations = captured[layer][0]
+        mask = getattr(layer, "weight_mask", None)
+        if mask is None:
+            squared += output_grad.square().sum(1) * activations.square().sum(1)
+        else:
+            squared += ((output_grad.square() @ mask) * activations.square()).sum(1)
+        if layer.bias is not None:
+            squared += output_grad.square().sum(1)
+    scale = clip_scales(squared.detach(), max_grad_norm)
+    parameters = {k: v for k, v in model.named_parameters() if v.requires_grad}
+    sums = torch.autograd.grad((scale * losses).sum(), list(parameters.values()))
+    return dict(zip(parameters, sums, strict=True)), losses.detach()
 
 
 class DPSGD(NoDefense):
@@ -105,8 +175,21 @@ class DPSGD(NoDefense):
         group: SampleGroup,
         epoch: int,
     ) -> torch.Tensor:
-        noisy = clipped_noisy_gradient(
-            per_example_gradients(model, inputs, targets),
+        layers = _only_linear_layers(model)
+        if layers is not None:
+            summed, losses = linear_clipped_sum(
+                model, layers, inputs, targets, self.config.max_grad_norm
+            )
+        else:
+            gradients = per_example_gradients(model, inputs, targets)
+            squared = sum(g.flatten(1).square().sum(dim=1) for g in gradients.values())
+            scale = clip_scales(squared, self.config.max_grad_norm)
+            summed = {k: torch.einsum("b,b...->...", scale, g) for k, g in gradients.items()}
+            with torch.no_grad():
+                losses = nn.functional.cross_entropy(model(inputs), targets, reduction="none")
+        noisy = noisy_mean(
+            summed,
+            len(inputs),
             self.config.max_grad_norm,
             self.config.noise_multiplier,
             self.generator,
@@ -120,8 +203,7 @@ class DPSGD(NoDefense):
             noise_multiplier=self.config.noise_multiplier,
             sample_rate=len(inputs) / len(self.members),
         )
-        with torch.no_grad():
-            return nn.functional.cross_entropy(model(inputs), targets, reduction="none")
+        return losses
 
     def epsilon(self) -> float:
         if not self.accountant.history:

@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 from kedro.config import OmegaConfigLoader
 
-from wemem_pipeline.core import memorability, scenario
+from wemem_pipeline.core import compare, memorability
 from wemem_pipeline.core.config import (
     memorability_config,
     model_spec,
@@ -29,7 +29,6 @@ from wemem_pipeline.core.config import (
     train_config,
 )
 from wemem_pipeline.core.datasets import load_dataset
-from wemem_pipeline.core.evaluation import evaluate_stages
 from wemem_pipeline.core.runs import derive_seed, prune_models_iteratively, train_dense_models
 from wemem_pipeline.core.splits import pool_samples, split_samples
 from wemem_pipeline.core.training import resolve_device
@@ -67,20 +66,7 @@ GRID = [
 ]
 
 
-def strongest(metrics: pd.DataFrame, stage: str) -> dict[str, float]:
-    rows = metrics[metrics["stage"] == stage]
-    return {
-        "auc": rows["auc"].max(),
-        "tpr_at_1pct_fpr": rows["tpr_at_1pct_fpr"].max(),
-        "balanced_accuracy": rows["balanced_accuracy"].max(),
-    }
-
-
-def victim_last(history: pd.DataFrame) -> pd.Series:
-    return history[history["model"] == "victim"].sort_values("round").iloc[-1]
-
-
-def run_seed(params: dict, seed: int, grid: list) -> list[dict]:
+def run_seed(params: dict, seed: int, grid: list) -> pd.DataFrame:
     device = resolve_device(params.get("device", "auto"))
     data = params["dataset"]
     dataset = load_dataset(data["name"], raw_dir=data.get("raw_dir", "data/01_raw"))
@@ -106,45 +92,25 @@ def run_seed(params: dict, seed: int, grid: list) -> list[dict]:
     _, base_history, base_outputs, _ = prune_models_iteratively(
         dataset, table, spec, dense_states, pruning, training, seed=seed, device=device
     )
-    rows = []
-
-    def record(label: str, stage_outputs, history, base_seconds: float) -> None:
-        metrics, _ = evaluate_stages(
-            {label: stage_outputs}, table, dataset.labels, params["attacks"], seed
-        )
-        victim = victim_last(history)
-        rows.append(
-            {
-                "seed": seed,
-                "setting": label,
-                "test_accuracy": victim["test_accuracy"],
-                **strongest(metrics, label),
-                "time_relative_to_base": history["seconds"].sum() / base_seconds,
-            }
-        )
-
-    base_seconds = base_history["seconds"].sum()
-    record("dense", dense_outputs, dense_history, float("nan"))
-    record("base", base_outputs[pruning.rounds - 1], base_history, base_seconds)
-    for label, defense, settings in grid:
-        defense_for = scenario.defense_factory(
-            defense, settings, dataset, scores, training.weight_decay, seed
-        )
-        _, history, outputs, _ = prune_models_iteratively(
-            dataset,
-            table,
-            spec,
-            dense_states,
-            pruning,
-            training,
-            seed=seed,
-            device=device,
-            defense_for=defense_for,
-            stage=defense,
-        )
-        record(label, outputs[pruning.rounds - 1], history, base_seconds)
-        print(pd.DataFrame(rows).tail(1).to_string(index=False, header=False), flush=True)
-    return rows
+    comparison, _, _ = compare.compare_defenses(
+        dataset,
+        table,
+        spec,
+        dense_states,
+        pruning,
+        training,
+        scores,
+        [tuple(run) for run in grid],
+        params["attacks"],
+        {
+            "dense": (dense_history, dense_outputs),
+            "base": (base_history, base_outputs[pruning.rounds - 1]),
+        },
+        seed=seed,
+        device=device,
+    )
+    print(comparison.to_string(index=False), flush=True)
+    return comparison.assign(seed=seed)
 
 
 def main() -> None:
@@ -164,10 +130,12 @@ def main() -> None:
     )
     params = loader["parameters"]
     grid = yaml.safe_load(args.grid.read_text()) if args.grid else GRID
-    rows = [row for seed in args.seeds for row in run_seed(params, seed, grid)]
-    results = pd.DataFrame(rows)
+    results = pd.concat([run_seed(params, seed, grid) for seed in args.seeds], ignore_index=True)
     results.to_csv(args.out, index=False)
-    summary = results.groupby("setting", sort=False).agg(["mean", "std"]).drop(columns="seed")
+    columns = ["test_accuracy", "auc", "tpr_at_1pct_fpr", "balanced_accuracy"]
+    summary = results.groupby("run", sort=False)[[*columns, "time_relative_to_base"]].agg(
+        ["mean", "std"]
+    )
     pd.set_option("display.width", 200)
     print(f"\n{params['dataset']['name']}, seeds {args.seeds} (mean, std):")
     print(summary.round(3).to_string())

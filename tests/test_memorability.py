@@ -37,7 +37,6 @@ from wemem_pipeline.core.training import TrainConfig
 from wemem_pipeline.core.validation import ParameterError
 
 CPU = torch.device("cpu")
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 # The project defaults (conf/base/parameters_training.yml): Adam, lr 1e-3, batch 64, 60 epochs.
 # Fitting a flipped label takes that long: with 30 epochs the flip AUC drops to about 0.88.

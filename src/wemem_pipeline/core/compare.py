@@ -139,14 +139,15 @@ def compare_defenses(
     pruning: PruningConfig,
     training: TrainConfig,
     mem_scores: Mapping[str, pd.DataFrame],
-    defenses: Mapping[str, Any],
+    runs: list[tuple[str, str, dict[str, Any]]],
     attack_params: Mapping[str, Any],
     reference: Mapping[str, tuple[pd.DataFrame, ModelOutputs]],
     *,
     seed: int,
     device: torch.device,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Run every setting of ``defenses`` and attack it; Dense and Base from ``reference``.
+    """Run every ``(label, defense, settings)`` of ``runs`` (see :func:`comparison_runs`) and
+    attack it; Dense and Base come from ``reference``.
 
     ``reference`` maps ``dense`` and ``base`` to their (history, last-round outputs). Returns
     the comparison table (one row per run), every attack's metrics per run, and each run's
@@ -166,7 +167,7 @@ def compare_defenses(
         rows.append(
             _row(TITLES[name], name, {}, history, attack(TITLES[name], outputs), base_seconds, {})
         )
-    for label, defense, settings in comparison_runs(defenses):
+    for label, defense, settings in runs:
         defense_for = defense_factory(
             defense,
             settings,

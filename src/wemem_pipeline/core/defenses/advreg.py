@@ -59,15 +59,14 @@ class AdversarialRegularization(NoDefense):
         rows = torch.randint(len(labels), (size,), generator=self.generator).to(labels.device)
         return features[rows], labels[rows]
 
-    def train_step(
+    def loss(
         self,
         model: nn.Module,
         inputs: torch.Tensor,
         targets: torch.Tensor,
-        optimizer: torch.optim.Optimizer,
         group: SampleGroup,
         epoch: int,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         reference_inputs, reference_targets = self._reference_batch(len(inputs))
         with torch.no_grad():
             member_view = _attack_inputs(model(inputs), targets)
@@ -88,7 +87,4 @@ class AdversarialRegularization(NoDefense):
             self.attack(_attack_inputs(logits, targets)).squeeze(1)
         ).mean()
         loss = sample_losses.mean() + self.config.lambda_ * attack_gain
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return sample_losses.detach()
+        return loss, sample_losses.detach()

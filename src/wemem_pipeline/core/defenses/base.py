@@ -44,7 +44,8 @@ class Defense:
     """What the training loop asks of a defense; one instance serves one model in all rounds.
 
     A WeMem defense plans the epochs (``optimizers``, ``plan_epoch``). A baseline that changes
-    the objective overrides ``train_step``; one that needs non-member data for its own
+    the objective overrides ``loss`` (DP-SGD, which changes the gradient, ``train_step``); one
+    that needs non-member data for its own
     training reads it in ``start``; one that changes what the model answers at inference
     (HAMP) wraps the model in ``inference_model``; DP-SGD swaps BatchNorm in ``prepare``.
     """
@@ -72,6 +73,24 @@ class Defense:
     ) -> None:
         """Called at the start of every fine-tuning run with the whole dataset."""
 
+    def loss(
+        self,
+        model: nn.Module,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        group: SampleGroup,
+        epoch: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch loss to minimise and the per-sample cross-entropy losses (detached).
+
+        The default is plain cross-entropy, plus the group's ``l2_penalty``.
+        """
+        sample_losses = nn.functional.cross_entropy(model(inputs), targets, reduction="none")
+        loss = sample_losses.mean()
+        if group.l2_penalty:
+            loss = loss + group.l2_penalty * sum(p.square().sum() for p in model.parameters())
+        return loss, sample_losses.detach()
+
     def train_step(
         self,
         model: nn.Module,
@@ -81,18 +100,12 @@ class Defense:
         group: SampleGroup,
         epoch: int,
     ) -> torch.Tensor:
-        """One optimizer step on a batch; returns the per-sample cross-entropy losses.
-
-        The default is plain cross-entropy, plus the group's ``l2_penalty``.
-        """
-        sample_losses = nn.functional.cross_entropy(model(inputs), targets, reduction="none")
-        loss = sample_losses.mean()
-        if group.l2_penalty:
-            loss = loss + group.l2_penalty * sum(p.square().sum() for p in model.parameters())
+        """One optimizer step on a batch's :meth:`loss`; returns the per-sample losses."""
+        loss, sample_losses = self.loss(model, inputs, targets, group, epoch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        return sample_losses.detach()
+        return sample_losses
 
     def inference_model(self, model: nn.Module) -> nn.Module:
         """The model as it answers queries (its outputs are what attacks see)."""

@@ -93,24 +93,20 @@ class HAMP(NoDefense):
     def start(self, model, features, labels, dev_indices) -> None:
         self.feature_range = (features.min().item(), features.max().item())
 
-    def train_step(
+    def loss(
         self,
         model: nn.Module,
         inputs: torch.Tensor,
         targets: torch.Tensor,
-        optimizer: torch.optim.Optimizer,
         group: SampleGroup,
         epoch: int,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         logits = model(inputs)
         log_p = torch.log_softmax(logits, dim=1)
         soft = soft_labels(targets, self.num_classes, self.config.gamma)
         entropy = -(log_p.exp() * log_p).sum(dim=1)
         loss = -(soft * log_p).sum(dim=1).mean() - self.config.alpha * entropy.mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return nn.functional.cross_entropy(logits.detach(), targets, reduction="none")
+        return loss, nn.functional.cross_entropy(logits.detach(), targets, reduction="none")
 
     def inference_model(self, model: nn.Module) -> nn.Module:
         return RandomPosteriorOutputs(model, *self.feature_range, seed=self.seed)

@@ -45,19 +45,15 @@ class PPB(NoDefense):
         super().__init__(members)
         self.config = config
 
-    def train_step(
+    def loss(
         self,
         model: nn.Module,
         inputs: torch.Tensor,
         targets: torch.Tensor,
-        optimizer: torch.optim.Optimizer,
         group: SampleGroup,
         epoch: int,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         logits = model(inputs)
         sample_losses = nn.functional.cross_entropy(logits, targets, reduction="none")
         loss = sample_losses.mean() + self.config.lambda_ * sorted_posterior_divergence(logits)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return sample_losses.detach()
+        return loss, sample_losses.detach()

@@ -63,18 +63,14 @@ class RelaxLoss(NoDefense):
         super().__init__(members)
         self.config = config
 
-    def train_step(
+    def loss(
         self,
         model: nn.Module,
         inputs: torch.Tensor,
         targets: torch.Tensor,
-        optimizer: torch.optim.Optimizer,
         group: SampleGroup,
         epoch: int,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         logits = model(inputs)
         loss, _ = relaxed_loss(logits, targets, self.config.alpha, epoch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return nn.functional.cross_entropy(logits.detach(), targets, reduction="none")
+        return loss, nn.functional.cross_entropy(logits.detach(), targets, reduction="none")

@@ -41,7 +41,7 @@ def compare_defenses(
         pruning_config(pruning_params),
         train_config(training_params),
         {"victim": victim_mem_scores, "shadow": shadow_mem_scores},
-        compare_params["defenses"],
+        compare.comparison_runs(compare_params["defenses"]),
         attack_params,
         {
             "dense": (dense_history, dense_outputs),

@@ -112,7 +112,7 @@ def test_defense_factory_swmr_shadows_use_shadow_risky_members(dataset, splits):
     risky, general = victim.plan_epoch(0)
     assert set(risky.indices.tolist()) == set(victim.regularization.risky.tolist())
     assert general.indices.max() < 143
-    summary = scenario.defense_summary(shadow)
+    summary = scenario.defense_summaries(factory, splits)["shadow_0"]
     assert summary["defense"] == "swmr"
     assert summary["risky_total"] == len(shadow.regularization.risky)
     assert set(summary["risky_per_class"]) == {"0", "1", "2"}

@@ -25,8 +25,8 @@ from .models import ModelSpec
 from .pruning import PruningConfig
 from .reporting import plt
 from .runs import ModelOutputs, StateDicts, prune_models_iteratively
-from .scenario import defense_factory, defense_summary
-from .splits import VICTIM, model_names, roles_of
+from .scenario import defense_factory, defense_summaries
+from .splits import VICTIM
 from .training import TrainConfig
 from .validation import ParameterError
 
@@ -160,8 +160,7 @@ def compare_defenses(
         metric_frames.append(metrics.rename(columns={"stage": "run"}))
         return metrics
 
-    base_history, base_outputs = reference["base"]
-    base_seconds = float(_victim_rows(base_history)["seconds"].sum())
+    base_seconds = float(_victim_rows(reference["base"][0])["seconds"].sum())
     for name in ("dense", "base"):
         history, outputs = reference[name]
         rows.append(
@@ -189,13 +188,11 @@ def compare_defenses(
             defense_for=defense_for,
             stage=defense,
         )
-        summary = defense_summary(defense_for(VICTIM, roles_of(table, VICTIM)["member"]))
-        summaries[label] = {
-            name: defense_summary(defense_for(name, roles_of(table, name)["member"]))
-            for name in model_names(table)
-        }
+        summaries[label] = defense_summaries(defense_for, table)
         metrics = attack(label, round_outputs[max(round_outputs)])
-        rows.append(_row(label, defense, settings, history, metrics, base_seconds, summary))
+        rows.append(
+            _row(label, defense, settings, history, metrics, base_seconds, summaries[label][VICTIM])
+        )
     comparison = pd.DataFrame(rows)
     for metric in PRIVACY_METRICS:
         comparison[f"pareto_{metric}"] = pareto_front(

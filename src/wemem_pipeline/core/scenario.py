@@ -25,7 +25,7 @@ from .reporting import (
     strongest,
     unresolvable_metrics,
 )
-from .splits import VICTIM
+from .splits import VICTIM, model_names, roles_of
 
 DEFENSE_TITLES = {"rsw": "RSW", "rmr": "RMR", "swmr": "SWMR", "base": "Base", "dense": "Dense"}
 
@@ -65,9 +65,13 @@ def defense_factory(
     return build
 
 
-def defense_summary(defense: Defense) -> dict[str, Any]:
-    """What a user needs to know about one model's defense (risky members per class)."""
-    return {"defense": defense.name, **defense.summary()}
+def defense_summaries(defense_for, table: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """What a user needs to know about each model's defense (risky members, epsilon)."""
+    summaries = {}
+    for name in model_names(table):
+        defense = defense_for(name, roles_of(table, name)["member"])
+        summaries[name] = {"defense": defense.name, **defense.summary()}
+    return summaries
 
 
 def reuse_statistics(sample_uses: pd.DataFrame, model: str = VICTIM) -> dict[str, float]:

@@ -12,7 +12,6 @@ from wemem_pipeline.core.config import model_spec, pruning_config, train_config
 from wemem_pipeline.core.datasets import Dataset
 from wemem_pipeline.core.evaluation import evaluate_stages
 from wemem_pipeline.core.runs import ModelOutputs, StateDicts, prune_models_iteratively
-from wemem_pipeline.core.splits import model_names, roles_of
 from wemem_pipeline.core.training import resolve_device
 
 
@@ -48,10 +47,7 @@ def prune_defended(
         defense_for=defense_for,
         stage=defense,
     )
-    summaries = {
-        name: scenario.defense_summary(defense_for(name, roles_of(splits, name)["member"]))
-        for name in model_names(splits)
-    }
+    summaries = scenario.defense_summaries(defense_for, splits)
     return states, history, outputs, uses, summaries
 
 

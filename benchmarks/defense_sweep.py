@@ -1,7 +1,7 @@
 """Compare defense settings over several seeds: the measurements behind the defaults.
 
-For every seed: split, mem-scores, dense models and Base iterative pruning once; then each
-defense setting of the grid prunes the same dense models again, and every stage is attacked
+For every seed: split, mem-scores and dense models once; then Base and each defense setting
+of the grid prune the same dense models, and every stage is attacked
 with the project's attacks (adaptive: shadows use the same defense). Prints mean and standard
 deviation over seeds of test accuracy, strongest attack AUC / TPR at 1% FPR / balanced
 accuracy, and fine-tuning time relative to Base; writes every run to a CSV.
@@ -29,7 +29,7 @@ from wemem_pipeline.core.config import (
     train_config,
 )
 from wemem_pipeline.core.datasets import load_dataset
-from wemem_pipeline.core.runs import derive_seed, prune_models_iteratively, train_dense_models
+from wemem_pipeline.core.runs import derive_seed, train_dense_models
 from wemem_pipeline.core.splits import pool_samples, split_samples
 from wemem_pipeline.core.training import resolve_device
 
@@ -89,9 +89,6 @@ def run_seed(params: dict, seed: int, grid: list) -> pd.DataFrame:
     dense_states, dense_history, dense_outputs = train_dense_models(
         dataset, table, spec, training, seed=seed, device=device
     )
-    _, base_history, base_outputs, _ = prune_models_iteratively(
-        dataset, table, spec, dense_states, pruning, training, seed=seed, device=device
-    )
     comparison, _, _ = compare.compare_defenses(
         dataset,
         table,
@@ -102,10 +99,7 @@ def run_seed(params: dict, seed: int, grid: list) -> pd.DataFrame:
         scores,
         [tuple(run) for run in grid],
         params["attacks"],
-        {
-            "dense": (dense_history, dense_outputs),
-            "base": (base_history, base_outputs[pruning.rounds - 1]),
-        },
+        (dense_history, dense_outputs),
         seed=seed,
         device=device,
     )

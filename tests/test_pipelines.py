@@ -146,6 +146,14 @@ def test_compare_runs_every_defense(finished_run: Path) -> None:
     metrics = pd.read_csv(latest(finished_run, "07_model_output/compare/attack_metrics.csv"))
     for run in comparison["run"]:
         assert set(metrics.loc[metrics["run"] == run, "attack"]) == set(ATTACKS), run
+    # Base is pruned again beside the defenses with the pruning pipeline's seeds: the same
+    # victim, so the same attack metrics as the attacks pipeline's last round.
+    attacks = pd.read_csv(latest(finished_run, "07_model_output/attack_metrics.csv"))
+    columns = ["attack", "auc", "balanced_accuracy", "tpr_at_1pct_fpr"]
+    pd.testing.assert_frame_equal(
+        metrics.loc[metrics["run"] == "Base", columns].reset_index(drop=True),
+        attacks.loc[attacks["stage"] == "round_2", columns].reset_index(drop=True),
+    )
     summary = latest(finished_run, "08_reporting/compare/compare.md").read_text()
     assert "## Where the WeMem defenses stand" in summary
     assert latest(finished_run, "08_reporting/compare/compare_plot.png").stat().st_size > 0

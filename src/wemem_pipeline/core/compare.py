@@ -2,8 +2,9 @@
 
 Each run prunes the dense victim and shadows iteratively with one defense setting (the
 shadows get the same defense, so the attacks stay adaptive) and attacks the last round's
-victim with the whole suite. Dense and Base come from the project's own runs. A setting is
-on the Pareto front when no other run is at least as accurate with at most the same attack
+victim with the whole suite. Dense comes from the training pipeline; Base is pruned again
+beside the defenses (same seeds, same model) so that every time ratio is measured in one
+process. A setting is on the Pareto front when no other run is at least as accurate with at most the same attack
 strength (and better in one of the two).
 """
 
@@ -109,7 +110,7 @@ def _row(
     settings: Mapping[str, Any],
     history: pd.DataFrame,
     metrics: pd.DataFrame,
-    base_seconds: float,
+    base_seconds: float,  # NaN for Dense, which trains from scratch: no defense's cost
     summary: Mapping[str, Any],
 ) -> dict[str, Any]:
     victim = _victim_rows(history)
@@ -120,8 +121,7 @@ def _row(
         "settings": json.dumps(dict(settings), sort_keys=True),
         "test_accuracy": float(victim["test_accuracy"].iloc[-1]),
         "fine_tuning_seconds": seconds,
-        # Dense trains from scratch: its time is not a defense's cost.
-        "time_relative_to_base": np.nan if defense == "dense" else seconds / base_seconds,
+        "time_relative_to_base": seconds / base_seconds,
         "epsilon": summary.get("epsilon", np.nan),
     }
     for metric in ATTACK_METRICS:
@@ -141,17 +141,19 @@ def compare_defenses(
     mem_scores: Mapping[str, pd.DataFrame],
     runs: list[tuple[str, str, dict[str, Any]]],
     attack_params: Mapping[str, Any],
-    reference: Mapping[str, tuple[pd.DataFrame, ModelOutputs]],
+    dense: tuple[pd.DataFrame, ModelOutputs],
     *,
     seed: int,
     device: torch.device,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Run every ``(label, defense, settings)`` of ``runs`` (see :func:`comparison_runs`) and
-    attack it; Dense and Base come from ``reference``.
+    """Run Base and every ``(label, defense, settings)`` of ``runs`` (see
+    :func:`comparison_runs`) and attack each; ``dense`` is the dense models' (history,
+    outputs).
 
-    ``reference`` maps ``dense`` and ``base`` to their (history, last-round outputs). Returns
-    the comparison table (one row per run), every attack's metrics per run, and each run's
-    victim defense summary (epsilon for DP-SGD).
+    Base is pruned again here, with the pruning pipeline's seeds (so it is the same model),
+    so that every time ratio is measured side by side in one process. Returns the comparison
+    table (one row per run), every attack's metrics per run, and each run's defense summaries
+    per model (epsilon for DP-SGD).
     """
     rows, metric_frames, summaries = [], [], {}
 
@@ -160,13 +162,12 @@ def compare_defenses(
         metric_frames.append(metrics.rename(columns={"stage": "run"}))
         return metrics
 
-    base_seconds = float(_victim_rows(reference["base"][0])["seconds"].sum())
-    for name in ("dense", "base"):
-        history, outputs = reference[name]
-        rows.append(
-            _row(TITLES[name], name, {}, history, attack(TITLES[name], outputs), base_seconds, {})
-        )
-    for label, defense, settings in runs:
+    dense_history, dense_outputs = dense
+    rows.append(
+        _row("Dense", "dense", {}, dense_history, attack("Dense", dense_outputs), np.nan, {})
+    )
+    base_seconds = np.nan
+    for label, defense, settings in [("Base", "base", {}), *runs]:
         defense_for = defense_factory(
             defense,
             settings,
@@ -186,8 +187,11 @@ def compare_defenses(
             seed=seed,
             device=device,
             defense_for=defense_for,
-            stage=defense,
+            # Base under the pruning pipeline's stage name: the same seeds, the same models.
+            stage="iterative" if defense == "base" else defense,
         )
+        if defense == "base":
+            base_seconds = float(_victim_rows(history)["seconds"].sum())
         summaries[label] = defense_summaries(defense_for, table)
         metrics = attack(label, round_outputs[max(round_outputs)])
         rows.append(

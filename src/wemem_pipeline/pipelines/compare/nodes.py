@@ -20,8 +20,6 @@ def compare_defenses(
     dense_models: StateDicts,
     dense_history: pd.DataFrame,
     dense_outputs: ModelOutputs,
-    iterative_history: pd.DataFrame,
-    iterative_outputs: dict[int, ModelOutputs],
     victim_mem_scores: pd.DataFrame,
     shadow_mem_scores: pd.DataFrame,
     compare_params: dict[str, Any],
@@ -32,7 +30,7 @@ def compare_defenses(
     seed: int,
     device: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Every defense setting of ``compare.defenses``, next to the project's Dense and Base."""
+    """Base and every defense setting of ``compare.defenses``, next to the dense victim."""
     return compare.compare_defenses(
         dataset,
         splits,
@@ -43,10 +41,7 @@ def compare_defenses(
         {"victim": victim_mem_scores, "shadow": shadow_mem_scores},
         compare.comparison_runs(compare_params["defenses"]),
         attack_params,
-        {
-            "dense": (dense_history, dense_outputs),
-            "base": (iterative_history, iterative_outputs[max(iterative_outputs)]),
-        },
+        (dense_history, dense_outputs),
         seed=seed,
         device=resolve_device(device),
     )

@@ -14,8 +14,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "dense_models",
                     "dense_history",
                     "dense_outputs",
-                    "iterative_history",
-                    "iterative_outputs",
                     "victim_mem_scores",
                     "shadow_mem_scores",
                     "params:compare",

@@ -4,8 +4,8 @@ Each run prunes the dense victim and shadows iteratively with one defense settin
 shadows get the same defense, so the attacks stay adaptive) and attacks the last round's
 victim with the whole suite. Dense comes from the training pipeline; Base is pruned again
 beside the defenses (same seeds, same model) so that every time ratio is measured in one
-process. A setting is on the Pareto front when no other run is at least as accurate with at most the same attack
-strength (and better in one of the two).
+process. A setting is on the Pareto front when no other run is at least as accurate with at
+most the same attack strength (and better in one of the two).
 """
 
 from __future__ import annotations

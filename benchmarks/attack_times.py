@@ -18,17 +18,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from kedro.config import OmegaConfigLoader
 
 from wemem_pipeline.core.attacks import ATTACKS
 from wemem_pipeline.core.attacks.samia import input_sensitivity
-from wemem_pipeline.core.config import model_spec, pruning_config, split_config, train_config
-from wemem_pipeline.core.datasets import load_dataset
+from wemem_pipeline.core.config import model_spec, pruning_config, train_config
 from wemem_pipeline.core.evaluation import evaluate_stages
 from wemem_pipeline.core.pruning import load_pruned_state
 from wemem_pipeline.core.runs import dataset_tensors, prune_models_iteratively, train_dense_models
-from wemem_pipeline.core.splits import VICTIM, roles_of, split_samples
+from wemem_pipeline.core.splits import VICTIM, roles_of
 from wemem_pipeline.core.training import resolve_device
+from wemem_pipeline.parameters import load_parameters
+from wemem_pipeline.pipelines.data_split import nodes as data_split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,17 +55,10 @@ def main() -> None:
     parser.add_argument("--env", default="base", help="configuration environment (default: base)")
     parser.add_argument("--out", type=Path, help="write the per-attack table to this CSV")
     args = parser.parse_args()
-    loader = OmegaConfigLoader(
-        str(ROOT / "conf"),
-        base_env="base",
-        default_run_env=args.env,
-        merge_strategy={"parameters": "soft"},
-    )
-    params = loader["parameters"]
+    params = load_parameters(ROOT / "conf", args.env)
     seed, device = params["seed"], resolve_device(params.get("device", "auto"))
-    data = params["dataset"]
-    dataset = load_dataset(data["name"], raw_dir=data.get("raw_dir", "data/01_raw"))
-    table = split_samples(dataset.is_test, split_config(params["split"]), seed)
+    dataset = data_split.load(params["dataset"])
+    table = data_split.split(dataset, params["split"], seed)
     spec, training = model_spec(params["model"]), train_config(params["training"])
 
     started = time.perf_counter()

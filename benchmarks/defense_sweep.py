@@ -18,20 +18,19 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from kedro.config import OmegaConfigLoader
 
 from wemem_pipeline.core import compare, memorability
 from wemem_pipeline.core.config import (
     memorability_config,
     model_spec,
     pruning_config,
-    split_config,
     train_config,
 )
-from wemem_pipeline.core.datasets import load_dataset
 from wemem_pipeline.core.runs import derive_seed, train_dense_models
-from wemem_pipeline.core.splits import pool_samples, split_samples
+from wemem_pipeline.core.splits import pool_samples
 from wemem_pipeline.core.training import resolve_device
+from wemem_pipeline.parameters import load_parameters
+from wemem_pipeline.pipelines.data_split import nodes as data_split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,9 +67,8 @@ GRID = [
 
 def run_seed(params: dict, seed: int, grid: list) -> pd.DataFrame:
     device = resolve_device(params.get("device", "auto"))
-    data = params["dataset"]
-    dataset = load_dataset(data["name"], raw_dir=data.get("raw_dir", "data/01_raw"))
-    table = split_samples(dataset.is_test, split_config(params["split"]), seed)
+    dataset = data_split.load(params["dataset"])
+    table = data_split.split(dataset, params["split"], seed)
     spec, training = model_spec(params["model"]), train_config(params["training"])
     pruning = pruning_config(params["pruning"])
     mem_config = memorability_config(params["memorability"])
@@ -116,13 +114,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.INFO)
 
-    loader = OmegaConfigLoader(
-        str(ROOT / "conf"),
-        base_env="base",
-        default_run_env=args.env,
-        merge_strategy={"parameters": "soft"},
-    )
-    params = loader["parameters"]
+    params = load_parameters(ROOT / "conf", args.env)
     grid = yaml.safe_load(args.grid.read_text()) if args.grid else GRID
     results = pd.concat([run_seed(params, seed, grid) for seed in args.seeds], ignore_index=True)
     results.to_csv(args.out, index=False)

@@ -14,22 +14,12 @@ import argparse
 import time
 from pathlib import Path
 
-from kedro.config import OmegaConfigLoader
 from kedro.framework.project import configure_project, pipelines
 
 from wemem_pipeline.core import ensemble, memorability, pruning, runs, training
+from wemem_pipeline.parameters import load_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_parameters(env: str) -> dict:
-    loader = OmegaConfigLoader(
-        str(ROOT / "conf"),
-        base_env="base",
-        default_run_env=env,
-        merge_strategy={"parameters": "soft"},
-    )
-    return loader["parameters"]
 
 
 def main() -> None:
@@ -38,7 +28,7 @@ def main() -> None:
     parser.add_argument("--pipeline", default="__default__", help="registered pipeline name")
     args = parser.parse_args()
 
-    parameters = load_parameters(args.env)
+    parameters = load_parameters(ROOT / "conf", args.env)
     configure_project("wemem_pipeline")
     pipeline = pipelines[args.pipeline]
 

@@ -7,12 +7,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
-
-import yaml
-from omegaconf import OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
 
 
 def project_copy(tmp_path: Path) -> Path:
@@ -38,17 +35,3 @@ def latest(project: Path, relative: str) -> Path:
     """The newest version of the versioned artifact ``data/<relative>``."""
     versions = sorted((project / "data" / relative).iterdir())
     return versions[-1] / Path(relative).name
-
-
-def load_parameters(env: str) -> dict[str, Any]:
-    """Merge ``conf/<env>/parameters*.yml`` the way Kedro does: duplicate keys are an error and
-    ``${...}`` references between the files are resolved."""
-    merged: dict[str, Any] = {}
-    files = sorted((ROOT / "conf" / env).glob("parameters*.yml"))
-    assert files, f"no parameter files in {ROOT / 'conf' / env}"
-    for path in files:
-        values = yaml.safe_load(path.read_text()) or {}
-        duplicated = set(merged) & set(values)
-        assert not duplicated, f"{path.name} repeats top-level keys {duplicated}"
-        merged.update(values)
-    return OmegaConf.to_container(OmegaConf.create(merged), resolve=True)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from kedro_project import load_parameters
+from kedro_project import CONF
 from scipy import integrate, stats
 from sklearn.metrics import roc_auc_score
 from torch import nn
@@ -28,6 +28,7 @@ from wemem_pipeline.core.attacks.samia import SAMIA, input_sensitivity
 from wemem_pipeline.core.config import validate_parameters
 from wemem_pipeline.core.metrics import tpr_at_fpr
 from wemem_pipeline.core.validation import ParameterError
+from wemem_pipeline.parameters import load_parameters
 
 
 def two_class(phi: np.ndarray) -> np.ndarray:
@@ -525,7 +526,7 @@ def test_lira_needs_three_shadows():
 
 
 def test_validate_parameters_rejects_lira_with_two_shadows():
-    params = load_parameters("base")
+    params = load_parameters(CONF)
     assert "lira" in params["attacks"]["names"]
     validate_parameters(params)  # the shipped parameters are fine
     two = copy.deepcopy(params)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from kedro_project import load_parameters
+from kedro_project import CONF
 from torch import nn
 
 from wemem_pipeline.core.compare import (
@@ -55,6 +55,7 @@ from wemem_pipeline.core.models import ModelSpec
 from wemem_pipeline.core.pruning import prune_to_sparsity
 from wemem_pipeline.core.training import TrainConfig, fit, make_optimizer
 from wemem_pipeline.core.validation import ParameterError
+from wemem_pipeline.parameters import load_parameters
 
 # ----------------------------------------------------------------------------- toy data
 # 40 samples, 6 features, 3 classes; rows 0-29 are the members, rows 30-39 the dev samples
@@ -748,7 +749,7 @@ def test_comparison_runs_reject_unknown_defenses_and_base(defenses):
 
 
 def test_the_project_comparison_grid_is_valid():
-    params = load_parameters("base")
+    params = load_parameters(CONF)
     check_compare_params(params["compare"])
     runs = comparison_runs(params["compare"]["defenses"])
     labels = [label for label, _, _ in runs]
@@ -769,7 +770,7 @@ def test_the_project_comparison_grid_is_valid():
     ],
 )
 def test_a_bad_value_anywhere_in_the_grid_fails_the_check(defense, key, values):
-    params = load_parameters("base")
+    params = load_parameters(CONF)
     bad = copy.deepcopy(params["compare"])
     bad["defenses"][defense] = {**bad["defenses"][defense], key: values}
     with pytest.raises(ParameterError) as error:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from kedro_project import load_parameters
+from kedro_project import CONF
 
 from wemem_pipeline.core.config import validate_parameters
 from wemem_pipeline.core.defenses import (
@@ -35,6 +35,7 @@ from wemem_pipeline.core.models import ModelSpec
 from wemem_pipeline.core.pruning import PruningConfig, iterative_prune
 from wemem_pipeline.core.training import TrainConfig, fit, make_optimizer
 from wemem_pipeline.core.validation import ParameterError
+from wemem_pipeline.parameters import load_parameters
 
 # ----------------------------------------------------------------------------- toy data
 # 30 samples; the members are rows 10-15 (class 0) and 20-22 (class 1); the other rows are
@@ -391,7 +392,7 @@ def test_member_scores_missing_a_member_asks_to_rerun_memorability():
 
 
 def _base_parameters() -> dict[str, Any]:
-    return load_parameters("base")
+    return load_parameters(CONF)
 
 
 @pytest.mark.parametrize(

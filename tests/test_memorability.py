@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from kedro_project import load_parameters
+from kedro_project import CONF
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
@@ -35,6 +35,7 @@ from wemem_pipeline.core.memorability import (
 from wemem_pipeline.core.models import ModelSpec
 from wemem_pipeline.core.training import TrainConfig
 from wemem_pipeline.core.validation import ParameterError
+from wemem_pipeline.parameters import load_parameters
 
 CPU = torch.device("cpu")
 
@@ -410,7 +411,7 @@ def test_import_scores_rejects_bad_indices(tmp_path, index):
 
 @pytest.fixture
 def base() -> dict[str, Any]:
-    return load_parameters("base")
+    return load_parameters(CONF)
 
 
 def with_memorability(params: dict[str, Any], **values: Any) -> dict[str, Any]:

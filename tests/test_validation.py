@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
-from kedro_project import load_parameters
+from kedro_project import CONF
 
 from wemem_pipeline.core.config import (
     model_spec,
@@ -22,23 +21,12 @@ from wemem_pipeline.core.validation import (
     require_int,
     require_number,
 )
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
-
-
-def soft_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = soft_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+from wemem_pipeline.parameters import load_parameters
 
 
 @pytest.fixture
 def base() -> dict[str, Any]:
-    return load_parameters("base")
+    return load_parameters(CONF)
 
 
 def with_value(params: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
@@ -58,7 +46,7 @@ def test_test_environment_parameters_are_valid(base):
     test_env = CONF / "test"
     if not any(test_env.glob("parameters*.yml")):
         pytest.skip("no conf/test parameters")
-    validate_parameters(soft_merge(base, load_parameters("test")))
+    validate_parameters(load_parameters(CONF, "test"))
 
 
 def test_base_sections_build_the_typed_configs(base):

@@ -189,11 +189,12 @@ def compare_defenses(
             defense_for=defense_for,
             # Base under the pruning pipeline's stage name: the same seeds, the same models.
             stage="iterative" if defense == "base" else defense,
+            every_round=False,  # only the last round is attacked
         )
         if defense == "base":
             base_seconds = float(_victim_rows(history)["seconds"].sum())
         summaries[label] = defense_summaries(defense_for, table)
-        metrics = attack(label, round_outputs[max(round_outputs)])
+        metrics = attack(label, round_outputs[pruning.rounds - 1])
         rows.append(
             _row(label, defense, settings, history, metrics, base_seconds, summaries[label][VICTIM])
         )

@@ -242,16 +242,20 @@ def prune_models_iteratively(
     device: torch.device,
     defense_for: DefenseFactory | None = None,
     stage: str = "iterative",
+    every_round: bool = True,
 ) -> tuple[StateDicts, pd.DataFrame, dict[int, ModelOutputs], pd.DataFrame]:
     """Iteratively prune each dense model; outputs are recorded after every round.
 
     ``defense_for(model_name, members)`` gives each model its defense (the same for victim
-    and shadows, so attacks stay adaptive). Also returns how many times each member was
-    trained on per round (``model, round, sample_index, uses``).
+    and shadows, so attacks stay adaptive). With ``every_round=False`` only the last round's
+    outputs are recorded (logits and sensitivity cost a pass over the data per model and
+    round). Also returns how many times each member was trained on per round (``model,
+    round, sample_index, uses``).
     """
     features, labels = dataset_tensors(dataset, device)
     samples = _all_samples(table)
-    round_outputs = {r: ModelOutputs(samples) for r in range(pruning.rounds)}
+    recorded = range(pruning.rounds) if every_round else [pruning.rounds - 1]
+    round_outputs = {r: ModelOutputs(samples) for r in recorded}
     states, history, uses = {}, [], []
     for name in model_names(table):
         split = roles_of(table, name)
@@ -266,9 +270,10 @@ def prune_models_iteratively(
             members: np.ndarray = split["member"],
             defense: Defense = defense,
         ) -> None:
-            round_outputs[round_index].record(
-                name, defense.inference_model(model), features, table, seed
-            )
+            if round_index in round_outputs:
+                round_outputs[round_index].record(
+                    name, defense.inference_model(model), features, table, seed
+                )
             uses.append(
                 pd.DataFrame(
                     {

@@ -37,7 +37,7 @@ def attack_stored_model(
     outputs = {
         "dense": dense_outputs,
         "one_shot": one_shot_outputs,
-        "iterative": iterative_outputs[max(iterative_outputs)] if iterative_outputs else None,
+        "iterative": iterative_outputs[max(iterative_outputs)],
     }[shadows]
     name = stored_params["model"]
     if name not in stored_models:

@@ -21,12 +21,15 @@ import torch
 
 from wemem_pipeline.core.attacks import ATTACKS
 from wemem_pipeline.core.attacks.samia import input_sensitivity
-from wemem_pipeline.core.config import model_spec, pruning_config, train_config
-from wemem_pipeline.core.evaluation import evaluate_stages
-from wemem_pipeline.core.pruning import load_pruned_state
-from wemem_pipeline.core.runs import dataset_tensors, prune_models_iteratively, train_dense_models
+from wemem_pipeline.core.evaluation import evaluate_stages, last_round
+from wemem_pipeline.core.run_config import run_config
 from wemem_pipeline.core.splits import VICTIM, roles_of
-from wemem_pipeline.core.training import resolve_device
+from wemem_pipeline.core.training import dataset_tensors
+from wemem_pipeline.core.victim_and_shadows import (
+    restore_model,
+    train_victim_and_shadows,
+    victim_history,
+)
 from wemem_pipeline.parameters import load_parameters
 from wemem_pipeline.pipelines.data_split import nodes as data_split
 
@@ -56,35 +59,25 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write the per-attack table to this CSV")
     args = parser.parse_args()
     params = load_parameters(ROOT / "conf", args.env)
-    seed, device = params["seed"], resolve_device(params.get("device", "auto"))
-    dataset = data_split.load(params["dataset"])
-    table = data_split.split(dataset, params["split"], seed)
-    spec, training = model_spec(params["model"]), train_config(params["training"])
+    run = run_config(params)
+    dataset = data_split.load(run)
+    table = data_split.split(dataset, run)
 
     started = time.perf_counter()
-    dense_states, _, dense_outputs = train_dense_models(
-        dataset, table, spec, training, seed=seed, device=device
-    )
-    _, history, round_outputs, _ = prune_models_iteratively(
-        dataset,
-        table,
-        spec,
-        dense_states,
-        pruning_config(params["pruning"]),
-        training,
-        seed=seed,
-        device=device,
+    dense = train_victim_and_shadows(dataset, table, run, "dense")
+    base = train_victim_and_shadows(
+        dataset, table, run, "iterative", start_states=dense.states, every_round=False
     )
     print(f"training and pruning: {time.perf_counter() - started:.1f} s")
 
     attacks = {**params["attacks"], "names": list(ATTACKS)}
-    stages = {"dense": dense_outputs, "base": round_outputs[max(round_outputs)]}
-    metrics, _ = evaluate_stages(stages, table, dataset.labels, attacks, seed)
+    stages = {"dense": last_round(dense.outputs), "base": last_round(base.outputs)}
+    metrics, _ = evaluate_stages(stages, table, dataset.labels, attacks, run.seed)
     wide = metrics.pivot(index="attack", columns="stage", values=["auc", "tpr_at_1pct_fpr"])
     wide.columns = [f"{stage}_{metric}" for metric, stage in wide.columns]
     wide["seconds"] = metrics.groupby("attack")["seconds"].mean()
     wide = wide.loc[list(ATTACKS)]
-    victim = history[history["model"] == VICTIM].sort_values("round").iloc[-1]
+    victim = victim_history(base.history).iloc[-1]
     print(
         f"\n{dataset.name}: {int(metrics['members'].iloc[0])} members vs as many non-members; "
         f"Base-pruned victim test accuracy {victim['test_accuracy']:.3f} at sparsity "
@@ -96,10 +89,8 @@ def main() -> None:
     if args.out:
         wide.to_csv(args.out)
 
-    features, _ = dataset_tensors(dataset, device)
-    model = load_pruned_state(
-        spec.build(dataset.input_shape, dataset.num_classes, 0), dense_states[VICTIM]
-    ).to(device)
+    features, _ = dataset_tensors(dataset, run.torch_device)
+    model = restore_model(dataset, run.model, dense.states[VICTIM], run.torch_device)
     split = roles_of(table, VICTIM)
     scored = np.union1d(split["member"], split["test"])
     timings = {}

@@ -1,7 +1,8 @@
 """Wall time of each stage of a pipeline, and the share spent inside training.
 
-Runs the pipeline's nodes in order, in one process, with the project's parameters (base, or
-another environment), and prints one line per node plus the training share.
+Runs the registered pipeline with Kedro's runner, in memory (nothing is written to
+``data/``), with the project's parameters (base, or another environment), and prints one
+line per node plus the share of the time spent in the training loops.
 
     python benchmarks/stage_times.py              # every pipeline (__default__) on digits
     python benchmarks/stage_times.py --env test   # the tiny test settings
@@ -11,15 +12,61 @@ another environment), and prints one line per node plus the training share.
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
 
+from kedro.framework.hooks import hook_impl
+from kedro.framework.hooks.markers import HOOK_NAMESPACE
+from kedro.framework.hooks.specs import DatasetSpecs, NodeSpecs, PipelineSpecs
 from kedro.framework.project import configure_project, pipelines
+from kedro.pipeline.node import Node
+from kedro.runner import SequentialRunner
+from pluggy import PluginManager
 
-from wemem_pipeline.core import ensemble, memorability, pruning, runs, training
-from wemem_pipeline.parameters import load_parameters
+from wemem_pipeline.core import ensemble, memorability, pruning, training
+from wemem_pipeline.core.parameter_checks import validate_parameters
+from wemem_pipeline.parameters import load_parameters, memory_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class NodeTimes:
+    """Kedro hooks that time every node the runner runs."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._started: dict[str, float] = {}
+
+    @hook_impl
+    def before_node_run(self, node: Node) -> None:
+        self._started[node.name] = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node: Node) -> None:
+        self.seconds[node.name] = time.perf_counter() - self._started.pop(node.name)
+
+
+def timed_training() -> dict[str, float]:
+    """Wrap the training loops so that their time adds up in the returned dict."""
+    spent = {"seconds": 0.0}
+
+    def timed(function):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent["seconds"] += time.perf_counter() - start
+
+        return wrapper
+
+    # The training loops are imported by name where they are used: patch them there.
+    for module in (training, ensemble, memorability, pruning):
+        for name in ("fit", "fit_ensemble"):
+            if hasattr(module, name):
+                setattr(module, name, timed(getattr(module, name)))
+    return spent
 
 
 def main() -> None:
@@ -27,58 +74,29 @@ def main() -> None:
     parser.add_argument("--env", default="base", help="configuration environment (default: base)")
     parser.add_argument("--pipeline", default="__default__", help="registered pipeline name")
     args = parser.parse_args()
+    logging.disable(logging.INFO)
 
     parameters = load_parameters(ROOT / "conf", args.env)
+    validate_parameters(parameters)
     configure_project("wemem_pipeline")
-    pipeline = pipelines[args.pipeline]
+    hooks = PluginManager(HOOK_NAMESPACE)
+    for specs in (NodeSpecs, PipelineSpecs, DatasetSpecs):
+        hooks.add_hookspecs(specs)
+    times = NodeTimes()
+    hooks.register(times)
+    spent = timed_training()
 
-    training_seconds = 0.0
-
-    def timed(function):
-        def wrapper(*args, **kwargs):
-            nonlocal training_seconds
-            start = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                training_seconds += time.perf_counter() - start
-
-        return wrapper
-
-    # The training loops are imported by name where they are used: patch them there.
-    for module in (training, ensemble, memorability, pruning, runs):
-        for name in ("fit", "fit_ensemble"):
-            if hasattr(module, name):
-                setattr(module, name, timed(getattr(module, name)))
-
-    data: dict[str, object] = {"parameters": parameters}
-
-    def load(name: str) -> object:
-        if name in data:
-            return data[name]
-        value = parameters  # "params:scenario3.defense" -> parameters["scenario3"]["defense"]
-        for key in name.removeprefix("params:").split("."):
-            value = value[key]
-        return value
-
-    timings = []
-    total_start = time.perf_counter()
-    for node in pipeline.nodes:
-        start = time.perf_counter()
-        outputs = node.run({name: load(name) for name in node.inputs})
-        timings.append((node.name, time.perf_counter() - start))
-        data |= outputs
-    total = time.perf_counter() - total_start
+    start = time.perf_counter()
+    SequentialRunner().run(pipelines[args.pipeline], memory_catalog(parameters), hooks)
+    total = time.perf_counter() - start
 
     print(f"pipeline {args.pipeline}, env={args.env}, dataset={parameters['dataset']['name']}")
     print(f"{'node':<34}{'seconds':>10}{'share':>9}")
-    for name, seconds in timings:
+    for name, seconds in times.seconds.items():
         print(f"{name:<34}{seconds:>10.2f}{seconds / total:>9.1%}")
     print(f"{'total':<34}{total:>10.2f}")
-    share = training_seconds / total
-    print(
-        f"time inside training (fit, fit_ensemble): {training_seconds:.2f}s = {share:.1%} of total"
-    )
+    share = spent["seconds"] / total
+    print(f"time inside training (fit, fit_ensemble): {spent['seconds']:.2f}s = {share:.1%}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from .core.config import validate_parameters
+from .core.parameter_checks import validate_parameters
 
 
 class ParameterValidationHooks:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from kedro.config import OmegaConfigLoader
+from kedro.io import DataCatalog
 
 from wemem_pipeline.settings import CONFIG_LOADER_ARGS
 
@@ -18,3 +20,23 @@ def load_parameters(conf_source: str | Path, env: str = "base") -> dict[str, Any
     """
     loader = OmegaConfigLoader(str(conf_source), **{**CONFIG_LOADER_ARGS, "default_run_env": env})
     return loader["parameters"]
+
+
+def memory_catalog(parameters: Mapping[str, Any]) -> DataCatalog:
+    """A catalog that feeds ``parameters`` to nodes as a Kedro run does (``parameters``,
+    ``params:a``, ``params:a.b``, ...) and keeps every other dataset in memory.
+
+    With Kedro's runner it runs a pipeline without reading or writing ``data/``.
+    """
+    catalog = DataCatalog()
+    catalog["parameters"] = parameters
+
+    def add(name: str, value: Any) -> None:
+        catalog[f"params:{name}"] = value
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                add(f"{name}.{key}", item)
+
+    for name, value in parameters.items():
+        add(name, value)
+    return catalog

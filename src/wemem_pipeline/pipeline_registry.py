@@ -1,4 +1,5 @@
-"""Project pipelines: one folder per name under ``pipelines/``.
+"""Project pipelines: one folder each under ``pipelines/``; the scenario folder is registered
+once per scenario (``scenario1``/``scenario2``/``scenario3``), each in its own namespace.
 
 ``__default__`` runs them all except ``attack_stored``, which reads a model file from an
 earlier run (or the user) rather than one this run makes.
@@ -6,11 +7,35 @@ earlier run (or the user) rather than one this run makes.
 
 from __future__ import annotations
 
-from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
+
+from .pipelines import (
+    attack_stored,
+    attacks,
+    compare,
+    data_split,
+    memorability,
+    pruning,
+    reporting,
+    scenario,
+    training,
+)
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    pipelines = find_pipelines(raise_errors=True)
+    pipelines = {
+        module.__name__.rsplit(".", 1)[-1]: module.create_pipeline()
+        for module in (
+            data_split,
+            memorability,
+            training,
+            pruning,
+            attacks,
+            reporting,
+            compare,
+            attack_stored,
+        )
+    }
+    pipelines |= {name: scenario.create_pipeline(name) for name in scenario.SCENARIOS}
     pipelines["__default__"] = sum(p for name, p in pipelines.items() if name != "attack_stored")
     return pipelines

@@ -13,39 +13,24 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .datasets import Dataset
-from .defenses import DEFENSE_NAMES, check_defense_settings
-from .evaluation import evaluate_stages
-from .models import ModelSpec
-from .pruning import PruningConfig
-from .reporting import plt
-from .runs import ModelOutputs, StateDicts, prune_models_iteratively
-from .scenario import defense_factory, defense_summaries
+from .defenses import DEFENSE_NAMES, DEFENSES, check_defense_settings
+from .evaluation import evaluate_stages, last_round
+from .outputs import ModelOutputs
+from .run_config import RunConfig
 from .splits import VICTIM
-from .training import TrainConfig
 from .validation import ParameterError
+from .victim_and_shadows import StateDicts, prune_with_defense, victim_history
 
-TITLES = {
-    "dense": "Dense",
-    "base": "Base",
-    "rsw": "RSW",
-    "rmr": "RMR",
-    "swmr": "SWMR",
-    "ppb": "PPB",
-    "advreg": "AdvReg",
-    "dpsgd": "DP-SGD",
-    "relaxloss": "RelaxLoss",
-    "hamp": "HAMP",
-}
-WEMEM = ("rsw", "rmr", "swmr")
-PRIVACY_METRICS = {"tpr_at_1pct_fpr": "TPR at 1% FPR", "auc": "AUC"}
+PRIVACY_METRICS = ("tpr_at_1pct_fpr", "auc")  # each has its own Pareto front
 ATTACK_METRICS = ("auc", "tpr_at_1pct_fpr", "balanced_accuracy")
+Run = tuple[str, str, dict[str, Any]]  # (label, defense, settings)
 
 
 def expand_grid(settings: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -63,14 +48,32 @@ def expand_grid(settings: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return points
 
 
-def run_label(defense: str, settings: Mapping[str, Any], grid_keys: list[str]) -> str:
-    """``"PPB lambda=4"``: the title and the values of the grid's axes."""
-    values = " ".join(f"{key}={settings[key]}" for key in grid_keys)
-    return f"{TITLES.get(defense, defense)} {values}".strip()
+def run_label(defense: str, settings: Mapping[str, Any], keys: list[str]) -> str:
+    """``"PPB lambda=4"``: the defense's title and the settings of ``keys`` that it sets.
+
+    A key of nested settings is dotted (``window.width``).
+    """
+    flat = _flatten(settings)
+    values = " ".join(f"{key}={flat[key]}" for key in keys if key in flat)
+    return f"{DEFENSES[defense].title} {values}".strip()
 
 
-def comparison_runs(defenses: Mapping[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """``(label, defense, settings)`` of every run the ``compare.defenses`` grid asks for."""
+def _flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, Mapping):
+            flat |= _flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def comparison_runs(defenses: Mapping[str, Any]) -> list[Run]:
+    """``(label, defense, settings)`` of every run the ``compare.defenses`` section asks for.
+
+    A defense's settings are a mapping, in which every list is a grid axis (several lists:
+    every combination), or a list of mappings, one run each.
+    """
     if not isinstance(defenses, Mapping) or not defenses:
         raise ParameterError(
             f"compare.defenses must map defense names from {list(DEFENSE_NAMES)} to settings, "
@@ -83,25 +86,39 @@ def comparison_runs(defenses: Mapping[str, Any]) -> list[tuple[str, str, dict[st
                 f"compare.defenses has {defense!r}; allowed: "
                 f"{[d for d in DEFENSE_NAMES if d != 'base']} (Base and Dense are always shown)"
             )
-        if settings is not None and not isinstance(settings, Mapping):
-            raise ParameterError(
-                f"compare.defenses.{defense} must be a mapping of settings (a list value is a "
-                f"grid), got {settings!r}"
-            )
-        grid_keys = [k for k, v in (settings or {}).items() if isinstance(v, list)]
-        for point in expand_grid(settings):
-            runs.append((run_label(defense, point, grid_keys), defense, point))
+        points, keys = _setting_points(defense, settings)
+        runs += [(run_label(defense, point, keys), defense, point) for point in points]
+    labels = [label for label, _, _ in runs]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ParameterError(f"compare.defenses asks for the same run twice: {repeated}")
     return runs
+
+
+def _setting_points(defense: str, settings: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """The settings of every run of one defense, and the keys its labels show."""
+    if isinstance(settings, list):
+        if not settings or not all(isinstance(point, Mapping) for point in settings):
+            raise ParameterError(
+                f"compare.defenses.{defense} as a list must hold one mapping of settings per "
+                f"run, got {settings!r}"
+            )
+        points = [dict(point) for point in settings]
+        flat = [_flatten(point) for point in points]
+        keys = list(dict.fromkeys(key for point in flat for key in point))
+        return points, [k for k in keys if len({repr(point.get(k)) for point in flat}) > 1]
+    if settings is not None and not isinstance(settings, Mapping):
+        raise ParameterError(
+            f"compare.defenses.{defense} must be a mapping of settings (a list value is a "
+            f"grid) or a list of such mappings, got {settings!r}"
+        )
+    return expand_grid(settings), [k for k, v in (settings or {}).items() if isinstance(v, list)]
 
 
 def check_compare_params(params: Mapping[str, Any] | None) -> None:
     """Validate every run of the grid before any training."""
     for _, defense, settings in comparison_runs((params or {}).get("defenses")):
         check_defense_settings(defense, settings, f"compare.defenses.{defense}")
-
-
-def _victim_rows(history: pd.DataFrame) -> pd.DataFrame:
-    return history[history["model"] == VICTIM].sort_values("round")
 
 
 def _row(
@@ -113,7 +130,7 @@ def _row(
     base_seconds: float,  # NaN for Dense, which trains from scratch: no defense's cost
     summary: Mapping[str, Any],
 ) -> dict[str, Any]:
-    victim = _victim_rows(history)
+    victim = victim_history(history)
     seconds = float(victim["seconds"].sum())
     row = {
         "run": label,
@@ -134,76 +151,74 @@ def _row(
 def compare_defenses(
     dataset: Dataset,
     table: pd.DataFrame,
-    spec: ModelSpec,
+    run: RunConfig,
     dense_states: StateDicts,
-    pruning: PruningConfig,
-    training: TrainConfig,
+    dense: tuple[pd.DataFrame, Mapping[int, ModelOutputs]],
     mem_scores: Mapping[str, pd.DataFrame],
-    runs: list[tuple[str, str, dict[str, Any]]],
+    runs: list[Run],
     attack_params: Mapping[str, Any],
-    dense: tuple[pd.DataFrame, ModelOutputs],
-    *,
-    seed: int,
-    device: torch.device,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Run Base and every ``(label, defense, settings)`` of ``runs`` (see
-    :func:`comparison_runs`) and attack each; ``dense`` is the dense models' (history,
-    outputs).
+    """Prune with Base and with every defense setting, attack each, and compare them.
 
-    Base is pruned again here, with the pruning pipeline's seeds (so it is the same model),
-    so that every time ratio is measured side by side in one process. Returns the comparison
-    table (one row per run), every attack's metrics per run, and each run's defense summaries
-    per model (epsilon for DP-SGD).
+    Args:
+        dataset, table: the data and the split table.
+        run: model, training and pruning settings, the seed and the device.
+        dense_states: the dense models every run starts from.
+        dense: the dense models' history and outputs (by round), shown as the first row.
+        mem_scores: the ``victim`` and ``shadow`` pools' mem-score tables.
+        runs: ``(label, defense, settings)`` of every defended run (see
+            :func:`comparison_runs`).
+        attack_params: the ``attacks`` parameter section.
+
+    Returns:
+        The comparison table (one row per run, with its Pareto-front flags), every attack's
+        metrics per run, and each run's defense summary per model (epsilon for DP-SGD).
+        Base is pruned again here with the pruning pipeline's seeds (so it is the same
+        model), so that every time ratio is measured side by side in one process.
     """
-    rows, metric_frames, summaries = [], [], {}
-
-    def attack(label: str, outputs: ModelOutputs) -> pd.DataFrame:
-        metrics, _ = evaluate_stages({label: outputs}, table, dataset.labels, attack_params, seed)
-        metric_frames.append(metrics.rename(columns={"stage": "run"}))
-        return metrics
-
+    attack = partial(_attack_last_round, dataset, table, attack_params, run.seed)
     dense_history, dense_outputs = dense
-    rows.append(
-        _row("Dense", "dense", {}, dense_history, attack("Dense", dense_outputs), np.nan, {})
-    )
-    base_seconds = np.nan
+    metric_frames = [attack("Dense", dense_outputs)]
+    rows = [_row("Dense", "dense", {}, dense_history, metric_frames[0], np.nan, {})]
+    summaries, base_seconds = {}, np.nan
     for label, defense, settings in [("Base", "base", {}), *runs]:
-        defense_for = defense_factory(
-            defense,
-            settings,
-            dataset,
-            mem_scores,
-            training.weight_decay,
-            seed,
-            f"compare.defenses.{defense}",
-        )
-        _, history, round_outputs, _ = prune_models_iteratively(
+        pruned, summaries[label] = prune_with_defense(
             dataset,
             table,
-            spec,
+            run,
             dense_states,
-            pruning,
-            training,
-            seed=seed,
-            device=device,
-            defense_for=defense_for,
-            # Base under the pruning pipeline's stage name: the same seeds, the same models.
-            stage="iterative" if defense == "base" else defense,
+            defense,
+            settings,
+            mem_scores,
+            section=f"compare.defenses.{defense}",
             every_round=False,  # only the last round is attacked
         )
         if defense == "base":
-            base_seconds = float(_victim_rows(history)["seconds"].sum())
-        summaries[label] = defense_summaries(defense_for, table)
-        metrics = attack(label, round_outputs[pruning.rounds - 1])
+            base_seconds = float(victim_history(pruned.history)["seconds"].sum())
+        metric_frames.append(attack(label, pruned.outputs))
+        summary = summaries[label][VICTIM]
         rows.append(
-            _row(label, defense, settings, history, metrics, base_seconds, summaries[label][VICTIM])
+            _row(label, defense, settings, pruned.history, metric_frames[-1], base_seconds, summary)
         )
     comparison = pd.DataFrame(rows)
     for metric in PRIVACY_METRICS:
         comparison[f"pareto_{metric}"] = pareto_front(
             comparison["test_accuracy"].to_numpy(), comparison[metric].to_numpy()
         )
-    return comparison, pd.concat(metric_frames, ignore_index=True), summaries
+    metrics = pd.concat(metric_frames, ignore_index=True).rename(columns={"stage": "run"})
+    return comparison, metrics, summaries
+
+
+def _attack_last_round(
+    dataset: Dataset,
+    table: pd.DataFrame,
+    attack_params: Mapping[str, Any],
+    seed: int,
+    label: str,
+    outputs: Mapping[int, ModelOutputs],
+) -> pd.DataFrame:
+    stages = {label: last_round(outputs)}
+    return evaluate_stages(stages, table, dataset.labels, attack_params, seed)[0]
 
 
 def pareto_front(accuracy: np.ndarray, risk: np.ndarray) -> np.ndarray:
@@ -212,107 +227,3 @@ def pareto_front(accuracy: np.ndarray, risk: np.ndarray) -> np.ndarray:
     at_least = (accuracy[None, :] >= accuracy[:, None]) & (risk[None, :] <= risk[:, None])
     strictly = (accuracy[None, :] > accuracy[:, None]) | (risk[None, :] < risk[:, None])
     return ~(at_least & strictly).any(axis=1)
-
-
-def comparison_figure(comparison: pd.DataFrame) -> plt.Figure:
-    """Test accuracy against the strongest attack's TPR at 1% FPR and AUC, front marked."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
-    colors = {defense: plt.cm.tab10(i) for i, defense in enumerate(TITLES)}
-    for ax, (metric, title) in zip(axes, PRIVACY_METRICS.items(), strict=True):
-        for defense, runs in comparison.groupby("defense", sort=False):
-            ax.scatter(
-                runs["test_accuracy"],
-                runs[metric],
-                s=90 if defense in WEMEM else 50,
-                marker="*" if defense in WEMEM else "o",
-                color=colors.get(defense, "black"),
-                label=TITLES.get(defense, defense),
-            )
-            for _, run in runs.iterrows():
-                ax.annotate(
-                    run["run"].removeprefix(TITLES.get(defense, "")).strip(),
-                    (run["test_accuracy"], run[metric]),
-                    textcoords="offset points",
-                    xytext=(4, 4),
-                    fontsize="x-small",
-                )
-        front = comparison[comparison[f"pareto_{metric}"]].sort_values("test_accuracy")
-        ax.step(
-            front["test_accuracy"],
-            front[metric],
-            where="post",
-            color="black",
-            linewidth=1,
-            linestyle="--",
-        )
-        ax.scatter(
-            front["test_accuracy"],
-            front[metric],
-            s=260,
-            facecolors="none",
-            edgecolors="black",
-            label="Pareto front",
-        )
-        chance = 0.5 if metric == "auc" else 0.01
-        ax.axhline(chance, color="grey", linestyle=":", linewidth=0.8)
-        ax.set(xlabel="victim test accuracy", ylabel=f"strongest attack {title}")
-        ax.margins(0.1)
-        ax.grid(True, alpha=0.3)
-    axes[1].legend(fontsize="small", loc="best")
-    fig.suptitle(
-        "Defenses after iterative pruning: lower right is better (dotted = chance, "
-        "stars = WeMem defenses)"
-    )
-    fig.tight_layout()
-    return fig
-
-
-def comparison_markdown(comparison: pd.DataFrame, dataset: str, non_members: int) -> str:
-    """The comparison table, the Pareto fronts, and where the WeMem defenses stand."""
-    lines = [
-        f"# Defense comparison on `{dataset}`",
-        "",
-        "Every run prunes the victim and its shadows iteratively with one defense setting and "
-        f"is attacked with the whole suite ({non_members} members against as many "
-        "non-members); the strongest attack per metric is reported. Time is the victim's "
-        "fine-tuning time over all rounds relative to Base. Epsilon (DP-SGD) is at delta = "
-        "1/members and covers the fine-tuning only: the dense model was trained without DP.",
-        "",
-        "| run | test acc | strongest AUC | strongest TPR@1%FPR | strongest balanced acc | "
-        "time vs Base | epsilon | front (TPR@1%FPR) | front (AUC) |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for _, run in comparison.iterrows():
-        relative = run["time_relative_to_base"]
-        cells = [
-            run["run"],
-            f"{run['test_accuracy']:.3f}",
-            *(f"{run[m]:.3f} ({run[m + '_attack']})" for m in ATTACK_METRICS),
-            "" if np.isnan(relative) else f"{relative:.2f}x",
-            "" if np.isnan(run["epsilon"]) else f"{run['epsilon']:.1f}",
-            *("yes" if run[f"pareto_{m}"] else "" for m in PRIVACY_METRICS),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "## Where the WeMem defenses stand", ""]
-    for metric, title in PRIVACY_METRICS.items():
-        on_front = comparison[comparison[f"pareto_{metric}"]]
-        wemem = on_front[on_front["defense"].isin(WEMEM)]["run"].tolist()
-        others = on_front[~on_front["defense"].isin(WEMEM)]["run"].tolist()
-        if wemem:
-            verdict = f"{', '.join(wemem)} {'is' if len(wemem) == 1 else 'are'} on the front"
-            rest = f"; with {', '.join(others)}" if others else ", alone"
-        else:
-            verdict, rest = "no WeMem defense is on the front", f"; it holds {', '.join(others)}"
-        lines.append(f"- Accuracy against {title}: {verdict}{rest}.")
-    if non_members < 100:
-        lines.append(
-            f"- With {non_members} non-members TPR at 1% FPR cannot be resolved (one false "
-            "positive is already more than 1%): use the AUC front."
-        )
-    lines += [
-        "",
-        "Single runs vary by as much as many of these differences: repeat with other `seed`s "
-        "before drawing conclusions. Plot: `compare_plot.png`.",
-        "",
-    ]
-    return "\n".join(lines)

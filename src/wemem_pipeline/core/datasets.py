@@ -21,9 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .validation import ParameterError, require_choice
+
 __all__ = [
     "DATASET_NAMES",
     "Dataset",
+    "DatasetConfig",
     "DatasetNotFoundError",
     "load_dataset",
     "read_idx",
@@ -596,3 +599,30 @@ def load_dataset(
         path=None if path is None else Path(path),
         label_column=label_column,
     )
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """Which dataset to load and where its files are (see :func:`load_dataset`)."""
+
+    name: str = "digits"
+    raw_dir: str = "data/01_raw"
+    allow_download: bool = False
+    path: str | None = None
+    label_column: str | None = None
+
+    def __post_init__(self) -> None:
+        require_choice("dataset.name", self.name, DATASET_NAMES)
+        if self.name == "file" and not self.path:
+            raise ParameterError(
+                "dataset.path must name the file to load when dataset.name is 'file'"
+            )
+
+    def load(self) -> Dataset:
+        return load_dataset(
+            self.name,
+            raw_dir=self.raw_dir,
+            allow_download=self.allow_download,
+            path=self.path,
+            label_column=self.label_column,
+        )

@@ -16,10 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
-from tqdm.auto import tqdm
 
 from .models import ModelSpec
-from .training import TrainConfig, as_index, make_optimizer
+from .training import TrainConfig, as_index, make_optimizer, progress_bar
 from .validation import ParameterError
 
 
@@ -90,8 +89,7 @@ def fit_ensemble(
     rows = as_index(subsets, torch.device("cpu"))
     optimizer = make_optimizer(list(ensemble.params.values()), config)
     loss_fn = nn.CrossEntropyLoss()
-    bar_disabled = None if progress else True
-    for _ in tqdm(range(epochs), desc=description, leave=False, disable=bar_disabled):
+    for _ in progress_bar(range(epochs), description, progress):
         # An independent permutation per copy: argsort of uniform noise, row by row.
         order = torch.rand(rows.shape, generator=generator).argsort(dim=1)
         epoch_rows = torch.gather(rows, 1, order).to(device)

@@ -11,7 +11,17 @@ import pandas as pd
 
 from .attacks import build_attack, check_attack_params
 from .metrics import membership_metrics, roc_points
-from .runs import ModelOutputs
+from .outputs import ModelOutputs
+
+
+def round_stage(round_index: int) -> str:
+    """The stage name of a pruning round's outputs, e.g. ``round_2``."""
+    return f"round_{round_index}"
+
+
+def last_round(outputs: Mapping[int, ModelOutputs]) -> ModelOutputs:
+    """The outputs of the last recorded round."""
+    return outputs[max(outputs)]
 
 
 def evaluate_stages(

@@ -25,8 +25,8 @@ from scipy.stats import rankdata
 from .datasets import Dataset
 from .ensemble import ModelEnsemble, fit_ensemble
 from .models import ModelSpec
-from .runs import dataset_tensors
-from .training import TrainConfig, fit
+from .seeds import derive_seed
+from .training import TrainConfig, dataset_tensors, fit
 from .validation import ParameterError, require_choice, require_int, require_number
 
 logger = logging.getLogger(__name__)
@@ -287,6 +287,37 @@ def import_scores(path: str | Path, pool: np.ndarray, labels: np.ndarray) -> pd.
         }
     )
     return _score_table(pool, labels, estimate)
+
+
+def score_pool(
+    dataset: Dataset,
+    pool: np.ndarray,
+    pool_name: str,
+    config: MemorabilityConfig,
+    spec: ModelSpec,
+    training: TrainConfig,
+    *,
+    seed: int,
+    device: torch.device,
+) -> pd.DataFrame:
+    """Mem-scores of the samples ``pool`` of the ``victim`` or ``shadow`` pool.
+
+    ``config.method`` picks the estimator (or the file to import); estimators train models
+    of ``spec`` with ``training``, seeded from the run's ``seed`` and the pool's name.
+    """
+    if config.method == "import":
+        return import_scores(getattr(config, f"{pool_name}_scores_path"), pool, dataset.labels)
+    estimator = feldman_scores if config.method == "feldman" else loss_proxy_scores
+    return estimator(
+        dataset,
+        pool,
+        spec,
+        training,
+        config,
+        seed=derive_seed(seed, "memorability", pool_name),
+        device=device,
+        description=f"{pool_name} pool {config.method}",
+    )
 
 
 def score_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -1,14 +1,19 @@
-"""Magnitude pruning with ``torch.nn.utils.prune``: schedules, masks, and the two procedures.
+"""Magnitude pruning with ``torch.nn.utils.prune``, and the rounds that prune and fine-tune.
 
-Masks live in the modules (``weight_orig`` * ``weight_mask``), so pruned weights stay zero
-through fine-tuning and a saved state dict carries its masks.
+A *procedure* is a schedule of rounds; each round prunes the model to the round's sparsity
+(if it is not there yet) and then trains it on its members, keeping the best epoch on dev:
+
+- ``dense``: one round at sparsity 0, training from scratch for ``training.max_epochs``;
+- ``one_shot``: one round at the target sparsity, with the whole iterative epoch budget;
+- ``iterative``: lottery-ticket style without weight reset: round 0 fine-tunes the dense
+  model, round i prunes to ``1 - (1 - s) ** (i / (R - 1))``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,10 +22,12 @@ from torch import nn
 from torch.nn.utils import prune
 
 from .defenses.base import Defense
+from .masks import measured_sparsity, prunable_parameters, pruned_count, refresh_pruned_weights
 from .training import TrainConfig, TrainResult, accuracy, fit
 from .validation import require_choice, require_int, require_number
 
 SCOPES = ("global", "layer")
+PROCEDURES = ("dense", "one_shot", "iterative")
 
 
 @dataclass(frozen=True)
@@ -46,36 +53,6 @@ def sparsity_schedule(sparsity: float, rounds: int) -> list[float]:
     return [*schedule, sparsity]  # exactly the target, whatever the float rounding
 
 
-def prunable_parameters(model: nn.Module) -> list[tuple[nn.Module, str]]:
-    """The weights of every convolution and linear layer (biases and norms stay dense)."""
-    return [
-        (module, "weight")
-        for module in model.modules()
-        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))
-    ]
-
-
-def _mask(module: nn.Module) -> torch.Tensor:
-    return getattr(module, "weight_mask", None) if prune.is_pruned(module) else None
-
-
-def _pruned_count(module: nn.Module) -> int:
-    mask = _mask(module)
-    return 0 if mask is None else int((mask == 0).sum())
-
-
-def refresh_pruned_weights(model: nn.Module) -> None:
-    """Recompute ``weight = weight_orig * weight_mask`` in every pruned module.
-
-    ``torch.nn.utils.prune`` refreshes ``weight`` only in a forward pass, so after loading a
-    state dict it still holds the old values until then.
-    """
-    for module in model.modules():
-        for hook in module._forward_pre_hooks.values():
-            if isinstance(hook, prune.BasePruningMethod):
-                hook(module, None)
-
-
 def prune_to_sparsity(model: nn.Module, sparsity: float, scope: str = "global") -> None:
     """Prune more weights by magnitude until ``sparsity`` of the prunable weights are zero.
 
@@ -87,41 +64,39 @@ def prune_to_sparsity(model: nn.Module, sparsity: float, scope: str = "global") 
     parameters = prunable_parameters(model)
     if scope == "global":
         total = sum(module.weight.numel() for module, _ in parameters)
-        extra = round(sparsity * total) - sum(_pruned_count(m) for m, _ in parameters)
+        extra = round(sparsity * total) - sum(pruned_count(m) for m, _ in parameters)
         if extra > 0:
             # The amount is relative to the weights that are still unpruned.
             prune.global_unstructured(parameters, pruning_method=prune.L1Unstructured, amount=extra)
         return
     for module, name in parameters:
-        extra = round(sparsity * module.weight.numel()) - _pruned_count(module)
+        extra = round(sparsity * module.weight.numel()) - pruned_count(module)
         if extra > 0:
             prune.l1_unstructured(module, name, amount=extra)
 
 
-def measured_sparsity(model: nn.Module) -> float:
-    """Fraction of prunable weights that are exactly zero."""
-    refresh_pruned_weights(model)
-    parameters = prunable_parameters(model)
-    zeros = sum(int((module.weight == 0).sum()) for module, _ in parameters)
-    return zeros / sum(module.weight.numel() for module, _ in parameters)
+@dataclass(frozen=True)
+class Round:
+    """Prune to ``sparsity`` (nothing to do below the model's own), then train ``epochs``."""
+
+    sparsity: float
+    epochs: int
 
 
-def load_pruned_state(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> nn.Module:
-    """Load a state dict that may hold pruning masks into a freshly built ``model``."""
-    names = dict(model.named_modules())
-    for key in state_dict:
-        if key.endswith(".weight_mask"):
-            module = names[key[: -len(".weight_mask")]]
-            if not prune.is_pruned(module):
-                prune.identity(module, "weight")
-    model.load_state_dict(state_dict)
-    refresh_pruned_weights(model)
-    return model
+def schedule_of(procedure: str, pruning: PruningConfig, training: TrainConfig) -> list[Round]:
+    """The rounds of ``procedure`` (one of :data:`PROCEDURES`; see the module docstring)."""
+    require_choice("procedure", procedure, PROCEDURES)
+    if procedure == "dense":
+        return [Round(0.0, training.max_epochs)]
+    if procedure == "one_shot":
+        return [Round(pruning.sparsity, pruning.epochs_per_round * pruning.rounds)]
+    sparsities = sparsity_schedule(pruning.sparsity, pruning.rounds)
+    return [Round(sparsity, pruning.epochs_per_round) for sparsity in sparsities]
 
 
 @dataclass(frozen=True)
 class RoundRecord:
-    """One prune/fine-tune round of one model."""
+    """One round of one model."""
 
     round: int
     target_sparsity: float
@@ -135,111 +110,43 @@ class RoundRecord:
     max_uses: int
 
 
-RoundCallback = Callable[[int, nn.Module, TrainResult], None]
-
-
-def iterative_prune(
+def train_round(
     model: nn.Module,
     features: torch.Tensor,
     labels: torch.Tensor,
     split: dict[str, np.ndarray],
-    pruning: PruningConfig,
+    round_: Round,
     training: TrainConfig,
     *,
-    seed: int,
-    description: str = "iterative",
-    defense: Defense | None = None,
-    on_round: RoundCallback | None = None,
-) -> list[RoundRecord]:
-    """Lottery-ticket-style pruning without weight reset, in place on ``model``.
-
-    Round 0 fine-tunes the dense model; round i prunes to ``schedule[i]`` and fine-tunes up
-    to ``pruning.epochs_per_round`` epochs, keeping the best-on-dev checkpoint with its masks.
-    ``split`` holds the model's ``member``, ``dev`` and ``test`` indices. A ``defense`` plans
-    every round's fine-tuning epochs (counted from 0 in each round). ``on_round`` sees the
-    model and the round's training result after every round (to record outputs and reuse).
-    """
-    config = _with_epochs(training, pruning.epochs_per_round)
-    records = []
-    for round_index, target in enumerate(sparsity_schedule(pruning.sparsity, pruning.rounds)):
-        record, result = prune_and_finetune(
-            model,
-            features,
-            labels,
-            split,
-            target,
-            pruning.scope,
-            config,
-            seed=seed + round_index,
-            round_index=round_index,
-            description=f"{description} round {round_index}",
-            defense=defense,
-        )
-        records.append(record)
-        if on_round is not None:
-            on_round(round_index, model, result)
-    return records
-
-
-def one_shot_prune(
-    model: nn.Module,
-    features: torch.Tensor,
-    labels: torch.Tensor,
-    split: dict[str, np.ndarray],
-    pruning: PruningConfig,
-    training: TrainConfig,
-    *,
-    seed: int,
-    description: str = "one-shot",
-) -> RoundRecord:
-    """Prune once to the target and fine-tune with the iterative run's whole epoch budget."""
-    config = _with_epochs(training, pruning.epochs_per_round * pruning.rounds)
-    record, _ = prune_and_finetune(
-        model,
-        features,
-        labels,
-        split,
-        pruning.sparsity,
-        pruning.scope,
-        config,
-        seed=seed,
-        description=description,
-    )
-    return record
-
-
-def prune_and_finetune(
-    model: nn.Module,
-    features: torch.Tensor,
-    labels: torch.Tensor,
-    split: dict[str, np.ndarray],
-    target: float,
     scope: str,
-    config: TrainConfig,
-    *,
     seed: int,
     round_index: int = 0,
-    description: str = "fine-tune",
+    description: str = "round",
     defense: Defense | None = None,
 ) -> tuple[RoundRecord, TrainResult]:
-    """Prune ``model`` to ``target`` sparsity (if > 0), then fine-tune it on its members."""
+    """One round, in place on ``model``: prune to ``round_.sparsity``, train on its members.
+
+    ``split`` holds the model's ``member``, ``dev`` and ``test`` indices; training keeps the
+    best epoch on dev (masks included) and stops after ``training.patience`` epochs without
+    a better one. A ``defense`` plans the round's epochs (counted from 0 in every round).
+    """
     start = time.perf_counter()
-    if target > 0:
-        prune_to_sparsity(model, target, scope)
+    if round_.sparsity > 0:
+        prune_to_sparsity(model, round_.sparsity, scope)
     result = fit(
         model,
         features,
         labels,
         split["member"],
         split["dev"],
-        config,
+        dataclasses.replace(training, max_epochs=round_.epochs),
         seed=seed,
         description=description,
         defense=defense,
     )
     record = RoundRecord(
         round=round_index,
-        target_sparsity=target,
+        target_sparsity=round_.sparsity,
         sparsity=measured_sparsity(model),
         dev_accuracy=result.best_dev_accuracy,
         test_accuracy=accuracy(model, features, labels, split["test"]),
@@ -252,5 +159,35 @@ def prune_and_finetune(
     return record, result
 
 
-def _with_epochs(training: TrainConfig, max_epochs: int) -> TrainConfig:
-    return dataclasses.replace(training, max_epochs=max_epochs)
+def train_schedule(
+    model: nn.Module,
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    split: dict[str, np.ndarray],
+    schedule: Sequence[Round],
+    training: TrainConfig,
+    *,
+    scope: str,
+    seed: int,
+    description: str = "model",
+    defense: Defense | None = None,
+) -> Iterator[tuple[RoundRecord, TrainResult]]:
+    """Every round of ``schedule`` in turn (see :func:`train_round`), yielded when done.
+
+    Round ``i`` draws its batches with seed ``seed + i``. The caller sees the model between
+    rounds, e.g. to record its outputs.
+    """
+    for round_index, round_ in enumerate(schedule):
+        yield train_round(
+            model,
+            features,
+            labels,
+            split,
+            round_,
+            training,
+            scope=scope,
+            seed=seed + round_index,
+            round_index=round_index,
+            description=f"{description} round {round_index}",
+            defense=defense,
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +17,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .defenses.base import Defense, GroupOptimizer, NoDefense
+from .datasets import Dataset
+from .defenses.base import Defense, GroupOptimizer, NoDefense, SampleGroup
 from .validation import ParameterError, require_choice, require_int, require_number
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,12 @@ class TrainResult:
     # Times each training sample (in the order of ``train_indices``) was trained on.
     sample_uses: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
+    def __str__(self) -> str:
+        return (
+            f"best dev accuracy {self.best_dev_accuracy:.4f} at epoch {self.best_epoch} of "
+            f"{self.epochs_run} ({self.seconds:.1f}s)"
+        )
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks the GPU when there is one, else the CPU."""
@@ -94,6 +101,11 @@ def make_optimizer(
 SampleLossHook = Callable[[torch.Tensor, torch.Tensor], None]
 
 
+def progress_bar(steps: Iterable[int], description: str, show: bool = True) -> tqdm:
+    """A progress bar over ``steps``, shown only where stderr is a terminal (not in CI logs)."""
+    return tqdm(steps, desc=description, leave=False, disable=None if show else True)
+
+
 def fit(
     model: nn.Module,
     features: torch.Tensor,
@@ -110,85 +122,119 @@ def fit(
 ) -> TrainResult:
     """Train ``model`` in place on ``train_indices`` and leave it at its best epoch on dev.
 
-    ``features`` and ``labels`` hold the whole dataset on the model's device. The state that
-    is restored includes pruning masks, so a pruned model stays pruned. Without
-    ``dev_indices`` the model trains for ``config.max_epochs`` epochs and keeps the last one.
-    A ``defense`` plans which members each epoch trains on, in which groups and with which
-    optimizer (default: every member, one optimizer). ``on_sample_losses(indices, losses)``
-    sees every batch's per-sample training losses.
-    """
-    device = features.device
-    generator = torch.Generator().manual_seed(seed)
-    dev_idx = None if dev_indices is None else as_index(dev_indices, device)
-    defense = defense or NoDefense(train_indices)
-    parameters = list(model.parameters())
-    optimizers = {
-        name: make_optimizer(parameters, config, group)
-        for name, group in defense.optimizers().items()
-    }
-    defense.start(model, features, labels, dev_idx)
-    uses = torch.zeros(len(labels), dtype=torch.long, device=device)
+    Args:
+        model: the network, on the device of ``features``; its pruning masks stay.
+        features, labels: the whole dataset as tensors on the model's device.
+        train_indices: the samples (dataset rows) to train on.
+        dev_indices: the non-members early stopping watches; ``None`` trains for
+            ``config.max_epochs`` epochs and keeps the last one.
+        config: optimizer, batch size, epochs and patience.
+        seed: fixes the batch order and the augmentation.
+        description, progress: the progress bar's label, and whether to show it.
+        defense: plans which members each epoch trains on, in which groups and with which
+            optimizer, and takes each batch's step (default: every member, plain steps).
+        on_sample_losses: called as ``(indices, losses)`` with each batch's per-sample losses.
 
+    Returns:
+        The best dev accuracy and its epoch, the epochs run, the seconds taken, one history
+        row per epoch, and how often each sample of ``train_indices`` was trained on.
+    """
     start = time.perf_counter()
-    best_accuracy = -1.0 if dev_idx is not None else float("nan")
-    best_epoch, stale = config.max_epochs, 0
-    best_state = copy.deepcopy(model.state_dict()) if dev_idx is not None else None
+    dev_idx = None if dev_indices is None else as_index(dev_indices, features.device)
+    defense = defense or NoDefense(train_indices)
+    loop = _EpochLoop(model, features, labels, defense, config, seed, on_sample_losses)
+    defense.start(model, features, labels, dev_idx)
+    best = None if dev_idx is None else _BestOnDev(model, config.patience)
     history: list[dict] = []
-    # disable=None hides the bar when stderr is not a terminal (CI logs, pipes).
-    epochs = tqdm(
-        range(1, config.max_epochs + 1),
-        desc=description,
-        leave=False,
-        disable=None if progress else True,
-    )
+    epochs = progress_bar(range(1, config.max_epochs + 1), description, progress)
     for epoch in epochs:
-        model.train()
-        total_loss, seen = torch.zeros((), device=device), 0
-        for group in defense.plan_epoch(epoch - 1):
+        record = {"epoch": epoch, **loop.run_epoch(epoch - 1)}
+        history.append(record)
+        if best is None:
+            continue
+        record["dev_accuracy"] = accuracy(model, features, labels, dev_idx)
+        epochs.set_postfix(dev_acc=f"{record['dev_accuracy']:.3f}")
+        if best.update(record["dev_accuracy"], epoch):
+            break
+    if best is not None:
+        model.load_state_dict(best.state)
+    best_accuracy, best_epoch = (best.accuracy, best.epoch) if best else (np.nan, config.max_epochs)
+    seconds = time.perf_counter() - start
+    uses = loop.uses[as_index(train_indices, features.device)].cpu().numpy()
+    result = TrainResult(best_accuracy, best_epoch, len(history), seconds, history, uses)
+    logger.info("%s: %s", description, result)
+    return result
+
+
+class _EpochLoop:
+    """One epoch at a time: the defense's groups in order, each shuffled into batches."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        features: torch.Tensor,
+        labels: torch.Tensor,
+        defense: Defense,
+        config: TrainConfig,
+        seed: int,
+        on_sample_losses: SampleLossHook | None,
+    ):
+        self.model, self.features, self.labels = model, features, labels
+        self.defense, self.config, self.on_sample_losses = defense, config, on_sample_losses
+        self.generator = torch.Generator().manual_seed(seed)
+        parameters = list(model.parameters())
+        self.optimizers = {
+            name: make_optimizer(parameters, config, group)
+            for name, group in defense.optimizers().items()
+        }
+        # Times each sample (dataset row) was trained on.
+        self.uses = torch.zeros(len(labels), dtype=torch.long, device=features.device)
+
+    def run_epoch(self, epoch: int) -> dict:
+        """Train epoch ``epoch`` (0-based); its mean training loss and sample count."""
+        self.model.train()
+        total_loss, seen = torch.zeros((), device=self.features.device), 0
+        for group in self.defense.plan_epoch(epoch):
             if len(group.indices) == 0:
                 continue  # an empty batch would still take a weight-decay-only step
             group_idx = as_index(group.indices, torch.device("cpu"))
-            order = group_idx[torch.randperm(len(group_idx), generator=generator)].to(device)
-            optimizer = optimizers[group.optimizer]
-            for batch in order.split(config.batch_size):
-                inputs = features[batch]
-                if config.augment:
-                    inputs = augment_images(inputs, generator)
-                sample_losses = defense.train_step(
-                    model, inputs, labels[batch], optimizer, group, epoch - 1
-                )
-                total_loss += sample_losses.sum()
-                if on_sample_losses is not None:
-                    on_sample_losses(batch, sample_losses)
-            uses[order] += 1
+            shuffled = torch.randperm(len(group_idx), generator=self.generator)
+            order = group_idx[shuffled].to(self.features.device)
+            for batch in order.split(self.config.batch_size):
+                total_loss += self._step(batch, group, epoch).sum()
+            self.uses[order] += 1
             seen += len(order)
-        record = {"epoch": epoch, "train_loss": total_loss.item() / max(seen, 1), "samples": seen}
-        if dev_idx is None:
-            history.append(record)
-            continue
-        dev_accuracy = accuracy(model, features, labels, dev_idx)
-        history.append({**record, "dev_accuracy": dev_accuracy})
-        epochs.set_postfix(dev_acc=f"{dev_accuracy:.3f}")
-        if dev_accuracy > best_accuracy:
-            best_accuracy, best_epoch, stale = dev_accuracy, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale += 1
-            if stale >= config.patience:
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    seconds = time.perf_counter() - start
-    logger.info(
-        "%s: best dev accuracy %.4f at epoch %d of %d (%.1fs)",
-        description,
-        best_accuracy,
-        best_epoch,
-        len(history),
-        seconds,
-    )
-    member_uses = uses[as_index(train_indices, device)].cpu().numpy()
-    return TrainResult(best_accuracy, best_epoch, len(history), seconds, history, member_uses)
+        return {"train_loss": total_loss.item() / max(seen, 1), "samples": seen}
+
+    def _step(self, batch: torch.Tensor, group: SampleGroup, epoch: int) -> torch.Tensor:
+        inputs = self.features[batch]
+        if self.config.augment:
+            inputs = augment_images(inputs, self.generator)
+        optimizer = self.optimizers[group.optimizer]
+        losses = self.defense.train_step(
+            self.model, inputs, self.labels[batch], optimizer, group, epoch
+        )
+        if self.on_sample_losses is not None:
+            self.on_sample_losses(batch, losses)
+        return losses
+
+
+class _BestOnDev:
+    """The best epoch on dev so far (its state, masks included) and the patience left."""
+
+    def __init__(self, model: nn.Module, patience: int):
+        self.model, self.patience = model, patience
+        self.accuracy, self.epoch, self.stale = -1.0, 0, 0
+        self.state = copy.deepcopy(model.state_dict())
+
+    def update(self, accuracy: float, epoch: int) -> bool:
+        """Record epoch ``epoch``'s dev accuracy; True when training should stop."""
+        if accuracy > self.accuracy:
+            self.accuracy, self.epoch, self.stale = accuracy, epoch, 0
+            self.state = copy.deepcopy(self.model.state_dict())
+            return False
+        self.stale += 1
+        return self.stale >= self.patience
 
 
 def augment_images(images: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
@@ -203,6 +249,14 @@ def augment_images(images: torch.Tensor, generator: torch.Generator, pad: int = 
     cols = (dx[:, None] + torch.arange(width, device=images.device))[:, None, :]
     samples = torch.arange(batch, device=images.device)[:, None, None]
     return padded.permute(0, 2, 3, 1)[samples, rows, cols].permute(0, 3, 1, 2)
+
+
+def dataset_tensors(dataset: Dataset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The dataset's features and labels as tensors on ``device``."""
+    return (
+        torch.as_tensor(dataset.features, device=device),
+        torch.as_tensor(dataset.labels, dtype=torch.long, device=device),
+    )
 
 
 def as_index(indices: torch.Tensor | np.ndarray, device: torch.device) -> torch.Tensor:

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..validation import ParameterError
+from ..validation import ParameterError, check_known_keys
 from .base import Attack, AttackOutput, MembershipSet, References
 from .classifier import CLASSIFIER_ATTACKS
 from .lira import MIN_SHADOWS, LiRA
@@ -56,12 +56,7 @@ def build_attack(name: str, options: Mapping[str, Any] | None = None) -> Attack:
     """A fresh attack ``name`` with its options (``attacks.<name>``), checked by name."""
     factory = ATTACKS[name]
     options = dict(options or {})
-    known = set(inspect.signature(factory).parameters)
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ParameterError(
-            f"attacks.{name} has unknown options {unknown}; known: {sorted(known) or 'none'}"
-        )
+    check_known_keys(f"attacks.{name}", options, inspect.signature(factory).parameters)
     return factory(**options)
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..validation import require_int, require_number
-from .base import NoDefense, SampleGroup
+from .base import Baseline, DefenseContext, SampleGroup
 
 
 @dataclass(frozen=True)
@@ -36,17 +35,18 @@ def _attack_inputs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.softmax(logits, dim=1), one_hot], dim=1)
 
 
-class AdversarialRegularization(NoDefense):
-    name = "advreg"
+class AdversarialRegularization(Baseline):
+    name, title, settings_class = "advreg", "AdvReg", AdvRegConfig
 
-    def __init__(self, members: np.ndarray, num_classes: int, config: AdvRegConfig, seed: int = 0):
-        super().__init__(members)
-        self.config, self.seed = config, seed
-        torch.manual_seed(seed)
-        self.attack = nn.Sequential(nn.Linear(2 * num_classes, 64), nn.ReLU(), nn.Linear(64, 1))
+    def __init__(self, context: DefenseContext, config: AdvRegConfig):
+        super().__init__(context, config)
+        torch.manual_seed(context.seed)
+        self.attack = nn.Sequential(
+            nn.Linear(2 * context.num_classes, 64), nn.ReLU(), nn.Linear(64, 1)
+        )
         self.attack_optimizer = torch.optim.Adam(self.attack.parameters(), lr=config.attack_lr)
         self.reference: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(context.seed)
 
     def start(self, model, features, labels, dev_indices) -> None:
         if dev_indices is None or len(dev_indices) == 0:

@@ -5,16 +5,57 @@ which *groups*; each group has its own optimizer settings. The loop steps throug
 in the order given, each group's samples shuffled into batches, and lets the defense take
 each batch's step. Base (no defense) is one group holding every member, every epoch, and
 plain cross-entropy steps.
+
+Every defense is built the same way, ``Defense.from_settings(settings, context)``: its
+parameter section and a :class:`DefenseContext` with what it may need of the run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
+
+from ..validation import ParameterError, from_mapping
+
+Settings = Mapping[str, Any] | None  # a defense's parameter section
+
+
+@dataclass(frozen=True)
+class DefenseContext:
+    """What a defense may use besides its settings, for one model.
+
+    ``labels`` are every sample's labels (dataset rows); ``mem_scores`` is the model's pool's
+    score table (``sample_index``, ``raw_score``, ``score``), or None where none was computed.
+    """
+
+    members: np.ndarray
+    labels: np.ndarray
+    num_classes: int
+    mem_scores: pd.DataFrame | None = None
+    base_weight_decay: float = 0.0
+    seed: int = 0
+
+    def member_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """Raw and rank-normalized mem-scores of the members, in the order of ``members``."""
+        if self.mem_scores is None:
+            raise ParameterError("this defense needs mem-scores: run the memorability pipeline")
+        table = self.mem_scores.set_index("sample_index")
+        members = np.asarray(self.members, dtype=np.int64)
+        missing = np.setdiff1d(members, table.index.to_numpy())
+        if len(missing):
+            raise ParameterError(
+                f"the mem-scores have no score for {len(missing)} training samples (e.g. "
+                f"{missing[:5].tolist()}); they were computed for another split or dataset: "
+                "rerun the memorability pipeline (or import scores that cover the pool)"
+            )
+        rows = table.loc[members]
+        return rows["raw_score"].to_numpy(float), rows["score"].to_numpy(float)
 
 
 @dataclass(frozen=True)
@@ -51,6 +92,12 @@ class Defense:
     """
 
     name = "defense"
+    title = "Defense"  # how reports name it
+
+    @classmethod
+    def from_settings(cls, settings: Settings, context: DefenseContext, section: str) -> Defense:
+        """The defense for ``context.members``; ``section`` names the settings in errors."""
+        raise NotImplementedError
 
     def optimizers(self) -> dict[str, GroupOptimizer]:
         """Optimizer settings by name; the loop creates one optimizer for each."""
@@ -120,9 +167,35 @@ class NoDefense(Defense):
     """Base: every member, every epoch, one optimizer."""
 
     name = "base"
+    title = "Base"
 
     def __init__(self, members: np.ndarray):
         self.members = np.asarray(members, dtype=np.int64)
 
+    @classmethod
+    def from_settings(cls, settings: Settings, context: DefenseContext, section: str) -> Defense:
+        if settings:
+            raise ParameterError(f"{section}: the base defense takes no settings, got {settings}")
+        return cls(context.members)
+
     def plan_epoch(self, epoch: int) -> list[SampleGroup]:
         return [SampleGroup("all", self.members)]
+
+
+class Baseline(NoDefense):
+    """A baseline defense: every member every epoch, with its own step or answers.
+
+    It is set by one settings dataclass, ``settings_class``, and built as
+    ``cls(context, config)``; it overrides ``loss`` (or ``train_step``), and maybe ``start``,
+    ``prepare`` or ``inference_model``.
+    """
+
+    settings_class: type
+
+    def __init__(self, context: DefenseContext, config: Any):
+        super().__init__(context.members)
+        self.context, self.config = context, config
+
+    @classmethod
+    def from_settings(cls, settings: Settings, context: DefenseContext, section: str) -> Defense:
+        return cls(context, from_mapping(cls.settings_class, section, settings))

@@ -24,15 +24,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from opacus.accountants import RDPAccountant
 from opacus.validators import ModuleValidator
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
+from ..masks import refresh_pruned_weights
 from ..validation import require_number
-from .base import NoDefense, SampleGroup
+from .base import Baseline, DefenseContext, SampleGroup
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,6 @@ def per_example_gradients(
         logits = functional_call(model, (params, buffers), (example.unsqueeze(0),))
         return nn.functional.cross_entropy(logits, target.unsqueeze(0))
 
-    from ..pruning import refresh_pruned_weights  # pruning imports the defenses
-
     gradients = vmap(grad(example_loss), in_dims=(None, 0, 0))(parameters, inputs, targets)
     # The pruning hooks ran inside vmap and left functorch wrappers in ``module.weight``.
     refresh_pruned_weights(model)
@@ -88,18 +86,13 @@ def noisy_mean(
     return result
 
 
-def clipped_noisy_gradient(
-    gradients: dict[str, torch.Tensor],
-    max_grad_norm: float,
-    noise_multiplier: float,
-    generator: torch.Generator | None = None,
+def clipped_sum(
+    gradients: dict[str, torch.Tensor], max_grad_norm: float
 ) -> dict[str, torch.Tensor]:
-    """Clip each example's whole gradient to ``max_grad_norm``, sum, add noise, average."""
-    batch = next(iter(gradients.values())).shape[0]
+    """``sum_i min(1, C / ||g_i||) g_i``: each example's whole gradient clipped, then summed."""
     squared = sum(g.flatten(1).square().sum(dim=1) for g in gradients.values())
     scale = clip_scales(squared, max_grad_norm)
-    summed = {name: torch.einsum("b,b...->...", scale, g) for name, g in gradients.items()}
-    return noisy_mean(summed, batch, max_grad_norm, noise_multiplier, generator)
+    return {name: torch.einsum("b,b...->...", scale, g) for name, g in gradients.items()}
 
 
 def _only_linear_layers(model: nn.Module) -> list[nn.Linear] | None:
@@ -153,15 +146,31 @@ def linear_clipped_sum(
     return dict(zip(parameters, sums, strict=True)), losses.detach()
 
 
-class DPSGD(NoDefense):
-    name = "dpsgd"
+def clipped_gradient_sum(
+    model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, max_grad_norm: float
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The batch's clipped gradient sum by parameter name, and the per-example losses.
 
-    def __init__(self, members: np.ndarray, config: DPSGDConfig, seed: int = 0):
-        super().__init__(members)
-        self.config = config
+    Models of Linear layers take :func:`linear_clipped_sum`; others clip the per-example
+    gradients of :func:`per_example_gradients`.
+    """
+    layers = _only_linear_layers(model)
+    if layers is not None:
+        return linear_clipped_sum(model, layers, inputs, targets, max_grad_norm)
+    summed = clipped_sum(per_example_gradients(model, inputs, targets), max_grad_norm)
+    with torch.no_grad():
+        losses = nn.functional.cross_entropy(model(inputs), targets, reduction="none")
+    return summed, losses
+
+
+class DPSGD(Baseline):
+    name, title, settings_class = "dpsgd", "DP-SGD", DPSGDConfig
+
+    def __init__(self, context: DefenseContext, config: DPSGDConfig):
+        super().__init__(context, config)
         self.accountant = RDPAccountant()
         self.delta = 1.0 / len(self.members)
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(context.seed)
 
     def prepare(self, model: nn.Module) -> nn.Module:
         return model if ModuleValidator.is_valid(model) else ModuleValidator.fix(model)
@@ -175,18 +184,7 @@ class DPSGD(NoDefense):
         group: SampleGroup,
         epoch: int,
     ) -> torch.Tensor:
-        layers = _only_linear_layers(model)
-        if layers is not None:
-            summed, losses = linear_clipped_sum(
-                model, layers, inputs, targets, self.config.max_grad_norm
-            )
-        else:
-            gradients = per_example_gradients(model, inputs, targets)
-            squared = sum(g.flatten(1).square().sum(dim=1) for g in gradients.values())
-            scale = clip_scales(squared, self.config.max_grad_norm)
-            summed = {k: torch.einsum("b,b...->...", scale, g) for k, g in gradients.items()}
-            with torch.no_grad():
-                losses = nn.functional.cross_entropy(model(inputs), targets, reduction="none")
+        summed, losses = clipped_gradient_sum(model, inputs, targets, self.config.max_grad_norm)
         noisy = noisy_mean(
             summed,
             len(inputs),

@@ -13,12 +13,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..validation import require_number
-from .base import NoDefense, SampleGroup
+from .base import Baseline, DefenseContext, SampleGroup
 
 
 @dataclass(frozen=True)
@@ -82,12 +81,11 @@ class RandomPosteriorOutputs(nn.Module):
         return modified.clamp_min(1e-12).log()
 
 
-class HAMP(NoDefense):
-    name = "hamp"
+class HAMP(Baseline):
+    name, title, settings_class = "hamp", "HAMP", HAMPConfig
 
-    def __init__(self, members: np.ndarray, num_classes: int, config: HAMPConfig, seed: int = 0):
-        super().__init__(members)
-        self.num_classes, self.config, self.seed = num_classes, config, seed
+    def __init__(self, context: DefenseContext, config: HAMPConfig):
+        super().__init__(context, config)
         self.feature_range = (0.0, 1.0)
 
     def start(self, model, features, labels, dev_indices) -> None:
@@ -103,10 +101,10 @@ class HAMP(NoDefense):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         logits = model(inputs)
         log_p = torch.log_softmax(logits, dim=1)
-        soft = soft_labels(targets, self.num_classes, self.config.gamma)
+        soft = soft_labels(targets, self.context.num_classes, self.config.gamma)
         entropy = -(log_p.exp() * log_p).sum(dim=1)
         loss = -(soft * log_p).sum(dim=1).mean() - self.config.alpha * entropy.mean()
         return loss, nn.functional.cross_entropy(logits.detach(), targets, reduction="none")
 
     def inference_model(self, model: nn.Module) -> nn.Module:
-        return RandomPosteriorOutputs(model, *self.feature_range, seed=self.seed)
+        return RandomPosteriorOutputs(model, *self.feature_range, seed=self.context.seed)

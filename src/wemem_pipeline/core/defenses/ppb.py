@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..validation import require_number
-from .base import NoDefense, SampleGroup
+from .base import Baseline, SampleGroup
 
 
 @dataclass(frozen=True)
@@ -38,12 +37,8 @@ def sorted_posterior_divergence(logits: torch.Tensor) -> torch.Tensor:
     return (first.exp() * (first - second)).sum(dim=1).mean()
 
 
-class PPB(NoDefense):
-    name = "ppb"
-
-    def __init__(self, members: np.ndarray, config: PPBConfig):
-        super().__init__(members)
-        self.config = config
+class PPB(Baseline):
+    name, title, settings_class = "ppb", "PPB", PPBConfig
 
     def loss(
         self,

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..validation import require_number
-from .base import NoDefense, SampleGroup
+from .base import Baseline, SampleGroup
 
 
 @dataclass(frozen=True)
@@ -56,12 +55,8 @@ def relaxed_loss(
     return -(soft * torch.log_softmax(logits, dim=1)).sum(dim=1).mean(), "flatten"
 
 
-class RelaxLoss(NoDefense):
-    name = "relaxloss"
-
-    def __init__(self, members: np.ndarray, config: RelaxLossConfig):
-        super().__init__(members)
-        self.config = config
+class RelaxLoss(Baseline):
+    name, title, settings_class = "relaxloss", "RelaxLoss", RelaxLossConfig
 
     def loss(
         self,

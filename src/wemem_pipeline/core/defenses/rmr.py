@@ -11,45 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from .base import Defense, GroupOptimizer, SampleGroup
+from ..validation import from_mapping
+from .base import Defense, DefenseContext, GroupOptimizer, SampleGroup, Settings
 from .risky import RiskyConfig, risky_mask
 
 
-def risky_groups(
-    samples: np.ndarray, risky: np.ndarray, config: RiskyConfig, base_weight_decay: float
-) -> list[SampleGroup]:
-    """``samples`` split into the risky group (first) and the general group."""
-    is_risky = np.isin(samples, risky)
-    if config.optimizer == "separate":
-        return [
-            SampleGroup("risky", samples[is_risky], optimizer="risky"),
-            SampleGroup("general", samples[~is_risky], optimizer="all"),
-        ]
-    # Coupled L2 with decay w adds w * theta to the gradient, i.e. (w / 2) ||theta||^2 to the
-    # loss; the shared optimizer already applies the base decay.
-    penalty = (config.weight_decay_mem - base_weight_decay) / 2
-    return [
-        SampleGroup("risky", samples[is_risky], optimizer="all", l2_penalty=penalty),
-        SampleGroup("general", samples[~is_risky], optimizer="all"),
-    ]
-
-
-def risky_summary(risky_per_class: dict[int, int]) -> dict[str, Any]:
-    return {
-        "risky_per_class": {str(c): n for c, n in risky_per_class.items()},
-        "risky_total": int(sum(risky_per_class.values())),
-    }
-
-
-def risky_optimizers(config: RiskyConfig) -> dict[str, GroupOptimizer]:
-    optimizers = {"all": GroupOptimizer()}
-    if config.optimizer == "separate":
-        optimizers["risky"] = GroupOptimizer(config.weight_decay_mem, config.decoupled)
-    return optimizers
-
-
 class RMR(Defense):
-    name = "rmr"
+    name, title = "rmr", "RMR"
 
     def __init__(
         self,
@@ -69,11 +37,43 @@ class RMR(Defense):
             int(c): int((risky_labels == c).sum()) for c in np.unique(labels[self.members])
         }
 
+    @classmethod
+    def from_settings(cls, settings: Settings, context: DefenseContext, section: str) -> RMR:
+        config = from_mapping(RiskyConfig, section, settings)
+        raw, normalized = context.member_scores()
+        return cls(
+            context.members, context.labels, raw, normalized, config, context.base_weight_decay
+        )
+
     def optimizers(self) -> dict[str, GroupOptimizer]:
-        return risky_optimizers(self.config)
+        optimizers = {"all": GroupOptimizer()}
+        if self.config.optimizer == "separate":
+            optimizers["risky"] = GroupOptimizer(
+                self.config.weight_decay_mem, self.config.decoupled
+            )
+        return optimizers
 
     def plan_epoch(self, epoch: int) -> list[SampleGroup]:
-        return risky_groups(self.members, self.risky, self.config, self.base_weight_decay)
+        return self.groups(self.members)
+
+    def groups(self, samples: np.ndarray) -> list[SampleGroup]:
+        """``samples`` split into the risky group (first) and the general group."""
+        is_risky = np.isin(samples, self.risky)
+        if self.config.optimizer == "separate":
+            return [
+                SampleGroup("risky", samples[is_risky], optimizer="risky"),
+                SampleGroup("general", samples[~is_risky], optimizer="all"),
+            ]
+        # Coupled L2 with decay w adds w * theta to the gradient, i.e. (w / 2) ||theta||^2 to
+        # the loss; the shared optimizer already applies the base decay.
+        penalty = (self.config.weight_decay_mem - self.base_weight_decay) / 2
+        return [
+            SampleGroup("risky", samples[is_risky], optimizer="all", l2_penalty=penalty),
+            SampleGroup("general", samples[~is_risky], optimizer="all"),
+        ]
 
     def summary(self) -> dict[str, Any]:
-        return risky_summary(self.risky_per_class)
+        return {
+            "risky_per_class": {str(c): n for c, n in self.risky_per_class.items()},
+            "risky_total": int(sum(self.risky_per_class.values())),
+        }

@@ -7,24 +7,22 @@ low-to-high order the most memorable members are seen last or never.
 
 from __future__ import annotations
 
-import numpy as np
-
-from .base import Defense, SampleGroup
+from ..validation import from_mapping
+from .base import Defense, DefenseContext, SampleGroup, Settings
 from .windows import ClassWindows, WindowConfig
 
 
 class RSW(Defense):
-    name = "rsw"
+    name, title = "rsw", "RSW"
 
-    def __init__(
-        self,
-        members: np.ndarray,
-        labels: np.ndarray,
-        raw_scores: np.ndarray,
-        config: WindowConfig,
-        seed: int = 0,
-    ):
-        self.windows = ClassWindows(members, labels, raw_scores, config, seed)
+    def __init__(self, windows: ClassWindows):
+        self.windows = windows
+
+    @classmethod
+    def from_settings(cls, settings: Settings, context: DefenseContext, section: str) -> RSW:
+        config = from_mapping(WindowConfig, section, settings)
+        raw, _ = context.member_scores()
+        return cls(ClassWindows(context.members, context.labels, raw, config, context.seed))
 
     def plan_epoch(self, epoch: int) -> list[SampleGroup]:
         return [SampleGroup("window", self.windows.window(epoch))]

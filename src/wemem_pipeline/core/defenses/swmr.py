@@ -8,42 +8,33 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from .base import Defense, GroupOptimizer, SampleGroup
-from .risky import RiskyConfig
-from .rmr import RMR, risky_groups, risky_optimizers, risky_summary
+from ..validation import check_known_keys, from_mapping
+from .base import Defense, DefenseContext, GroupOptimizer, SampleGroup, Settings
+from .rmr import RMR
 from .windows import ClassWindows, WindowConfig
 
 
 class SWMR(Defense):
-    name = "swmr"
+    name, title = "swmr", "SWMR"
 
-    def __init__(
-        self,
-        members: np.ndarray,
-        labels: np.ndarray,
-        raw_scores: np.ndarray,
-        normalized_scores: np.ndarray,
-        window: WindowConfig,
-        risky: RiskyConfig,
-        base_weight_decay: float,
-        seed: int = 0,
-    ):
-        self.windows = ClassWindows(members, labels, raw_scores, window, seed)
-        self.regularization = RMR(
-            members, labels, raw_scores, normalized_scores, risky, base_weight_decay
-        )
-        self.risky_per_class = self.regularization.risky_per_class
+    def __init__(self, windows: ClassWindows, regularization: RMR):
+        self.windows, self.regularization = windows, regularization
+
+    @classmethod
+    def from_settings(cls, settings: Settings, context: DefenseContext, section: str) -> SWMR:
+        settings = dict(settings or {})
+        check_known_keys(section, settings, ("window", "risky"))
+        window = from_mapping(WindowConfig, f"{section}.window", settings.get("window"))
+        regularization = RMR.from_settings(settings.get("risky"), context, f"{section}.risky")
+        raw, _ = context.member_scores()
+        windows = ClassWindows(context.members, context.labels, raw, window, context.seed)
+        return cls(windows, regularization)
 
     def optimizers(self) -> dict[str, GroupOptimizer]:
-        return risky_optimizers(self.regularization.config)
+        return self.regularization.optimizers()
 
     def plan_epoch(self, epoch: int) -> list[SampleGroup]:
-        rmr = self.regularization
-        return risky_groups(
-            self.windows.window(epoch), rmr.risky, rmr.config, rmr.base_weight_decay
-        )
+        return self.regularization.groups(self.windows.window(epoch))
 
     def summary(self) -> dict[str, Any]:
-        return risky_summary(self.risky_per_class)
+        return self.regularization.summary()

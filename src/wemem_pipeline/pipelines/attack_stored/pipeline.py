@@ -1,10 +1,11 @@
 from kedro.pipeline import Node, Pipeline
 
+from .. import run_config_pipeline
 from .nodes import attack_stored_model, summarize_stored
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
+    return run_config_pipeline() + Pipeline(
         [
             Node(
                 attack_stored_model,
@@ -16,10 +17,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "one_shot_outputs",
                     "iterative_outputs",
                     "params:attack_stored",
-                    "params:model",
                     "params:attacks",
-                    "params:seed",
-                    "params:device",
+                    "run_config",
                 ],
                 ["stored_attack_metrics", "stored_roc_curves"],
                 name="attack_stored_model",

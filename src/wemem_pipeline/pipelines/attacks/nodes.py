@@ -7,21 +7,22 @@ from typing import Any
 import pandas as pd
 
 from wemem_pipeline.core.datasets import Dataset
-from wemem_pipeline.core.evaluation import evaluate_stages
-from wemem_pipeline.core.reporting import round_stage
-from wemem_pipeline.core.runs import ModelOutputs
+from wemem_pipeline.core.evaluation import evaluate_stages, last_round, round_stage
+from wemem_pipeline.core.outputs import ModelOutputs
+
+RoundOutputs = dict[int, ModelOutputs]
 
 
 def attack_all_stages(
     dataset: Dataset,
     splits: pd.DataFrame,
-    dense_outputs: ModelOutputs,
-    one_shot_outputs: ModelOutputs,
-    iterative_outputs: dict[int, ModelOutputs],
+    dense_outputs: RoundOutputs,
+    one_shot_outputs: RoundOutputs,
+    iterative_outputs: RoundOutputs,
     attack_params: dict[str, Any],
     seed: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Metrics and ROC points of every attack on the dense, one-shot and per-round victims."""
-    stages = {"dense": dense_outputs, "one_shot": one_shot_outputs}
+    stages = {"dense": last_round(dense_outputs), "one_shot": last_round(one_shot_outputs)}
     stages |= {round_stage(r): outputs for r, outputs in sorted(iterative_outputs.items())}
     return evaluate_stages(stages, splits, dataset.labels, attack_params, seed)

@@ -8,10 +8,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from wemem_pipeline.core import compare
-from wemem_pipeline.core.config import model_spec, pruning_config, train_config
 from wemem_pipeline.core.datasets import Dataset
-from wemem_pipeline.core.runs import ModelOutputs, StateDicts
-from wemem_pipeline.core.training import resolve_device
+from wemem_pipeline.core.outputs import ModelOutputs
+from wemem_pipeline.core.reports import compare as report
+from wemem_pipeline.core.run_config import RunConfig
+from wemem_pipeline.core.victim_and_shadows import StateDicts
 
 
 def compare_defenses(
@@ -19,31 +20,23 @@ def compare_defenses(
     splits: pd.DataFrame,
     dense_models: StateDicts,
     dense_history: pd.DataFrame,
-    dense_outputs: ModelOutputs,
+    dense_outputs: dict[int, ModelOutputs],
     victim_mem_scores: pd.DataFrame,
     shadow_mem_scores: pd.DataFrame,
     compare_params: dict[str, Any],
-    model_params: dict[str, Any],
-    training_params: dict[str, Any],
-    pruning_params: dict[str, Any],
     attack_params: dict[str, Any],
-    seed: int,
-    device: str,
+    run_config: RunConfig,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Base and every defense setting of ``compare.defenses``, next to the dense victim."""
     return compare.compare_defenses(
         dataset,
         splits,
-        model_spec(model_params),
+        run_config,
         dense_models,
-        pruning_config(pruning_params),
-        train_config(training_params),
+        (dense_history, dense_outputs),
         {"victim": victim_mem_scores, "shadow": shadow_mem_scores},
         compare.comparison_runs(compare_params["defenses"]),
         attack_params,
-        (dense_history, dense_outputs),
-        seed=seed,
-        device=resolve_device(device),
     )
 
 
@@ -53,6 +46,6 @@ def report_comparison(
     """The markdown summary and the privacy-utility plot with the Pareto fronts."""
     non_members = int(metrics["non_members"].iloc[0])
     return (
-        compare.comparison_markdown(comparison, dataset.name, non_members),
-        compare.comparison_figure(comparison),
+        report.comparison_markdown(comparison, dataset.name, non_members),
+        report.comparison_figure(comparison),
     )

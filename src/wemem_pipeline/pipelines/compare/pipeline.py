@@ -1,10 +1,11 @@
 from kedro.pipeline import Node, Pipeline
 
+from .. import run_config_pipeline
 from .nodes import compare_defenses, report_comparison
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
+    return run_config_pipeline() + Pipeline(
         [
             Node(
                 compare_defenses,
@@ -17,12 +18,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "victim_mem_scores",
                     "shadow_mem_scores",
                     "params:compare",
-                    "params:model",
-                    "params:training",
-                    "params:pruning",
                     "params:attacks",
-                    "params:seed",
-                    "params:device",
+                    "run_config",
                 ],
                 ["compare_table", "compare_attack_metrics", "compare_defense_summaries"],
                 name="compare_defenses",

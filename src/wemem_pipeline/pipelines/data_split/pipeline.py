@@ -1,12 +1,13 @@
 from kedro.pipeline import Node, Pipeline
 
+from .. import run_config_pipeline
 from .nodes import load, split
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
+    return run_config_pipeline() + Pipeline(
         [
-            Node(load, "params:dataset", "dataset", name="load_dataset"),
-            Node(split, ["dataset", "params:split", "params:seed"], "splits", name="split_samples"),
+            Node(load, "run_config", "dataset", name="load_dataset"),
+            Node(split, ["dataset", "run_config"], "splits", name="split_samples"),
         ]
     )

@@ -1,23 +1,22 @@
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import plot_scores, score_shadow_pool, score_victim_pool, summarize_scores
-
-_INPUTS = [
-    "dataset",
-    "splits",
-    "params:memorability",
-    "params:model",
-    "params:training",
-    "params:seed",
-    "params:device",
-]
+from .. import bind, run_config_pipeline
+from .nodes import plot_scores, score_pool, summarize_scores
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
+    scoring = [
+        Node(
+            bind(score_pool, pool=pool),
+            ["dataset", "splits", "run_config"],
+            f"{pool}_mem_scores",
+            name=f"score_{pool}_pool",
+        )
+        for pool in ("victim", "shadow")
+    ]
+    return run_config_pipeline() + Pipeline(
         [
-            Node(score_victim_pool, _INPUTS, "victim_mem_scores", name="score_victim_pool"),
-            Node(score_shadow_pool, _INPUTS, "shadow_mem_scores", name="score_shadow_pool"),
+            *scoring,
             Node(
                 summarize_scores,
                 ["victim_mem_scores", "shadow_mem_scores"],

@@ -1,38 +1,21 @@
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import prune_iteratively, prune_one_shot
+from .. import bind, run_config_pipeline
+from .nodes import prune
 
-_INPUTS = [
-    "dataset",
-    "splits",
-    "dense_models",
-    "params:model",
-    "params:training",
-    "params:pruning",
-    "params:seed",
-    "params:device",
-]
+NODE_NAMES = {"one_shot": "prune_one_shot", "iterative": "prune_iteratively"}
+ARTIFACTS = ("models", "history", "outputs", "sample_uses")
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
+    return run_config_pipeline() + Pipeline(
         [
             Node(
-                prune_one_shot,
-                _INPUTS,
-                ["one_shot_models", "one_shot_history", "one_shot_outputs"],
-                name="prune_one_shot",
-            ),
-            Node(
-                prune_iteratively,
-                _INPUTS,
-                [
-                    "iterative_models",
-                    "iterative_history",
-                    "iterative_outputs",
-                    "iterative_sample_uses",
-                ],
-                name="prune_iteratively",
-            ),
+                bind(prune, procedure=procedure),
+                ["dataset", "splits", "dense_models", "run_config"],
+                [f"{procedure}_{artifact}" for artifact in ARTIFACTS],
+                name=name,
+            )
+            for procedure, name in NODE_NAMES.items()
         ]
     )

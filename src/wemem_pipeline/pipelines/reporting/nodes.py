@@ -7,8 +7,8 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from wemem_pipeline.core import reporting
 from wemem_pipeline.core.datasets import Dataset
+from wemem_pipeline.core.reports import figures, run
 
 
 def build_report(
@@ -21,21 +21,15 @@ def build_report(
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """``report.json`` with its model table and its round-by-round table."""
     history = pd.concat([dense_history, one_shot_history, iterative_history], ignore_index=True)
-    report = reporting.build_report(dataset.name, parameters, history, attack_metrics)
-    return report, reporting.report_table(report), reporting.rounds_table(report)
+    report = run.build_report(dataset.name, parameters, history, attack_metrics)
+    return report, run.report_table(report), run.rounds_table(report)
 
 
 def summarize(report: dict[str, Any]) -> str:
     """The markdown summary."""
-    return reporting.markdown_summary(report)
+    return run.run_markdown(report)
 
 
 def plot(report: dict[str, Any], roc_curves: pd.DataFrame) -> tuple[Figure, Figure]:
     """Log-log ROC curves per victim model, and accuracy/leakage per prune round."""
-    last_round = report["rounds"][-1]["round"]
-    panels = {
-        reporting.STAGE_TITLES["dense"]: "dense",
-        reporting.STAGE_TITLES["one_shot"]: "one_shot",
-        reporting.STAGE_TITLES["iterative"]: reporting.round_stage(last_round),
-    }
-    return reporting.roc_figure(roc_curves, panels), reporting.rounds_figure(report)
+    return figures.roc_figure(roc_curves, run.roc_panels(report)), figures.rounds_figure(report)

@@ -1,22 +1,16 @@
 from kedro.pipeline import Node, Pipeline
 
+from .. import run_config_pipeline
 from .nodes import train_dense
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
+    return run_config_pipeline() + Pipeline(
         [
             Node(
                 train_dense,
-                [
-                    "dataset",
-                    "splits",
-                    "params:model",
-                    "params:training",
-                    "params:seed",
-                    "params:device",
-                ],
-                ["dense_models", "dense_history", "dense_outputs"],
+                ["dataset", "splits", "run_config"],
+                ["dense_models", "dense_history", "dense_outputs", "dense_sample_uses"],
                 name="train_dense_models",
             )
         ]

@@ -1,0 +1,111 @@
+"""What the attacks see of every model: its logits on every sample and its input sensitivity.
+
+``ModelOutputs`` holds the outputs of the victim and the shadows of one stage (dense, a
+pruning round, ...) and turns them into the membership sets the attacks calibrate on (the
+shadows') and score (the victim's), with the shadows as references for LiRA and RMIA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .attacks import MembershipSet, References
+from .attacks.samia import input_sensitivity
+from .seeds import derive_seed
+from .splits import VICTIM, balanced_evaluation_set, model_names, roles_of
+from .training import predict_logits
+
+
+@dataclass
+class ModelOutputs:
+    """Outputs of every model on the samples of the split table (rows ``sample_index``).
+
+    ``logits`` cover every sample; ``sensitivity`` (for SAMIA) covers each model's members
+    and test non-members, the samples an attack may score, and is NaN elsewhere.
+    """
+
+    sample_index: np.ndarray
+    logits: dict[str, np.ndarray] = field(default_factory=dict)
+    sensitivity: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def rows(self, indices: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.sample_index, indices)
+
+    def membership_set(
+        self, table: pd.DataFrame, labels: np.ndarray, model: str, seed: int
+    ) -> MembershipSet:
+        """``model``'s balanced member / test non-member set with its outputs.
+
+        The references are the shadows other than ``model``.
+        """
+        indices, is_member = balanced_evaluation_set(roles_of(table, model), seed)
+        rows = self.rows(indices)
+        sensitivity = self.sensitivity.get(model)
+        return MembershipSet(
+            indices,
+            self.logits[model][rows],
+            labels[indices],
+            is_member,
+            sensitivity=None if sensitivity is None else sensitivity[rows],
+            references=self._references(table, labels, model, indices),
+        )
+
+    def _references(
+        self, table: pd.DataFrame, labels: np.ndarray, model: str, indices: np.ndarray
+    ) -> References | None:
+        names = [name for name in model_names(table) if name not in (VICTIM, model)]
+        if not names:
+            return None
+        members = {name: roles_of(table, name)["member"] for name in names}
+        # The shadows' samples (pool and their half of the test part) that ``model`` neither
+        # trained on nor is scored on.
+        shadow_samples = table.loc[table["pool"] == "shadow", "sample_index"].to_numpy(np.int64)
+        population = np.setdiff1d(
+            shadow_samples, np.concatenate([roles_of(table, model)["member"], indices])
+        )
+        population_rows = self.rows(population)
+
+        def stacked(rows: np.ndarray) -> np.ndarray:
+            return np.stack([self.logits[name][rows] for name in names])
+
+        def out_mask(samples: np.ndarray) -> np.ndarray:
+            return np.stack([~np.isin(samples, members[name]) for name in names])
+
+        return References(
+            logits=stacked(self.rows(indices)),
+            is_out=out_mask(indices),
+            population_labels=labels[population],
+            population_target_logits=self.logits[model][population_rows],
+            population_logits=stacked(population_rows),
+            population_is_out=out_mask(population),
+        )
+
+    def attack_sets(
+        self, table: pd.DataFrame, labels: np.ndarray, seed: int
+    ) -> tuple[list[MembershipSet], MembershipSet]:
+        """The shadows' sets (to calibrate attacks) and the victim's set (to score)."""
+        shadows = [
+            self.membership_set(table, labels, name, derive_seed(seed, "evaluation", name))
+            for name in model_names(table)
+            if name != VICTIM
+        ]
+        victim = self.membership_set(table, labels, VICTIM, derive_seed(seed, "evaluation", VICTIM))
+        return shadows, victim
+
+    def record(
+        self, name: str, model: nn.Module, features: torch.Tensor, table: pd.DataFrame, seed: int
+    ) -> None:
+        """Store the outputs of model ``name`` (a row of ``table``): logits and sensitivity."""
+        self.logits[name] = predict_logits(model, features, self.sample_index).cpu().numpy()
+        split = roles_of(table, name)
+        scored = np.union1d(split["member"], split["test"])
+        sensitivity = np.full(self.logits[name].shape, np.nan, dtype=np.float32)
+        sensitivity[self.rows(scored)] = input_sensitivity(
+            model, features, scored, seed=derive_seed(seed, "sensitivity", name)
+        )
+        self.sensitivity[name] = sensitivity

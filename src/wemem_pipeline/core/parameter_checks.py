@@ -1,0 +1,35 @@
+"""The check run before any training: every parameter a run may use, named when it is wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .attacks import check_attack_params
+from .compare import check_compare_params
+from .defenses import check_defense_settings
+from .pruning import PROCEDURES
+from .run_config import run_config
+from .validation import ParameterError, check_known_keys, require_choice
+
+
+def validate_parameters(params: Mapping[str, Any]) -> None:
+    """Check every section a run uses, so bad input fails before any training starts."""
+    config = run_config(params)
+    check_attack_params(params.get("attacks") or {}, config.split.num_shadows)
+    check_attack_stored(params.get("attack_stored"))
+    for key, section in params.items():
+        if isinstance(section, Mapping) and "defense" in section:  # a scenario's settings
+            check_defense_settings(section["defense"], section.get("settings"), f"{key}.settings")
+    # After the scenarios: compare reuses their settings, and a bad one is theirs to name.
+    if "compare" in params:
+        check_compare_params(params["compare"])
+
+
+def check_attack_stored(values: Mapping[str, Any] | None) -> None:
+    """The ``attack_stored`` section: which shadows, which model, which file."""
+    values = dict(values or {})
+    check_known_keys("attack_stored", values, ("shadows", "model", "models", "file"))
+    require_choice("attack_stored.shadows", values.get("shadows", "iterative"), PROCEDURES)
+    if not isinstance(values.get("model", "victim"), str):
+        raise ParameterError(f"attack_stored.model must be a model name, got {values['model']!r}")

@@ -1,0 +1,12 @@
+"""Everything a person reads after a run: ``report.json`` documents, markdown and plots.
+
+- :mod:`.tables`: attack metrics as ``{attack: {metric: value}}``, table cells, and
+  DataFrames rendered as markdown (:func:`.tables.markdown_table`);
+- :mod:`.figures`: every plot, in one style (ROC curves, rounds, privacy-utility with its
+  Pareto front, mem-scores);
+- one module per report, which only assembles: :mod:`.run` (the default pipeline),
+  :mod:`.scenario` (scenario1/2/3), :mod:`.compare` (the defense comparison) and
+  :mod:`.stored` (a stored model attacked).
+
+:data:`.titles.TITLES` is the one map from model, stage and defense names to their titles.
+"""

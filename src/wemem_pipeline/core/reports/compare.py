@@ -1,0 +1,83 @@
+"""The comparison report: every defense run on one table, and where the Pareto fronts lie."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..compare import ATTACK_METRICS
+from ..defenses import WEMEM_NAMES
+from .figures import PRIVACY_METRICS, privacy_utility_figure
+from .tables import METRIC_TITLES, fmt, markdown_table
+from .titles import title
+
+
+def comparison_markdown(comparison: pd.DataFrame, dataset: str, non_members: int) -> str:
+    """The comparison table, the Pareto fronts, and where the WeMem defenses stand."""
+    lines = [
+        f"# Defense comparison on `{dataset}`",
+        "",
+        "Every run prunes the victim and its shadows iteratively with one defense setting and "
+        f"is attacked with the whole suite ({non_members} members against as many "
+        "non-members); the strongest attack per metric is reported. Time is the victim's "
+        "fine-tuning time over all rounds relative to Base. Epsilon (DP-SGD) is at delta = "
+        "1/members and covers the fine-tuning only: the dense model was trained without DP.",
+        "",
+        markdown_table(_runs_table(comparison)),
+        "",
+        "## Where the WeMem defenses stand",
+        "",
+        *(_front_sentence(comparison, metric) for metric in ("tpr_at_1pct_fpr", "auc")),
+    ]
+    if non_members < 100:
+        lines.append(
+            f"- With {non_members} non-members TPR at 1% FPR cannot be resolved (one false "
+            "positive is already more than 1%): use the AUC front."
+        )
+    lines += [
+        "",
+        "Single runs vary by as much as many of these differences: repeat with other `seed`s "
+        "before drawing conclusions. Plot: `compare_plot.png`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _runs_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    table = pd.DataFrame(
+        {"run": comparison["run"], "test acc": comparison["test_accuracy"].map(fmt)}
+    )
+    for metric in ATTACK_METRICS:
+        values = comparison[metric].map(fmt) + " (" + comparison[f"{metric}_attack"] + ")"
+        table[f"strongest {METRIC_TITLES[metric]}"] = values
+    relative = comparison["time_relative_to_base"]
+    table["time vs Base"] = [("" if np.isnan(r) else f"{r:.2f}x") for r in relative]
+    table["epsilon"] = comparison["epsilon"].map(lambda e: fmt(e, 1))
+    for metric in ("tpr_at_1pct_fpr", "auc"):
+        column = f"front ({METRIC_TITLES[metric]})"
+        table[column] = comparison[f"pareto_{metric}"].map({True: "yes", False: ""})
+    return table
+
+
+def _front_sentence(comparison: pd.DataFrame, metric: str) -> str:
+    on_front = comparison[comparison[f"pareto_{metric}"]]
+    wemem = on_front[on_front["defense"].isin(WEMEM_NAMES)]["run"].tolist()
+    others = on_front[~on_front["defense"].isin(WEMEM_NAMES)]["run"].tolist()
+    if wemem:
+        verdict = f"{', '.join(wemem)} {'is' if len(wemem) == 1 else 'are'} on the front"
+        rest = f"; with {', '.join(others)}" if others else ", alone"
+    else:
+        verdict, rest = "no WeMem defense is on the front", f"; it holds {', '.join(others)}"
+    return f"- Accuracy against {PRIVACY_METRICS[metric]}: {verdict}{rest}."
+
+
+def comparison_figure(comparison: pd.DataFrame) -> Figure:
+    """Test accuracy against the strongest attack, every run, each panel's front marked."""
+    settings = [
+        run.removeprefix(title(defense)).strip()
+        for run, defense in zip(comparison["run"], comparison["defense"], strict=True)
+    ]
+    return privacy_utility_figure(
+        comparison.assign(label=settings), "Defenses after iterative pruning"
+    )

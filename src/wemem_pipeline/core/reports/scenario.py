@@ -1,0 +1,270 @@
+"""A scenario's report: Dense, Base and the defended iterative pruning of the victim.
+
+``report.json`` has the schema of the default report (one entry per model: ``dense``,
+``base``, the defense) plus each pruned model's fine-tuning cost and data reuse, the
+defense's summary per model, and the defended victim round by round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..evaluation import round_stage
+from ..scenario import reuse_statistics
+from ..victim_and_shadows import victim_history
+from .figures import privacy_utility_figure
+from .run import evaluation_sizes
+from .tables import (
+    attack_dict,
+    attack_tables,
+    fmt,
+    markdown_table,
+    strongest,
+    strongest_cell,
+    unresolvable_metrics,
+    unresolvable_note,
+)
+from .titles import title
+
+
+def build_scenario_report(
+    dataset: str,
+    parameters: dict[str, Any],
+    scenario: str,
+    defense: str,
+    histories: Mapping[str, pd.DataFrame],
+    metrics: pd.DataFrame,
+    sample_uses: Mapping[str, pd.DataFrame],
+    summaries: Mapping[str, Any],
+) -> dict[str, Any]:
+    """``report.json`` of a scenario.
+
+    Args:
+        dataset: the dataset's name.
+        parameters: the run's parameters, kept in the report.
+        scenario: the scenario's name (``scenario1`` ...).
+        defense: the defense's name (``rsw`` ...).
+        histories: the histories of ``dense``, ``base`` and ``defended``.
+        metrics: every attack on every stage (see :func:`..scenario.scenario_stages`).
+        sample_uses: the member reuse of ``base`` and ``defended``.
+        summaries: the defense's summary per model.
+
+    Fine-tuning time is summed over the victim and its shadows, which all run the same
+    procedure.
+    """
+    defended = histories["defended"]
+    last_stage = f"{defense}_{round_stage(int(defended['round'].max()))}"
+    runs = {
+        "dense": (histories["dense"], "dense", None),
+        "base": (histories["base"], "base", sample_uses["base"]),
+        defense: (defended, last_stage, sample_uses["defended"]),
+    }
+    base_seconds = float(histories["base"]["seconds"].sum())
+    models = []
+    for name, (history, stage, uses) in runs.items():
+        victim = victim_history(history).iloc[-1]
+        entry = {
+            "name": name,
+            "test_accuracy": float(victim["test_accuracy"]),
+            "sparsity": float(victim["sparsity"]),
+            "training_seconds": float(history["seconds"].sum()),
+            "attacks": attack_dict(metrics, stage),
+        }
+        if uses is not None:
+            entry["time_relative_to_base"] = entry["training_seconds"] / base_seconds
+            entry["reuse"] = reuse_statistics(uses)
+        models.append(entry)
+    return {
+        "dataset": dataset,
+        "scenario": scenario,
+        "defense": defense,
+        "parameters": parameters,
+        "evaluation": evaluation_sizes(metrics),
+        "defense_summary": dict(summaries),
+        "models": models,
+        "rounds": _defended_rounds(defended, defense, metrics),
+    }
+
+
+def _defended_rounds(
+    defended: pd.DataFrame, defense: str, metrics: pd.DataFrame
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "round": int(row["round"]),
+            "sparsity": float(row["sparsity"]),
+            "test_accuracy": float(row["test_accuracy"]),
+            "epochs": int(row["epochs_run"]),
+            "members_seen": int(row["members_seen"]),
+            "attacks": attack_dict(metrics, f"{defense}_{round_stage(int(row['round']))}"),
+        }
+        for _, row in victim_history(defended).iterrows()
+    ]
+
+
+def scenario_table(report: dict[str, Any]) -> pd.DataFrame:
+    """One row per model: accuracy, sparsity, cost, reuse, and the strongest attack."""
+    rows = []
+    for model in report["models"]:
+        reuse = model.get("reuse", {})
+        row = {
+            "model": model["name"],
+            "test_accuracy": model["test_accuracy"],
+            "sparsity": model["sparsity"],
+            "training_seconds": model["training_seconds"],
+            "time_relative_to_base": model.get("time_relative_to_base", np.nan),
+            **{k: reuse.get(k, np.nan) for k in _REUSE_COLUMNS},
+        }
+        for metric, (value_column, attack_column) in _STRONGEST_COLUMNS.items():
+            attack, row[value_column] = strongest(model["attacks"], metric)
+            row[attack_column] = attack
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+_REUSE_COLUMNS = ("mean_uses_total", "max_uses_total", "members_never_seen")
+_STRONGEST_COLUMNS = {
+    "auc": ("strongest_auc", "strongest_auc_attack"),
+    "tpr_at_1pct_fpr": ("strongest_tpr_at_1pct_fpr", "strongest_tpr_attack"),
+    "balanced_accuracy": ("strongest_balanced_accuracy", "strongest_balanced_accuracy_attack"),
+}
+
+
+def scenario_markdown(report: dict[str, Any]) -> str:
+    """The scenario summary in words and tables."""
+    models = {m["name"]: m for m in report["models"]}
+    defense = report["defense"]
+    non_members = report["evaluation"]["non_members"]
+    unresolvable = unresolvable_metrics(non_members)
+    note = unresolvable_note(non_members)
+    lines = [
+        f"# {report['scenario']}: {title(defense)} on `{report['dataset']}`",
+        "",
+        _verdict(models, defense),
+        "",
+        markdown_table(_models_table(models, unresolvable)),
+        "",
+        "## Data reuse (victim members, all prune rounds)",
+        "",
+        markdown_table(_reuse_table(models)),
+        *_risky_section(report),
+        "",
+        "## Per attack",
+        "",
+        markdown_table(
+            attack_tables({title(n): m["attacks"] for n, m in models.items()}, unresolvable)
+        ),
+        "",
+        "Bold marks the strongest attack per metric and model. Attacks are adaptive: the "
+        "shadow models went through the same pruning and the same defense, with mem-scores "
+        f"computed on the shadow pool. {report['evaluation']['members']} members are scored "
+        "against as many non-members. Single runs vary by as much as the differences between "
+        "defenses: repeat with other `seed`s before drawing conclusions.",
+        "",
+        *([note, ""] if note else []),
+        "Plots: `privacy_utility.png` (test accuracy against the strongest attack), "
+        "`roc_curves.png` (log-log ROC of every attack).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _verdict(models: dict[str, dict[str, Any]], defense: str) -> str:
+    auc = {name: strongest(m["attacks"], "auc")[1] for name, m in models.items()}
+    dense, base, defended = models["dense"], models["base"], models[defense]
+    name = title(defense)
+    if auc[defense] < auc["base"]:
+        verdict = (
+            f"{name} **lowered** the strongest attack's AUC against the pruned victim from "
+            f"{fmt(auc['base'])} (Base) to {fmt(auc[defense])}"
+        )
+    else:
+        verdict = (
+            f"{name} **did not lower** the strongest attack's AUC against the pruned victim: "
+            f"{fmt(auc[defense])} against {fmt(auc['base'])} for Base"
+        )
+    relation = "at or below" if auc[defense] <= auc["dense"] else "above"
+    accuracy_change = 100 * (defended["test_accuracy"] - base["test_accuracy"])
+    return (
+        f"{verdict}; that is {relation} the dense model's {fmt(auc['dense'])}. Test accuracy: "
+        f"dense {fmt(dense['test_accuracy'])}, Base {fmt(base['test_accuracy'])}, {name} "
+        f"{fmt(defended['test_accuracy'])} ({accuracy_change:+.1f} points against Base). "
+        f"Fine-tuning time: {defended['time_relative_to_base']:.2f}x Base's."
+    )
+
+
+def _models_table(models: dict[str, dict[str, Any]], unresolvable: set[str]) -> pd.DataFrame:
+    rows = []
+    for name, model in models.items():
+        relative = model.get("time_relative_to_base")
+        attacks = model["attacks"]
+        rows.append(
+            {
+                "model": title(name),
+                "test acc": fmt(model["test_accuracy"]),
+                "sparsity": fmt(model["sparsity"]),
+                "strongest AUC": strongest_cell(attacks, "auc"),
+                "strongest TPR@1%FPR": strongest_cell(attacks, "tpr_at_1pct_fpr", unresolvable),
+                "strongest balanced acc": strongest_cell(attacks, "balanced_accuracy"),
+                "fine-tuning time vs Base": "" if relative is None else f"{relative:.2f}x",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _reuse_table(models: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "model": title(name),
+                "members": str(reuse["members"]),
+                "seen per round": f"{reuse['members_seen_per_round']:.0f}",
+                "never seen": str(reuse["members_never_seen"]),
+                "mean uses": f"{reuse['mean_uses_total']:.1f}",
+                "max uses": str(reuse["max_uses_total"]),
+            }
+            for name, model in models.items()
+            if (reuse := model.get("reuse"))
+        ]
+    )
+
+
+def _risky_section(report: dict[str, Any]) -> list[str]:
+    risky = report["defense_summary"].get("victim", {}).get("risky_per_class")
+    if not risky:
+        return []
+    table = pd.DataFrame([{"class": "risky", **{c: str(n) for c, n in risky.items()}}])
+    return ["", "## Risky members per class (victim)", "", markdown_table(table)]
+
+
+def scenario_figure(report: dict[str, Any]) -> Figure:
+    """Test accuracy against the strongest attack: Dense, Base and the defense."""
+    points = pd.DataFrame(
+        [
+            {
+                "defense": model["name"],
+                "label": "",
+                "test_accuracy": model["test_accuracy"],
+                "auc": strongest(model["attacks"], "auc")[1],
+                "tpr_at_1pct_fpr": strongest(model["attacks"], "tpr_at_1pct_fpr")[1],
+            }
+            for model in report["models"]
+        ]
+    )
+    return privacy_utility_figure(points, f"{report['scenario']}: privacy-utility")
+
+
+def scenario_roc_panels(report: dict[str, Any]) -> dict[str, str]:
+    """``{title: stage}`` of Dense, Base and the defended victim's last round."""
+    defense = report["defense"]
+    last_round = round_stage(report["rounds"][-1]["round"])
+    return {
+        "Dense": "dense",
+        "Base (iteratively pruned)": "base",
+        f"{title(defense)} (iteratively pruned)": f"{defense}_{last_round}",
+    }

@@ -1,0 +1,65 @@
+"""Every typed setting of a run, built once from the parameter tree.
+
+Each section of the parameters (``dataset``, ``split``, ``model``, ``training``, ``pruning``,
+``memorability``) becomes the frozen dataclass of the module that uses it; a typo in a key
+or a value out of range is refused with the parameter's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .datasets import DatasetConfig
+from .memorability import MemorabilityConfig
+from .models import ModelSpec
+from .pruning import PruningConfig
+from .splits import SplitConfig
+from .training import TrainConfig, resolve_device
+from .validation import from_mapping, require_choice, require_int
+
+DEVICES = ("auto", "cpu", "cuda")
+SECTIONS = {
+    "dataset": DatasetConfig,
+    "split": SplitConfig,
+    "model": ModelSpec,
+    "training": TrainConfig,
+    "pruning": PruningConfig,
+    "memorability": MemorabilityConfig,
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The settings every stage of a run shares; see ``conf/base/parameters_*.yml``."""
+
+    seed: int = 0
+    device: str = "auto"
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    training: TrainConfig = field(default_factory=TrainConfig)
+    pruning: PruningConfig = field(default_factory=PruningConfig)
+    memorability: MemorabilityConfig = field(default_factory=MemorabilityConfig)
+
+    def __post_init__(self) -> None:
+        require_int("seed", self.seed, 0)
+        require_choice("device", self.device, DEVICES)
+
+    @property
+    def torch_device(self) -> torch.device:
+        """The device to train on (``auto``: the GPU when there is one)."""
+        return resolve_device(self.device)
+
+
+def run_config(parameters: Mapping[str, Any]) -> RunConfig:
+    """The :class:`RunConfig` of the parameter tree ``parameters``."""
+    sections = {
+        name: from_mapping(cls, name, parameters.get(name)) for name, cls in SECTIONS.items()
+    }
+    return RunConfig(
+        seed=parameters.get("seed"), device=parameters.get("device", "auto"), **sections
+    )

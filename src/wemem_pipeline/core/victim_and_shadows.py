@@ -1,0 +1,246 @@
+"""Train, prune and record every model of a split table: the victim and its shadows.
+
+One loop serves every procedure (dense training, one-shot and iterative pruning, with or
+without a defense) and every model, so the shadows go through exactly what the victim goes
+through (the attacks are adaptive). Results are plain containers: state dicts, a history
+with one row per model and round, :class:`~.outputs.ModelOutputs` for the attacks, and how
+often each member was trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .datasets import Dataset
+from .defenses import Defense, DefenseContext, NoDefense, Settings, build_defense
+from .masks import load_pruned_state
+from .models import ModelSpec
+from .outputs import ModelOutputs
+from .pruning import schedule_of, train_schedule
+from .run_config import RunConfig
+from .seeds import derive_seed
+from .splits import VICTIM, model_names, roles_of
+from .training import dataset_tensors
+
+StateDicts = dict[str, dict[str, torch.Tensor]]
+
+# The key of each procedure's training seeds (spelled as in earlier versions, so that a seed
+# keeps training the same models); a defended run's key is its defense's name.
+SEED_KEYS = {"dense": "dense", "one_shot": "one-shot", "iterative": "iterative"}
+
+
+class ModelDefenses:
+    """The defense ``name`` of every model of a split table, built on first use and kept.
+
+    The victim's defense reads the victim pool's mem-scores, every shadow's the shadow
+    pool's (the attacker's estimate on its own data). Keeping each model's defense lets its
+    ``summary()`` cover every round (DP-SGD's privacy spent, for one).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        dataset: Dataset,
+        mem_scores: Mapping[str, pd.DataFrame] | None,
+        run: RunConfig,
+        section: str = "settings",
+    ):
+        self.name, self.settings, self.section = name, settings, section
+        self.dataset, self.mem_scores, self.run = dataset, dict(mem_scores or {}), run
+        self._built: dict[str, Defense] = {}
+        self._members: dict[str, np.ndarray] = {}
+
+    def __call__(self, model: str, members: np.ndarray) -> Defense:
+        if model in self._members and not np.array_equal(self._members[model], members):
+            raise ValueError(f"model {model!r} was given other members than its defense has")
+        if model not in self._built:
+            self._members[model] = np.array(members)
+            context = DefenseContext(
+                members,
+                self.dataset.labels,
+                self.dataset.num_classes,
+                self.mem_scores.get("victim" if model == VICTIM else "shadow"),
+                base_weight_decay=self.run.training.weight_decay,
+                seed=self.run.seed,
+            )
+            self._built[model] = build_defense(self.name, self.settings, context, self.section)
+        return self._built[model]
+
+    def summaries(self, table: pd.DataFrame) -> dict[str, dict[str, Any]]:
+        """What a reader needs to know of each model's defense (risky members, epsilon)."""
+        summaries = {}
+        for model in model_names(table):
+            defense = self(model, roles_of(table, model)["member"])
+            summaries[model] = {"defense": defense.name, **defense.summary()}
+        return summaries
+
+
+@dataclass
+class TrainedModels:
+    """What one procedure made of every model."""
+
+    states: StateDicts
+    history: pd.DataFrame  # one row per model and round (RoundRecord's fields)
+    outputs: dict[int, ModelOutputs]  # by recorded round
+    sample_uses: pd.DataFrame  # model, round, sample_index (a member), uses
+
+    def artifacts(self) -> tuple[StateDicts, pd.DataFrame, dict[int, ModelOutputs], pd.DataFrame]:
+        return self.states, self.history, self.outputs, self.sample_uses
+
+
+def train_victim_and_shadows(
+    dataset: Dataset,
+    table: pd.DataFrame,
+    run: RunConfig,
+    procedure: str,
+    *,
+    start_states: StateDicts | None = None,
+    defenses: ModelDefenses | None = None,
+    every_round: bool = True,
+) -> TrainedModels:
+    """Put every model of ``table`` through ``procedure``, one model after another.
+
+    Args:
+        dataset: the data every model trains on (its members) and is evaluated on.
+        table: the split table: each model's members, dev and test samples.
+        run: model, training and pruning settings, the seed and the device.
+        procedure: ``dense`` (from scratch), ``one_shot`` or ``iterative`` (see
+            :mod:`.pruning`).
+        start_states: the dense models' state dicts, which the pruning procedures start from.
+        defenses: each model's defense during every round (default: none, i.e. Base).
+        every_round: record the outputs after every round; else after the last one only
+            (logits and sensitivity cost a pass over the data per model and round).
+
+    Returns:
+        The final state dicts, the history, the outputs per recorded round and the member
+        reuse per round. Batches are seeded by (seed, procedure or defense, model, round).
+    """
+    schedule = schedule_of(procedure, run.pruning, run.training)
+    recorded = range(len(schedule)) if every_round else [len(schedule) - 1]
+    features, labels = dataset_tensors(dataset, run.torch_device)
+    samples = np.unique(table["sample_index"].to_numpy(np.int64))
+    outputs = {round_index: ModelOutputs(samples) for round_index in recorded}
+    defended = defenses is not None and defenses.name != NoDefense.name
+    stage = defenses.name if defended else procedure
+    states, history, uses = {}, [], []
+    for name in model_names(table):
+        split = roles_of(table, name)
+        defense = defenses(name, split["member"]) if defenses else NoDefense(split["member"])
+        model = defense.prepare(_starting_model(dataset, run, procedure, name, start_states))
+        rounds = train_schedule(
+            model,
+            features,
+            labels,
+            split,
+            schedule,
+            run.training,
+            scope=run.pruning.scope,
+            seed=derive_seed(run.seed, stage if defended else SEED_KEYS[procedure], name),
+            description=f"{name} {stage}",
+            defense=defense,
+        )
+        for record, result in rounds:
+            history.append({"model": name, "stage": stage, **asdict(record)})
+            uses.append(_uses_table(name, record.round, split["member"], result.sample_uses))
+            if record.round in outputs:
+                inference_model = defense.inference_model(model)
+                outputs[record.round].record(name, inference_model, features, table, run.seed)
+        states[name] = _cpu_state(model)
+    return TrainedModels(states, pd.DataFrame(history), outputs, pd.concat(uses, ignore_index=True))
+
+
+def prune_with_defense(
+    dataset: Dataset,
+    table: pd.DataFrame,
+    run: RunConfig,
+    dense_states: StateDicts,
+    defense: str,
+    settings: Settings,
+    mem_scores: Mapping[str, pd.DataFrame] | None,
+    *,
+    section: str = "settings",
+    every_round: bool = True,
+) -> tuple[TrainedModels, dict[str, dict[str, Any]]]:
+    """Iterative pruning of every dense model with ``defense`` in every round.
+
+    ``mem_scores`` maps ``victim`` and ``shadow`` to their pool's scores; ``section`` names
+    the settings in error messages. Returns the pruned models and each one's defense summary.
+    """
+    defenses = ModelDefenses(defense, settings, dataset, mem_scores, run, section)
+    pruned = train_victim_and_shadows(
+        dataset,
+        table,
+        run,
+        "iterative",
+        start_states=dense_states,
+        defenses=defenses,
+        every_round=every_round,
+    )
+    return pruned, defenses.summaries(table)
+
+
+def victim_history(history: pd.DataFrame) -> pd.DataFrame:
+    """The victim's rows of a history, round by round."""
+    return history[history["model"] == VICTIM].sort_values("round")
+
+
+def _starting_model(
+    dataset: Dataset, run: RunConfig, procedure: str, name: str, start_states: StateDicts | None
+) -> nn.Module:
+    if procedure != "dense" and start_states is None:
+        raise ValueError(f"the {procedure} procedure starts from the dense models' states")
+    if start_states is None:
+        seed = derive_seed(run.seed, "init", name)
+        return run.model.build(dataset.input_shape, dataset.num_classes, seed).to(run.torch_device)
+    return restore_model(dataset, run.model, start_states[name], run.torch_device)
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
+
+
+def _uses_table(name: str, round_index: int, members: np.ndarray, uses: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"model": name, "round": round_index, "sample_index": members, "uses": uses}
+    )
+
+
+def restore_model(
+    dataset: Dataset, spec: ModelSpec, state: dict[str, torch.Tensor], device: torch.device
+) -> nn.Module:
+    """A model of ``spec`` for ``dataset`` holding the (possibly pruned) ``state``."""
+    model = load_pruned_state(spec.build(dataset.input_shape, dataset.num_classes, 0), state)
+    return model.to(device)
+
+
+def with_stored_victim(
+    outputs: ModelOutputs,
+    dataset: Dataset,
+    table: pd.DataFrame,
+    run: RunConfig,
+    state: dict[str, torch.Tensor],
+) -> ModelOutputs:
+    """A copy of ``outputs`` whose victim is the model ``state``; the shadows' outputs stay.
+
+    The stored model is taken to be trained on the split's victim members, so the attacks
+    score it exactly as they score the project's own victim.
+    """
+    try:
+        model = restore_model(dataset, run.model, state, run.torch_device)
+    except (RuntimeError, KeyError) as error:
+        raise ValueError(
+            f"the stored state dict does not fit model {run.model} on {dataset.name}; set the "
+            f"model parameters to the architecture it was trained with ({error})"
+        ) from error
+    features, _ = dataset_tensors(dataset, run.torch_device)
+    replaced = ModelOutputs(outputs.sample_index, dict(outputs.logits), dict(outputs.sensitivity))
+    replaced.record(VICTIM, model, features, table, run.seed)
+    return replaced

@@ -1,0 +1,93 @@
+"""Nodes of the scenario pipelines (``scenario1``/``scenario2``/``scenario3``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from wemem_pipeline.core import victim_and_shadows
+from wemem_pipeline.core.datasets import Dataset
+from wemem_pipeline.core.evaluation import evaluate_stages
+from wemem_pipeline.core.outputs import ModelOutputs
+from wemem_pipeline.core.reports import figures
+from wemem_pipeline.core.reports import scenario as report
+from wemem_pipeline.core.run_config import RunConfig
+from wemem_pipeline.core.scenario import scenario_stages
+from wemem_pipeline.core.victim_and_shadows import StateDicts
+
+RoundOutputs = dict[int, ModelOutputs]
+
+
+def prune_defended(
+    dataset: Dataset,
+    splits: pd.DataFrame,
+    dense_models: StateDicts,
+    victim_mem_scores: pd.DataFrame,
+    shadow_mem_scores: pd.DataFrame,
+    defense: str,
+    settings: dict[str, Any],
+    run_config: RunConfig,
+) -> tuple:
+    """Iterative pruning of every dense model with the scenario's defense in each round:
+    weights, history, outputs per round, member reuse and each model's defense summary."""
+    scores = {"victim": victim_mem_scores, "shadow": shadow_mem_scores}
+    pruned, summaries = victim_and_shadows.prune_with_defense(
+        dataset, splits, run_config, dense_models, defense, settings, scores
+    )
+    return *pruned.artifacts(), summaries
+
+
+def attack_scenario(
+    dataset: Dataset,
+    splits: pd.DataFrame,
+    dense_outputs: RoundOutputs,
+    base_outputs: RoundOutputs,
+    defended_outputs: RoundOutputs,
+    defense: str,
+    attack_params: dict[str, Any],
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every attack against the dense, the Base-pruned and the defended victim (per round)."""
+    stages = scenario_stages(dense_outputs, base_outputs, defended_outputs, defense)
+    return evaluate_stages(stages, splits, dataset.labels, attack_params, seed)
+
+
+def report_scenario(
+    dataset: Dataset,
+    dense_history: pd.DataFrame,
+    base_history: pd.DataFrame,
+    defended_history: pd.DataFrame,
+    base_sample_uses: pd.DataFrame,
+    defended_sample_uses: pd.DataFrame,
+    defense_summaries: dict[str, Any],
+    attack_metrics: pd.DataFrame,
+    scenario_name: str,
+    defense: str,
+    parameters: dict[str, Any],
+) -> tuple[dict[str, Any], pd.DataFrame, str]:
+    """The scenario's ``report.json``, its table and its markdown summary."""
+    scenario_report = report.build_scenario_report(
+        dataset.name,
+        parameters,
+        scenario_name,
+        defense,
+        {"dense": dense_history, "base": base_history, "defended": defended_history},
+        attack_metrics,
+        {"base": base_sample_uses, "defended": defended_sample_uses},
+        defense_summaries,
+    )
+    return (
+        scenario_report,
+        report.scenario_table(scenario_report),
+        report.scenario_markdown(scenario_report),
+    )
+
+
+def plot_scenario(
+    scenario_report: dict[str, Any], roc_curves: pd.DataFrame
+) -> tuple[Figure, Figure]:
+    """The privacy-utility plot and the ROC curves of Dense, Base and the defense."""
+    panels = report.scenario_roc_panels(scenario_report)
+    return report.scenario_figure(scenario_report), figures.roc_figure(roc_curves, panels)

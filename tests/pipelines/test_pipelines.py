@@ -1,0 +1,250 @@
+"""End-to-end runs of the Kedro pipelines with ``--env=test`` in a scratch copy of the project.
+
+``finished_run`` (conftest.py) is the session's one default run; tests that run more copy its
+``data/`` into a project of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from kedro_project import latest, project_copy, run_kedro
+
+from wemem_pipeline.core.attacks import ATTACKS
+from wemem_pipeline.core.outputs import ModelOutputs
+
+
+def test_default_pipeline_writes_the_report(finished_run: Path) -> None:
+    report = json.loads(latest(finished_run, "08_reporting/report.json").read_text())
+    assert report["dataset"] == "digits"
+    assert [m["name"] for m in report["models"]] == ["dense", "one_shot", "iterative"]
+    for model in report["models"]:
+        assert set(model["attacks"]) == set(ATTACKS)  # the default is the whole suite
+        for metrics in model["attacks"].values():
+            assert set(metrics) >= {
+                "balanced_accuracy",
+                "auc",
+                "tpr_at_1pct_fpr",
+                "tpr_at_0_1pct_fpr",
+            }
+            assert 0.0 <= metrics["auc"] <= 1.0
+    sparsity = {m["name"]: m["sparsity"] for m in report["models"]}
+    assert sparsity["dense"] == 0.0
+    assert sparsity["one_shot"] == pytest.approx(0.6, abs=0.005)
+    assert sparsity["iterative"] == pytest.approx(0.6, abs=0.005)
+    assert [r["round"] for r in report["rounds"]] == [0, 1, 2]  # conf/test: 3 rounds
+    for name in ("report.md", "report.csv", "rounds.csv", "roc_curves.png", "rounds.png"):
+        assert latest(finished_run, f"08_reporting/{name}").stat().st_size > 0
+
+
+def test_memorability_scores_cover_both_pools(finished_run: Path) -> None:
+    splits = pd.read_parquet(latest(finished_run, "03_primary/splits.parquet"))
+    for pool in ("victim", "shadow"):
+        scores = pd.read_parquet(latest(finished_run, f"04_feature/{pool}_mem_scores.parquet"))
+        expected = splits[(splits["pool"] == pool) & splits["from_pool"]]["sample_index"]
+        assert sorted(scores["sample_index"]) == sorted(expected.unique())
+        assert scores["score"].between(0, 1).all()
+        assert scores["raw_score"].between(-1, 1).all()
+        assert ((scores["in_count"] > 0) & (scores["out_count"] > 0)).all()
+    for name in ("mem_histogram.png", "mem_extremes.png", "mem_summary.csv"):
+        assert latest(finished_run, f"08_reporting/{name}").stat().st_size > 0
+
+
+def test_imported_scores_replace_the_estimate(finished_run: Path, tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    paths = {}
+    for pool in ("victim", "shadow"):
+        scores = pd.read_parquet(latest(finished_run, f"04_feature/{pool}_mem_scores.parquet"))
+        paths[pool] = tmp_path / f"{pool}.csv"
+        scores.rename(columns={"sample_index": "index", "raw_score": "score"})[
+            ["index", "score"]
+        ].to_csv(paths[pool], index=False)
+    shutil.copytree(finished_run / "data", project / "data", dirs_exist_ok=True)
+    override = (
+        f"memorability.method=import,memorability.victim_scores_path={paths['victim']},"
+        f"memorability.shadow_scores_path={paths['shadow']}"
+    )
+    result = run_kedro(project, "--pipeline=memorability", "--params", override)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    imported = pd.read_parquet(latest(project, "04_feature/victim_mem_scores.parquet"))
+    estimated = pd.read_parquet(latest(finished_run, "04_feature/victim_mem_scores.parquet"))
+    pd.testing.assert_series_equal(imported["raw_score"], estimated["raw_score"])
+
+
+def test_splits_and_histories_are_persisted(finished_run: Path) -> None:
+    splits = pd.read_parquet(latest(finished_run, "03_primary/splits.parquet"))
+    models = {"victim", "shadow_0", "shadow_1", "shadow_2"}
+    assert set(splits["model"]) == models
+    history = pd.read_csv(latest(finished_run, "07_model_output/iterative_history.csv"))
+    assert len(history) == 4 * 3  # 4 models x 3 rounds
+    assert (history["sparsity"] - history["target_sparsity"]).abs().max() < 0.005
+    # Every procedure keeps its outputs by round and its members' reuse.
+    for stage, rounds in (("dense", [0]), ("one_shot", [0]), ("iterative", [0, 1, 2])):
+        with latest(finished_run, f"07_model_output/{stage}_outputs.pkl").open("rb") as file:
+            outputs = pickle.load(file)
+        assert sorted(outputs) == rounds, stage
+        assert all(
+            isinstance(o, ModelOutputs) and set(o.logits) == models for o in outputs.values()
+        )
+        uses = pd.read_parquet(latest(finished_run, f"07_model_output/{stage}_sample_uses.parquet"))
+        assert set(uses["model"]) == models and sorted(set(uses["round"])) == rounds, stage
+
+
+def test_same_seed_gives_same_metrics(finished_run: Path, tmp_path: Path) -> None:
+    again = project_copy(tmp_path)
+    assert run_kedro(again).returncode == 0
+    first = pd.read_csv(latest(finished_run, "07_model_output/attack_metrics.csv"))
+    second = pd.read_csv(latest(again, "07_model_output/attack_metrics.csv"))
+    timing = ["seconds"]  # wall-clock time, the one column that may differ
+    pd.testing.assert_frame_equal(first.drop(columns=timing), second.drop(columns=timing))
+
+
+BAD_PARAMETERS = [
+    ("pruning.sparsity=1.0", "pruning.sparsity"),
+    ("pruning.sparsity=-0.1", "pruning.sparsity"),
+    ("pruning.rounds=0", "pruning.rounds"),
+    ("split.num_shadows=0", "split.num_shadows"),
+    ("dataset.name=nope", "dataset.name"),
+    ("model.name=nope", "model.name"),
+    ("memorability.num_models=1", "memorability.num_models"),
+    ("memorability.subset_fraction=1.0", "memorability.subset_fraction"),
+    ("attacks.rmia.gamma=0", "attacks.rmia.gamma"),
+    ("split.num_shadows=2", "split.num_shadows"),  # too few for LiRA's references
+    ("attack_stored.shadows=nope", "attack_stored.shadows"),
+    ("compare.defenses.ppb.lambda=-1", "compare.defenses.ppb.lambda"),
+    ("compare.defenses.dpsgd.noise_multiplier=0", "compare.defenses.dpsgd.noise_multiplier"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_parameter_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
+    """``kedro run --params <override>`` of every selected bad override, each in its own
+    project copy, two at a time: such a run is Kedro's single-threaded start-up (importing
+    torch and the project) and the parameter check, so two share the 2 cores well."""
+    selected = sorted(
+        {
+            item.callspec.params["override"]
+            for item in request.session.items
+            if getattr(item, "originalname", None) == "test_bad_parameters_stop_before_training"
+        }
+    )
+    projects = {override: project_copy(tmp_path_factory.mktemp("bad")) for override in selected}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = pool.map(lambda o: run_kedro(projects[o], "--params", o), selected)
+        return {o: (projects[o], result) for o, result in zip(selected, results, strict=True)}
+
+
+@pytest.mark.parametrize(("override", "parameter"), BAD_PARAMETERS)
+def test_bad_parameters_stop_before_training(
+    bad_parameter_runs: dict[str, tuple[Path, subprocess.CompletedProcess]],
+    override: str,
+    parameter: str,
+) -> None:
+    project, result = bad_parameter_runs[override]
+    assert result.returncode != 0
+    assert parameter in result.stdout + result.stderr
+    assert not list((project / "data").rglob("*.pt")), "no model may be trained or saved"
+
+
+def test_compare_runs_every_defense(finished_run: Path) -> None:
+    comparison = pd.read_csv(latest(finished_run, "08_reporting/compare/compare.csv"))
+    assert comparison["defense"].tolist() == [
+        "dense",
+        "base",
+        "rsw",
+        "rmr",
+        "swmr",
+        "ppb",
+        "advreg",
+        "dpsgd",
+        "relaxloss",
+        "hamp",
+    ]  # conf/test: one setting per baseline
+    assert comparison["test_accuracy"].between(0.2, 1.0).all()
+    assert comparison[["auc", "tpr_at_1pct_fpr"]].notna().all().all()
+    base = comparison.set_index("defense").loc["base"]
+    assert base["time_relative_to_base"] == pytest.approx(1.0)
+    epsilon = comparison.set_index("defense")["epsilon"]
+    assert epsilon["dpsgd"] > 0 and epsilon.drop("dpsgd").isna().all()
+    assert comparison["pareto_auc"].any() and comparison["pareto_tpr_at_1pct_fpr"].any()
+    metrics = pd.read_csv(latest(finished_run, "07_model_output/compare/attack_metrics.csv"))
+    for run in comparison["run"]:
+        assert set(metrics.loc[metrics["run"] == run, "attack"]) == set(ATTACKS), run
+    # Base is pruned again beside the defenses with the pruning pipeline's seeds: the same
+    # victim, so the same attack metrics as the attacks pipeline's last round.
+    attacks = pd.read_csv(latest(finished_run, "07_model_output/attack_metrics.csv"))
+    columns = ["attack", "auc", "balanced_accuracy", "tpr_at_1pct_fpr"]
+    pd.testing.assert_frame_equal(
+        metrics.loc[metrics["run"] == "Base", columns].reset_index(drop=True),
+        attacks.loc[attacks["stage"] == "round_2", columns].reset_index(drop=True),
+    )
+    summary = latest(finished_run, "08_reporting/compare/compare.md").read_text()
+    assert "## Where the WeMem defenses stand" in summary
+    assert latest(finished_run, "08_reporting/compare/compare_plot.png").stat().st_size > 0
+
+
+def stored_metrics(project: Path) -> pd.DataFrame:
+    metrics = pd.read_csv(latest(project, "07_model_output/stored/attack_metrics.csv"))
+    return metrics.drop(columns="seconds").set_index(["stage", "attack"])
+
+
+def test_attack_stored_model_from_a_state_dict_file(finished_run: Path, tmp_path: Path) -> None:
+    # The project's own iterative victim saved as a plain state dict: attacked with the same
+    # shadows, it must score exactly as the project's victim.
+    project = project_copy(tmp_path)
+    shutil.copytree(finished_run / "data", project / "data", dirs_exist_ok=True)
+    models = torch.load(latest(finished_run, "06_models/iterative_models.pt"), weights_only=True)
+    victim_file = tmp_path / "victim.pt"
+    torch.save(models["victim"], victim_file)
+    result = run_kedro(
+        project, "--pipeline=attack_stored", "--params", f"attack_stored.file={victim_file}"
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    metrics = stored_metrics(project)
+    assert set(metrics.index.get_level_values("attack")) == set(ATTACKS)
+    pd.testing.assert_frame_equal(
+        metrics.loc["stored"], metrics.loc["project_iterative"], check_exact=False, atol=1e-9
+    )
+    summary = latest(project, "08_reporting/stored/report.md").read_text()
+    assert str(victim_file) in summary and "**" in summary
+    assert latest(project, "08_reporting/stored/roc_curves.png").stat().st_size > 0
+
+
+def test_attack_stored_model_picks_a_catalog_version(finished_run: Path, tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    shutil.copytree(finished_run / "data", project / "data", dirs_exist_ok=True)
+    version = latest(finished_run, "06_models/dense_models.pt").parent.name
+    result = run_kedro(
+        project,
+        "--pipeline=attack_stored",
+        "--params",
+        "attack_stored.models=dense_models,attack_stored.shadows=dense",
+        "--load-versions",
+        f"stored_models:{version}",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    metrics = stored_metrics(project)
+    pd.testing.assert_frame_equal(
+        metrics.loc["stored"], metrics.loc["project_dense"], check_exact=False, atol=1e-9
+    )
+
+
+def test_attack_stored_model_names_a_missing_file(finished_run: Path, tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    shutil.copytree(finished_run / "data", project / "data", dirs_exist_ok=True)
+    missing = tmp_path / "nowhere.pt"
+    result = run_kedro(
+        project, "--pipeline=attack_stored", "--params", f"attack_stored.file={missing}"
+    )
+    assert result.returncode != 0
+    assert str(missing) in result.stdout + result.stderr

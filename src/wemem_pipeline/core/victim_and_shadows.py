@@ -32,7 +32,8 @@ from .training import dataset_tensors
 StateDicts = dict[str, dict[str, torch.Tensor]]
 
 # The key of each procedure's training seeds (spelled as in earlier versions, so that a seed
-# keeps training the same models); a defended run's key is its defense's name.
+# keeps training the same models). A defense does not enter it: Base and a defended run draw
+# the same batches wherever the defense trains on the same samples.
 SEED_KEYS = {"dense": "dense", "one_shot": "one-shot", "iterative": "iterative"}
 
 
@@ -121,7 +122,8 @@ def train_victim_and_shadows(
 
     Returns:
         The final state dicts, the history, the outputs per recorded round and the member
-        reuse per round. Batches are seeded by (seed, procedure or defense, model, round).
+        reuse per round. Batches are seeded by (seed, procedure, model, round), whatever the
+        defense.
     """
     schedule = schedule_of(procedure, run.pruning, run.training)
     recorded = range(len(schedule)) if every_round else [len(schedule) - 1]
@@ -143,7 +145,7 @@ def train_victim_and_shadows(
             schedule,
             run.training,
             scope=run.pruning.scope,
-            seed=derive_seed(run.seed, stage if defended else SEED_KEYS[procedure], name),
+            seed=derive_seed(run.seed, SEED_KEYS[procedure], name),
             description=f"{name} {stage}",
             defense=defense,
         )

@@ -14,12 +14,14 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from ..datasets import Dataset  # noqa: E402
+from ..defenses import DEFENSES, WEMEM_NAMES  # noqa: E402
 from .tables import strongest  # noqa: E402
-from .titles import TITLES, title  # noqa: E402
+from .titles import title  # noqa: E402
 
 PRIVACY_METRICS = {"auc": "AUC", "tpr_at_1pct_fpr": "TPR at 1% FPR"}
 CHANCE = {"auc": 0.5, "tpr_at_1pct_fpr": 0.01}
-COLORS = {name: plt.cm.tab10(i % 10) for i, name in enumerate(TITLES)}
+# One colour per run a privacy-utility plot can show: Dense, then every defense (Base first).
+COLORS = {name: plt.cm.tab10(i % 10) for i, name in enumerate(["dense", *DEFENSES])}
 
 
 def _style(ax: plt.Axes, **settings: Any) -> None:
@@ -33,8 +35,11 @@ def _chance(ax: plt.Axes, value: float) -> None:
 
 def roc_figure(roc: pd.DataFrame, panels: dict[str, str]) -> Figure:
     """Log-log ROC curves of every attack, one panel per ``{title: stage}``."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.8), sharey=True)
-    for ax, (panel, stage) in zip(np.atleast_1d(axes), panels.items(), strict=True):
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5 * len(panels), 4.8), sharey=True, squeeze=False
+    )
+    axes = axes[0]
+    for ax, (panel, stage) in zip(axes, panels.items(), strict=True):
         curves = roc[roc["stage"] == stage].groupby("attack", sort=False)
         for index, (attack, curve) in enumerate(curves):
             # tab20 and two line styles keep a dozen attacks apart.
@@ -55,7 +60,6 @@ def roc_figure(roc: pd.DataFrame, panels: dict[str, str]) -> Figure:
             title=panel,
             xlabel="false positive rate",
         )
-    axes = np.atleast_1d(axes)
     axes[0].set_ylabel("true positive rate")
     axes[-1].legend(loc="lower right", fontsize="small", ncols=2)
     fig.suptitle("Membership inference ROC of the victim (log-log; dotted = chance)")
@@ -99,7 +103,7 @@ def privacy_utility_figure(points: pd.DataFrame, heading: str) -> Figure:
                 runs["test_accuracy"],
                 runs[metric],
                 s=90,
-                marker="*" if defense in ("rsw", "rmr", "swmr") else "o",
+                marker="*" if defense in WEMEM_NAMES else "o",
                 color=COLORS.get(defense, "black"),
                 label=title(defense),
             )

@@ -1,4 +1,4 @@
-"""Project hooks: parameters are checked before the first node runs."""
+"""Project hooks: the parameters are checked before the first node runs, then typed once."""
 
 from __future__ import annotations
 
@@ -7,9 +7,15 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 from .core.parameter_checks import validate_parameters
+from .core.run_config import run_config
 
 
-class ParameterValidationHooks:
+class ParameterHooks:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
-        validate_parameters(catalog.load("parameters"))
+        """Refuse bad parameters before any training; put the typed ``run_config`` (a
+        :class:`~.core.run_config.RunConfig`) in the catalog beside the parameters, so that
+        every node, in any selection of nodes, can take it."""
+        parameters = catalog.load("parameters")
+        validate_parameters(parameters)
+        catalog["run_config"] = run_config(parameters)

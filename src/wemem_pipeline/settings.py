@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from wemem_pipeline.hooks import ParameterValidationHooks
+from wemem_pipeline.hooks import ParameterHooks
 
-HOOKS = (ParameterValidationHooks(),)
+HOOKS = (ParameterHooks(),)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

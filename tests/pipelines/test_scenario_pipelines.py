@@ -5,6 +5,7 @@ all."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -23,12 +24,12 @@ def test_every_scenario_is_registered_in_its_own_namespace():
     for name in SCENARIOS:
         nodes = {node.name for node in pipelines[name].nodes}
         own = {f"{name}.{node}" for node in ("prune_defended", "attack_scenario")}
-        assert own | {"build_run_config", "train_dense_models", "prune_iteratively"} <= nodes
+        assert own | {"train_dense_models", "prune_iteratively"} <= nodes
         assert nodes <= default
-        # A scenario runs on its own: it needs nothing but the parameters.
-        assert all(
-            free == "parameters" or free.startswith("params:") for free in pipelines[name].inputs()
-        ), name
+        # A scenario runs on its own: it needs nothing but the parameters (``run_config`` is
+        # typed from them by the project's hook).
+        free_inputs = pipelines[name].inputs() - {"parameters", "run_config"}
+        assert all(free.startswith("params:") for free in free_inputs), name
     # The scenarios share the upstream nodes and only namespace their own.
     scenario_nodes = {n for n in default if n.split(".")[0] in SCENARIOS}
     assert len(scenario_nodes) == 3 * len({n.split(".", 1)[1] for n in scenario_nodes})
@@ -102,3 +103,18 @@ def test_bad_scenario_setting_stops_before_training(tmp_path: Path) -> None:
     assert "scenario1.settings.width" in result.stdout + result.stderr
     assert not list((project / "data").rglob("*.pt")), "no model may be trained or saved"
     assert not list((project / "data").rglob("*.parquet")), "nothing may run at all"
+
+
+def test_a_scenario_runs_by_name_and_repeats_the_default_runs_numbers(
+    finished_run: Path, tmp_path: Path
+) -> None:
+    # scenario3 alone, from its own first node, on the default run's upstream artifacts:
+    # the same seeds on the same inputs give the same report.
+    project = project_copy(tmp_path)
+    shutil.copytree(finished_run / "data", project / "data", dirs_exist_ok=True)
+    result = run_kedro(project, "--pipeline=scenario3", "--from-nodes=scenario3.prune_defended")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    columns = ["stage", "attack", "auc", "balanced_accuracy", "tpr_at_1pct_fpr"]
+    again = pd.read_csv(latest(project, "07_model_output/scenario3/attack_metrics.csv"))
+    first = pd.read_csv(latest(finished_run, "07_model_output/scenario3/attack_metrics.csv"))
+    pd.testing.assert_frame_equal(again[columns], first[columns])

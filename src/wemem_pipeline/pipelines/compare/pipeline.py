@@ -1,11 +1,10 @@
 from kedro.pipeline import Node, Pipeline
 
-from .. import run_config_pipeline
 from .nodes import compare_defenses, report_comparison
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return run_config_pipeline() + Pipeline(
+    return Pipeline(
         [
             Node(
                 compare_defenses,

@@ -1,11 +1,10 @@
 from kedro.pipeline import Node, Pipeline
 
-from .. import run_config_pipeline
 from .nodes import load, split
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return run_config_pipeline() + Pipeline(
+    return Pipeline(
         [
             Node(load, "run_config", "dataset", name="load_dataset"),
             Node(split, ["dataset", "run_config"], "splits", name="split_samples"),

@@ -1,6 +1,6 @@
 from kedro.pipeline import Node, Pipeline
 
-from .. import bind, run_config_pipeline
+from .. import bind
 from .nodes import plot_scores, score_pool, summarize_scores
 
 
@@ -14,7 +14,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         )
         for pool in ("victim", "shadow")
     ]
-    return run_config_pipeline() + Pipeline(
+    return Pipeline(
         [
             *scoring,
             Node(

@@ -1,6 +1,6 @@
 from kedro.pipeline import Node, Pipeline
 
-from .. import bind, run_config_pipeline
+from .. import bind
 from .nodes import prune
 
 NODE_NAMES = {"one_shot": "prune_one_shot", "iterative": "prune_iteratively"}
@@ -8,7 +8,7 @@ ARTIFACTS = ("models", "history", "outputs", "sample_uses")
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return run_config_pipeline() + Pipeline(
+    return Pipeline(
         [
             Node(
                 bind(prune, procedure=procedure),

@@ -106,7 +106,7 @@ def _attacks_and_report() -> list[Node]:
 def create_pipeline(scenario: str = "scenario3", **kwargs) -> Pipeline:
     """Pipeline ``scenario`` (parameters under the ``scenario`` key, artifacts namespaced)."""
     upstream = data_split() + memorability() + training()
-    base_pruning = pruning().only_nodes("build_run_config", "prune_iteratively")
+    base_pruning = pruning().only_nodes("prune_iteratively")
     defended = Pipeline(
         [_defended_pruning(), *_attacks_and_report()],
         namespace=scenario,

@@ -3,8 +3,8 @@
 An attack is calibrated on the shadow models' outputs (whose membership the attacker knows)
 and then scores the victim's outputs. Every attack in ``attacks/`` implements :class:`Attack`.
 Besides logits, a set may carry the model's input sensitivity (for SAMIA) and the outputs of
-reference models (for the offline LiRA and RMIA), which :class:`~wemem_pipeline.core.runs.
-ModelOutputs` fills in.
+reference models (for the offline LiRA and RMIA), which
+:class:`~wemem_pipeline.core.outputs.ModelOutputs` fills in.
 """
 
 from __future__ import annotations

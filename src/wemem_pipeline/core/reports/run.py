@@ -79,34 +79,22 @@ def build_report(
 
 def report_table(report: dict[str, Any]) -> pd.DataFrame:
     """One row per (model, attack): accuracy, sparsity and the attack's metrics."""
-    return pd.DataFrame(
-        [
-            {
-                "model": model["name"],
-                "test_accuracy": model["test_accuracy"],
-                "sparsity": model["sparsity"],
-                "attack": attack,
-                **values,
-            }
-            for model in report["models"]
-            for attack, values in model["attacks"].items()
-        ]
-    )
+    columns = {"model": "name", "test_accuracy": "test_accuracy", "sparsity": "sparsity"}
+    return _per_attack(report["models"], columns)
 
 
 def rounds_table(report: dict[str, Any]) -> pd.DataFrame:
     """One row per (round, attack) of the iterative run: how leakage grows round by round."""
+    columns = {key: key for key in ("round", "sparsity", "test_accuracy", "epochs")}
+    return _per_attack(report["rounds"], columns)
+
+
+def _per_attack(entries: list[dict[str, Any]], columns: dict[str, str]) -> pd.DataFrame:
+    """One row per entry and attack: the entry's ``{column: key}`` values, then the attack's."""
     return pd.DataFrame(
         [
-            {
-                "round": entry["round"],
-                "sparsity": entry["sparsity"],
-                "test_accuracy": entry["test_accuracy"],
-                "epochs": entry["epochs"],
-                "attack": attack,
-                **values,
-            }
-            for entry in report["rounds"]
+            {**{column: entry[key] for column, key in columns.items()}, "attack": attack, **values}
+            for entry in entries
             for attack, values in entry["attacks"].items()
         ]
     )

@@ -25,7 +25,6 @@ from kedro.runner import SequentialRunner
 from pluggy import PluginManager
 
 from wemem_pipeline.core import ensemble, memorability, pruning, training
-from wemem_pipeline.core.parameter_checks import validate_parameters
 from wemem_pipeline.parameters import load_parameters, memory_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +76,6 @@ def main() -> None:
     logging.disable(logging.INFO)
 
     parameters = load_parameters(ROOT / "conf", args.env)
-    validate_parameters(parameters)
     configure_project("wemem_pipeline")
     hooks = PluginManager(HOOK_NAMESPACE)
     for specs in (NodeSpecs, PipelineSpecs, DatasetSpecs):
@@ -86,8 +84,9 @@ def main() -> None:
     hooks.register(times)
     spent = timed_training()
 
+    catalog = memory_catalog(parameters)  # checks the parameters, as a project run does
     start = time.perf_counter()
-    SequentialRunner().run(pipelines[args.pipeline], memory_catalog(parameters), hooks)
+    SequentialRunner().run(pipelines[args.pipeline], catalog, hooks)
     total = time.perf_counter() - start
 
     print(f"pipeline {args.pipeline}, env={args.env}, dataset={parameters['dataset']['name']}")

@@ -7,7 +7,6 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 from .core.parameter_checks import validate_parameters
-from .core.run_config import run_config
 
 
 class ParameterHooks:
@@ -16,6 +15,4 @@ class ParameterHooks:
         """Refuse bad parameters before any training; put the typed ``run_config`` (a
         :class:`~.core.run_config.RunConfig`) in the catalog beside the parameters, so that
         every node, in any selection of nodes, can take it."""
-        parameters = catalog.load("parameters")
-        validate_parameters(parameters)
-        catalog["run_config"] = run_config(parameters)
+        catalog["run_config"] = validate_parameters(catalog.load("parameters"))

@@ -9,7 +9,7 @@ from typing import Any
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
-from wemem_pipeline.core.run_config import run_config
+from wemem_pipeline.core.parameter_checks import validate_parameters
 from wemem_pipeline.settings import CONFIG_LOADER_ARGS
 
 
@@ -25,14 +25,14 @@ def load_parameters(conf_source: str | Path, env: str = "base") -> dict[str, Any
 
 def memory_catalog(parameters: Mapping[str, Any]) -> DataCatalog:
     """A catalog that feeds ``parameters`` to nodes as a project run does (``parameters``,
-    ``params:a``, ``params:a.b``, ..., and ``run_config``) and keeps every other dataset in
-    memory.
+    ``params:a``, ``params:a.b``, ..., and ``run_config``, after the same check of every
+    parameter) and keeps every other dataset in memory.
 
     With Kedro's runner it runs a pipeline without reading or writing ``data/``.
     """
     catalog = DataCatalog()
     catalog["parameters"] = parameters
-    catalog["run_config"] = run_config(parameters)
+    catalog["run_config"] = validate_parameters(parameters)
 
     def add(name: str, value: Any) -> None:
         catalog[f"params:{name}"] = value

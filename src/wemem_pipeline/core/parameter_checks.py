@@ -9,12 +9,15 @@ from .attacks import check_attack_params
 from .compare import check_compare_params
 from .defenses import check_defense_settings
 from .pruning import PROCEDURES
-from .run_config import run_config
+from .run_config import RunConfig, run_config
 from .validation import ParameterError, check_known_keys, require_choice
 
 
-def validate_parameters(params: Mapping[str, Any]) -> None:
-    """Check every section a run uses, so bad input fails before any training starts."""
+def validate_parameters(params: Mapping[str, Any]) -> RunConfig:
+    """Check every section a run uses, so bad input fails before any training starts.
+
+    Returns the typed settings the nodes share (``run_config``).
+    """
     config = run_config(params)
     check_attack_params(params.get("attacks") or {}, config.split.num_shadows)
     check_attack_stored(params.get("attack_stored"))
@@ -24,6 +27,7 @@ def validate_parameters(params: Mapping[str, Any]) -> None:
     # After the scenarios: compare reuses their settings, and a bad one is theirs to name.
     if "compare" in params:
         check_compare_params(params["compare"])
+    return config
 
 
 def check_attack_stored(values: Mapping[str, Any] | None) -> None:

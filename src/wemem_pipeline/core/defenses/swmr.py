@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..validation import check_known_keys, from_mapping
+from ..validation import check_known_keys
 from .base import Defense, DefenseContext, GroupOptimizer, SampleGroup, Settings
 from .rmr import RMR
-from .windows import ClassWindows, WindowConfig
+from .rsw import RSW
+from .windows import ClassWindows
 
 
 class SWMR(Defense):
@@ -24,11 +25,9 @@ class SWMR(Defense):
     def from_settings(cls, settings: Settings, context: DefenseContext, section: str) -> SWMR:
         settings = dict(settings or {})
         check_known_keys(section, settings, ("window", "risky"))
-        window = from_mapping(WindowConfig, f"{section}.window", settings.get("window"))
+        windows = RSW.from_settings(settings.get("window"), context, f"{section}.window")
         regularization = RMR.from_settings(settings.get("risky"), context, f"{section}.risky")
-        raw, _ = context.member_scores()
-        windows = ClassWindows(context.members, context.labels, raw, window, context.seed)
-        return cls(windows, regularization)
+        return cls(windows.windows, regularization)
 
     def optimizers(self) -> dict[str, GroupOptimizer]:
         return self.regularization.optimizers()

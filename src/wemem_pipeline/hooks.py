@@ -1,18 +1,81 @@
-"""Project hooks: the parameters are checked before the first node runs, then typed once."""
+"""Project hooks: everything a run can check is checked before its first node, and every run
+leaves a record of what it was, what it loaded and whether it completed (run_records.py)."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
+from kedro.framework.project import pipelines
 
 from .core.parameter_checks import validate_parameters
+from .core.threads import use_threads
+from .run_records import RUNS_DIR, RunRecord, choose_input_versions, new_record, pin_versions
+
+log = logging.getLogger(__name__)
+
+_NOT_ARTIFACTS = {"parameters", "run_config"}
 
 
-class ParameterHooks:
+class RunHooks:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
-        """Refuse bad parameters before any training; put the typed ``run_config`` (a
-        :class:`~.core.run_config.RunConfig`) in the catalog beside the parameters, so that
-        every node, in any selection of nodes, can take it."""
-        catalog["run_config"] = validate_parameters(catalog.load("parameters"))
+        """Refuse bad parameters, unusable data and inputs of different runs before any node
+        runs; then put the typed ``run_config`` in the catalog for every node to take."""
+        parameters = catalog.load("parameters")
+        config = validate_parameters(parameters)
+        catalog["run_config"] = config
+        log.info("torch uses %d CPU thread(s)", use_threads(config.threads, config.model.name))
+
+        self._project = Path(run_params["project_path"])
+        record = new_record(run_params, config, parameters)
+        if "dataset" in pipeline.all_outputs():  # this run reads the data files: check them now
+            record.dataset_fingerprint = config.dataset.load().fingerprint()
+        inputs = {
+            name
+            for name in pipeline.inputs()
+            if name not in _NOT_ARTIFACTS and not name.startswith("params:")
+        }
+        record.loaded = choose_input_versions(
+            catalog,
+            inputs,
+            record,
+            run_params.get("load_versions") or {},
+            self._project,
+            {name: _producers(name) for name in inputs},
+        )
+        pin_versions(catalog, record.loaded, record.run_id)
+        if record.dataset_fingerprint is None and "dataset" in record.loaded:
+            made = RunRecord.load(self._project, record.loaded["dataset"])
+            record.dataset_fingerprint = made.dataset_fingerprint if made else None
+        record.save(self._project)
+        self._record = record
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        self._record.saved.append(dataset_name)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._record.finish(self._project)
+        log.info("Run %s completed; its record: %s", self._record.run_id, self._record_path())
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception) -> None:
+        self._record.finish(self._project, error)
+        log.info("Run %s failed; its versions are marked partial", self._record.run_id)
+
+    def _record_path(self) -> Path:
+        return RUNS_DIR / f"{self._record.run_id}.json"
+
+
+def _producers(artifact: str) -> list[str]:
+    """Registered pipelines that make ``artifact``, the smallest first."""
+    makers = [
+        (len(pipeline.nodes), name)
+        for name, pipeline in pipelines.items()
+        if name != "__default__" and artifact in pipeline.all_outputs()
+    ]
+    return [name for _, name in sorted(makers)]

@@ -10,6 +10,7 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
 from wemem_pipeline.core.parameter_checks import validate_parameters
+from wemem_pipeline.core.threads import use_threads
 from wemem_pipeline.settings import CONFIG_LOADER_ARGS
 
 
@@ -26,13 +27,14 @@ def load_parameters(conf_source: str | Path, env: str = "base") -> dict[str, Any
 def memory_catalog(parameters: Mapping[str, Any]) -> DataCatalog:
     """A catalog that feeds ``parameters`` to nodes as a project run does (``parameters``,
     ``params:a``, ``params:a.b``, ..., and ``run_config``, after the same check of every
-    parameter) and keeps every other dataset in memory.
+    parameter, with the same thread count) and keeps every other dataset in memory.
 
     With Kedro's runner it runs a pipeline without reading or writing ``data/``.
     """
     catalog = DataCatalog()
     catalog["parameters"] = parameters
-    catalog["run_config"] = validate_parameters(parameters)
+    catalog["run_config"] = config = validate_parameters(parameters)
+    use_threads(config.threads, config.model.name)
 
     def add(name: str, value: Any) -> None:
         catalog[f"params:{name}"] = value

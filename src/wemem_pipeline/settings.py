@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from wemem_pipeline.hooks import ParameterHooks
+from wemem_pipeline.hooks import RunHooks
 
-HOOKS = (ParameterHooks(),)
+HOOKS = (RunHooks(),)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 import fsspec
 import torch
 from kedro.io import AbstractVersionedDataset, Version
 from kedro.io.core import get_filepath_str, get_protocol_and_path
+
+from .core.errors import DataError
+
+
+def read_state_dicts(file: IO[bytes], source: str) -> dict:
+    """One state dict, or ``{model_name: state_dict}``, read without unpickling any object.
+
+    Anything else (a bare tensor, a list, a whole pickled module, a corrupt file) is refused
+    with a :class:`DataError` that names ``source``; unsafe loading is never suggested.
+    """
+    expected = "a dict of tensors (a state dict) or {model name: state dict}, saved with torch.save"
+    try:
+        stored = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt, truncated, or pickling objects other than tensors
+        raise DataError(
+            f"{source}: not a model file this project loads ({type(exc).__name__}); expected "
+            f"{expected}. Files that need arbitrary objects unpickled are never loaded."
+        ) from None  # torch's own message suggests unsafe loading: do not show it
+    models = stored.values() if isinstance(stored, Mapping) else ()
+    single = bool(models) and all(torch.is_tensor(value) for value in models)
+    several = bool(models) and all(
+        isinstance(model, Mapping) and all(torch.is_tensor(v) for v in model.values())
+        for model in models
+    )
+    if not (single or several):
+        raise DataError(f"{source}: holds {_describe_object(stored)}; expected {expected}")
+    return stored
+
+
+def _describe_object(stored: object) -> str:
+    if torch.is_tensor(stored):
+        return f"a bare tensor of shape {tuple(stored.shape)}"
+    if isinstance(stored, Mapping):
+        return f"a dict of {sorted({type(v).__name__ for v in stored.values()}) or 'nothing'}"
+    return f"a {type(stored).__name__}"
 
 
 class TorchStateDictsDataset(AbstractVersionedDataset[dict, dict]):
@@ -31,7 +67,7 @@ class TorchStateDictsDataset(AbstractVersionedDataset[dict, dict]):
     def load(self) -> dict:
         path = get_filepath_str(self._get_load_path(), self._protocol)
         with self._fs.open(path, "rb") as file:
-            return torch.load(file, map_location="cpu", weights_only=True)
+            return read_state_dicts(file, path)
 
     def save(self, data: dict) -> None:
         path = get_filepath_str(self._get_save_path(), self._protocol)
@@ -62,9 +98,9 @@ class StoredModelsDataset(TorchStateDictsDataset):
         protocol, path = get_protocol_and_path(self._file)
         fs = fsspec.filesystem(protocol)
         if not fs.exists(path):
-            raise FileNotFoundError(f"attack_stored.file: no state-dict file at {self._file}")
+            raise DataError(f"attack_stored.file: no file at {self._file}")
         with fs.open(path, "rb") as file:
-            stored = torch.load(file, map_location="cpu", weights_only=True)
+            stored = read_state_dicts(file, f"attack_stored.file={self._file}")
         if all(torch.is_tensor(value) for value in stored.values()):
             return {"victim": stored}
         return stored

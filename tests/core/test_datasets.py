@@ -18,7 +18,7 @@ from wemem_pipeline.core.datasets import (
     load_dataset,
     read_idx,
 )
-from wemem_pipeline.core.validation import ParameterError
+from wemem_pipeline.core.errors import DataError, ParameterError
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -372,7 +372,9 @@ def test_npz_errors(tmp_path: Path) -> None:
         load_dataset("file", path=bad_keys)
     with_nan = tmp_path / "n.npz"
     np.savez(with_nan, x=np.array([[1.0, np.nan], [0.0, 1.0]]), y=[0, 1])
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(
+        DataError, match=r"1 samples have missing or infinite features \(rows \[0\]\)"
+    ):
         load_dataset("file", path=with_nan)
     text = tmp_path / "t.npz"
     np.savez(text, x=np.array([["a", "b"], ["c", "d"]]), y=[0, 1])
@@ -426,8 +428,51 @@ def test_table_errors(tmp_path: Path) -> None:
 
     nan = tmp_path / "nan.parquet"
     frame().assign(f2=[0.0, None, 1.0, 1.0, 0.0]).to_parquet(nan)
-    with pytest.raises(ValueError, match=r"NaN values: \['f2'\]"):
+    with pytest.raises(DataError, match=r"missing or infinite values: \['f2'\]"):
         load_dataset("file", path=nan, label_column="target")
+
+
+def test_unusable_tables_are_refused_with_the_file_named(tmp_path: Path) -> None:
+    infinite = tmp_path / "inf.csv"
+    frame().assign(f1=[1.0, np.inf, 3.0, 4.0, 5.0]).to_csv(infinite, index=False)
+    one_class = tmp_path / "one.csv"
+    frame().assign(target="cat").to_csv(one_class, index=False)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("f1,f2,target\n")
+    garbage = tmp_path / "garbage.parquet"
+    garbage.write_bytes(b"not parquet at all")
+    cases = {
+        infinite: r"inf\.csv: feature columns with missing or infinite values: \['f1'\]",
+        one_class: r"one\.csv: every label is cat; .* at least two classes",
+        empty: r"empty\.csv: the file is empty",
+        header_only: r"header\.csv: the file has a header \(3 columns\) but no rows",
+        garbage: r"garbage\.parquet: not a readable \.parquet table",
+    }
+    for path, message in cases.items():
+        with pytest.raises(DataError, match=message):
+            load_dataset("file", path=path, label_column="target")
+
+
+def test_a_corrupt_npz_is_named(tmp_path: Path) -> None:
+    corrupt = tmp_path / "c.npz"
+    corrupt.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(DataError, match=r"c\.npz: not a readable \.npz archive"):
+        load_dataset("file", path=corrupt)
+
+
+def test_the_fingerprint_tells_data_apart() -> None:
+    digits = load_dataset("digits")
+    assert digits.fingerprint() == load_dataset("digits").fingerprint()
+    relabelled = Dataset(
+        digits.name,
+        digits.features,
+        digits.labels[::-1].copy(),
+        digits.is_test,
+        digits.class_names,
+    )
+    assert relabelled.fingerprint() != digits.fingerprint()
 
 
 def test_file_path_errors(tmp_path: Path) -> None:

@@ -118,9 +118,16 @@ def test_windows_with_fractions_of_each_class():
     assert window_set(w, 4) == set()
 
 
-def test_small_fraction_width_still_trains_on_one_sample_per_class():
-    w = windows(WindowConfig(width=0.01, stride=0.0))
-    assert window_set(w, 0) == window_set(w, 7) == {11, 21}
+def test_small_fractions_still_take_one_sample_per_class():
+    w = windows(WindowConfig(width=0.01, stride=0.01))
+    assert window_set(w, 0) == {11, 21}
+    assert window_set(w, 1) == {CLASS0_LOW_TO_HIGH[1], CLASS1_LOW_TO_HIGH[1]}
+
+
+@pytest.mark.parametrize("stride", [0, 0.0, -1])
+def test_a_window_that_never_moves_is_refused(stride):
+    with pytest.raises(ParameterError, match=r"stride must be > 0"):
+        WindowConfig(width=0.25, stride=stride)
 
 
 def test_a_short_class_never_shortens_another_class():
@@ -137,9 +144,8 @@ def test_a_short_class_never_shortens_another_class():
 
 def test_width_larger_than_a_class_gives_the_whole_class():
     for width in (100, 1.0):
-        w = windows(WindowConfig(width=width, stride=0))
+        w = windows(WindowConfig(width=width, stride=1))
         assert window_set(w, 0) == set(MEMBERS.tolist())
-        assert window_set(w, 3) == set(MEMBERS.tolist())
     w = windows(WindowConfig(width=5, stride=1))
     assert window_set(w, 0) == set(CLASS0_LOW_TO_HIGH[:5]) | set(CLASS1_LOW_TO_HIGH)
 
@@ -648,7 +654,7 @@ def test_an_empty_group_leaves_the_weights_alone(case):
         reference_config = TrainConfig(max_epochs=1, batch_size=4)
     else:
         # The top quarter is risky; the windows (lowest 5 per class) never reach it.
-        window = WindowConfig(width=5, stride=0)
+        window = WindowConfig(width=5, stride=1)
         risky = RiskyConfig(threshold=0.75, weight_decay_mem=0.1)
         regularization = RMR(members, labels.numpy(), scores, scores, risky, 5e-4)
         defended = SWMR(ClassWindows(members, labels.numpy(), scores, window), regularization)

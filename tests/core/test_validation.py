@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from wemem_pipeline.core.parameter_checks import check_attack_stored, validate_p
 from wemem_pipeline.core.pruning import PruningConfig
 from wemem_pipeline.core.run_config import RunConfig, run_config
 from wemem_pipeline.core.splits import SplitConfig
+from wemem_pipeline.core.threads import check_threads, thread_count
 from wemem_pipeline.core.training import TrainConfig
 from wemem_pipeline.core.validation import (
     ParameterError,
@@ -101,6 +103,7 @@ def test_run_config_defaults_and_device():
         ("training.batch_size", 0),
         ("training.max_epochs", 2.5),
         ("training.patience", True),  # a bool is not an integer here
+        ("model.hidden", 0),  # --params model.hidden=0: not a list
     ],
 )
 def test_bad_value_names_the_parameter(base_parameters, dotted, value):
@@ -143,12 +146,35 @@ def test_file_dataset_needs_a_path(base_parameters, dotted, value):
         validate_parameters(params)
 
 
-@pytest.mark.parametrize(("key", "value"), [("seed", -1), ("seed", "0"), ("device", "tpu")])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("seed", -1), ("seed", "0"), ("device", "tpu"), ("threads", 0), ("threads", "many")],
+)
 def test_top_level_parameters(base_parameters, key, value):
     params = copy.deepcopy(base_parameters)
     params[key] = value
     with pytest.raises(ParameterError, match=key):
         validate_parameters(params)
+
+
+def test_unknown_top_level_keys_are_refused_with_a_guess(base_parameters):
+    params = copy.deepcopy(base_parameters)
+    params["prunning"] = {"sparsity": 0.5}
+    with pytest.raises(
+        ParameterError, match=r"unknown top-level parameters \['prunning'\]"
+    ) as info:
+        validate_parameters(params)
+    assert info.value.hint == "did you mean 'prunning' -> 'pruning'?"
+    # A scenario's section is any mapping with a defense: a new one needs no registration.
+    params = copy.deepcopy(base_parameters)
+    params["scenario4"] = {"name": "scenario4", "defense": "rsw", "settings": {}}
+    validate_parameters(params)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_refused_at_once():
+    with pytest.raises(ParameterError, match=r"device='cuda', but torch sees no CUDA device"):
+        RunConfig(device="cuda")
 
 
 def test_attack_stored_section_is_checked():
@@ -217,3 +243,14 @@ def test_from_mapping_builds_the_dataclass_with_its_section():
         )
     with pytest.raises(ParameterError, match=r"x\.y must be a mapping of settings, got 3"):
         from_mapping(_Settings, "x.y", 3)
+
+
+def test_threads_follow_the_size_of_the_work():
+    cores = len(os.sched_getaffinity(0))
+    assert thread_count("auto", "mlp") == 1
+    assert thread_count("auto", "cnn") == thread_count("auto", "resnet18") == cores
+    assert thread_count(3, "mlp") == 3
+    assert check_threads("auto") == "auto" and check_threads(2) == 2
+    for bad in (0, -1, True, 1.5, "all"):
+        with pytest.raises(ParameterError, match="threads must be 'auto' or an integer >= 1"):
+            check_threads(bad)

@@ -89,7 +89,7 @@ def test_model_defenses_windows_come_from_the_right_table(toy_dataset, toy_split
 def test_model_defenses_swmr_shadows_use_shadow_risky_members(
     toy_dataset, toy_splits, opposite_tables
 ):
-    settings = {"window": {"width": 1.0, "stride": 0}, "risky": {"threshold": 0.6}}
+    settings = {"window": {"width": 1.0, "stride": 1}, "risky": {"threshold": 0.6}}
     defenses = ModelDefenses("swmr", settings, toy_dataset, opposite_tables, RUN)
     victim_members = roles_of(toy_splits, VICTIM)["member"]
     shadow_members = roles_of(toy_splits, "shadow_0")["member"]

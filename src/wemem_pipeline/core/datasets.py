@@ -12,16 +12,20 @@ and how to get the files; it never falls back to another dataset.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import zipfile
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
 
-from .validation import ParameterError, require_choice
+from .errors import DataError, ParameterError
+from .validation import require_choice
 
 __all__ = [
     "DATASET_NAMES",
@@ -76,8 +80,18 @@ class Dataset:
     def is_image(self) -> bool:
         return len(self.input_shape) == 3
 
+    def fingerprint(self) -> str:
+        """A short hash of the data itself: two datasets with one fingerprint hold the same
+        samples, labels and test split."""
+        digest = hashlib.sha256()
+        for array in (self.features, self.labels, self.is_test):
+            digest.update(str(array.shape).encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update("\0".join(self.class_names).encode())
+        return digest.hexdigest()[:16]
 
-class DatasetNotFoundError(FileNotFoundError):
+
+class DatasetNotFoundError(DataError, FileNotFoundError):
     """A dataset's files are missing; the message lists where we looked and how to get them."""
 
 
@@ -160,21 +174,21 @@ def read_idx(path: str | Path) -> np.ndarray:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(f"{path}: corrupt or truncated gzip data ({exc})") from exc
+            raise DataError(f"{path}: corrupt or truncated gzip data ({exc})") from exc
 
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
-        raise ValueError(
+        raise DataError(
             f"{path}: not an IDX file (magic bytes {raw[:4].hex() or 'missing'}; expected "
             "00 00 <type 08/09/0b/0c/0d/0e> <ndim>); the file is corrupt or of another format"
         )
     dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"{path}: truncated IDX header")
+        raise DataError(f"{path}: truncated IDX header")
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     expected = int(np.prod(dims)) * dtype.itemsize
     if len(raw) - header != expected:
-        raise ValueError(
+        raise DataError(
             f"{path}: IDX header announces shape {dims} ({expected} bytes of data) but the file "
             f"holds {len(raw) - header}; the file is corrupt or truncated"
         )
@@ -238,11 +252,21 @@ def _find_idx_files(directory: Path) -> dict[str, Path] | None:
     return found
 
 
+def _torchvision_datasets() -> ModuleType:
+    """``torchvision.datasets``, an optional dependency (heavy; only CIFAR and downloads use it)."""
+    try:
+        import torchvision.datasets
+    except ImportError as exc:
+        raise DataError(
+            f"this dataset needs torchvision, which is not installed ({exc}).\n"
+            '  - install it with: pip install -e ".[vision]"'
+        ) from exc
+    return torchvision.datasets
+
+
 def _torchvision_download(name: str, root: Path) -> None:
     """Download an IDX dataset with torchvision into ``root/<TorchvisionClass>/raw/``."""
-    import torchvision.datasets  # heavy import, only needed when downloading
-
-    cls = getattr(torchvision.datasets, _TORCHVISION_IDX_CLASS[name])
+    cls = getattr(_torchvision_datasets(), _TORCHVISION_IDX_CLASS[name])
     for train in (True, False):
         cls(root=str(root), train=train, download=True)
 
@@ -292,7 +316,7 @@ def _load_idx_dataset(
     for split in ("train", "test"):
         x, y = arrays[f"{split}_x"], arrays[f"{split}_y"]
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-            raise ValueError(
+            raise DataError(
                 f"{name}: {split} images {x.shape} and labels {y.shape} do not match "
                 f"({files[f'{split}_x'].parent})"
             )
@@ -321,9 +345,8 @@ def _load_digits(**_: object) -> Dataset:
 def _load_cifar(
     name: str, *, raw_dir: Path, allow_download: bool, path: Path | None, **_: object
 ) -> Dataset:
-    import torchvision.datasets  # heavy import, only needed for CIFAR
-
-    cls = torchvision.datasets.CIFAR10 if name == "cifar10" else torchvision.datasets.CIFAR100
+    datasets = _torchvision_datasets()
+    cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
     root = path if path is not None else raw_dir / name
     try:
         train = cls(root=str(root), train=True, download=allow_download)
@@ -395,11 +418,11 @@ def _read_adult_file(path: Path) -> pd.DataFrame:
     if income.isna().any():
         bad.append("<missing>")
     if bad:
-        raise ValueError(f"{path}: unexpected income labels {bad[:5]}; is this the UCI adult file?")
+        raise DataError(f"{path}: unexpected income labels {bad[:5]}; is this the UCI adult file?")
     frame["income"] = (income == ">50K").astype(np.int64)
     non_numeric = [c for c in _ADULT_NUMERIC if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
     if non_numeric:
-        raise ValueError(f"{path}: columns {non_numeric} are not numeric; is this the UCI file?")
+        raise DataError(f"{path}: columns {non_numeric} are not numeric; is this the UCI file?")
     return frame
 
 
@@ -451,7 +474,7 @@ _USER_SUFFIXES = (".npz", ".csv", ".parquet")
 def _encode_labels(values: np.ndarray, source: Path) -> tuple[np.ndarray, tuple[str, ...]]:
     """Map labels of any type to 0..C-1 in sorted order; class names are the originals as text."""
     if pd.isna(values).any():
-        raise ValueError(f"{source}: the labels contain missing values")
+        raise DataError(f"{source}: the labels contain missing values")
     try:
         classes, codes = np.unique(values, return_inverse=True)
     except TypeError:
@@ -463,48 +486,50 @@ def _encode_labels(values: np.ndarray, source: Path) -> tuple[np.ndarray, tuple[
 def _as_is_test(values: np.ndarray, n: int, source: Path) -> np.ndarray:
     values = np.asarray(values)
     if values.shape != (n,):
-        raise ValueError(f"{source}: is_test has shape {values.shape}, expected ({n},)")
+        raise DataError(f"{source}: is_test has shape {values.shape}, expected ({n},)")
     if values.dtype == np.bool_:
         return values
     if np.issubdtype(values.dtype, np.integer) and set(np.unique(values)) <= {0, 1}:
         return values.astype(bool)
-    raise ValueError(f"{source}: is_test must be boolean (True/False or 0/1), got {values.dtype}")
+    raise DataError(f"{source}: is_test must be boolean (True/False or 0/1), got {values.dtype}")
 
 
 def _read_npz(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    with np.load(path, allow_pickle=False) as archive:  # no pickle: a data file must not run code
+    try:
+        archive = np.load(path, allow_pickle=False)  # no pickle: a data file must not run code
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: not a readable .npz archive ({exc})") from exc
+    with archive:
         keys = set(archive.files)
         x_key = next((k for k in ("x", "features") if k in keys), None)
         y_keys = (label_column,) if label_column else ("y", "labels")
         y_key = next((k for k in y_keys if k in keys), None)
         if x_key is None or y_key is None:
-            raise ValueError(
+            raise DataError(
                 f"{path}: expected arrays 'x' (or 'features') and "
                 f"{' or '.join(repr(k) for k in y_keys)}; the file holds {sorted(keys)}"
             )
         x, y = archive[x_key], archive[y_key]
         is_test = archive["is_test"] if "is_test" in keys else np.zeros(len(x), dtype=bool)
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
-        raise ValueError(f"{path}: features must be numeric, got dtype {x.dtype}")
+        raise DataError(f"{path}: features must be numeric, got dtype {x.dtype}")
     if y.ndim != 1 or len(y) != len(x):
-        raise ValueError(f"{path}: labels shape {y.shape} does not match {len(x)} samples")
+        raise DataError(f"{path}: labels shape {y.shape} does not match {len(x)} samples")
     if x.ndim == 3:
         x = x[:, None]  # (N, H, W) greyscale images -> (N, 1, H, W)
     if x.ndim not in (2, 4):
-        raise ValueError(
+        raise DataError(
             f"{path}: features must have shape (N, D), (N, H, W) or (N, C, H, W), got {x.shape}"
         )
-    if np.issubdtype(x.dtype, np.floating) and np.isnan(x).any():
-        raise ValueError(f"{path}: features contain NaN values ({int(np.isnan(x).sum())} entries)")
     return x, y, _as_is_test(is_test, len(x), path)
 
 
 def _read_table(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not label_column:
-        raise ValueError(f"{path}: set `dataset.label_column` to the name of the label column")
-    frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+        raise DataError(f"{path}: set `dataset.label_column` to the name of the label column")
+    frame = _read_frame(path)
     if label_column not in frame.columns:
-        raise ValueError(
+        raise DataError(
             f"{path}: label column {label_column!r} (dataset.label_column) not found; "
             f"columns present: {list(frame.columns)}"
         )
@@ -515,30 +540,70 @@ def _read_table(path: Path, label_column: str | None) -> tuple[np.ndarray, np.nd
     )
     feats = frame.drop(columns=[label_column, "is_test"], errors="ignore")
     if feats.shape[1] == 0:
-        raise ValueError(f"{path}: no feature columns besides {label_column!r}")
+        raise DataError(f"{path}: no feature columns besides {label_column!r}")
     non_numeric = [
         str(c)
         for c in feats.columns
         if not (pd.api.types.is_numeric_dtype(feats[c]) or pd.api.types.is_bool_dtype(feats[c]))
     ]
     if non_numeric:
-        raise ValueError(
+        raise DataError(
             f"{path}: feature columns must be numeric; non-numeric: {non_numeric} "
             "(encode them, e.g. one-hot, before loading)"
         )
-    with_nan = [str(c) for c in feats.columns if feats[c].isna().any()]
-    if with_nan:
-        raise ValueError(f"{path}: feature columns with NaN values: {with_nan}")
-    return feats.to_numpy(np.float64), frame[label_column].to_numpy(), is_test
+    x = feats.to_numpy(np.float64)
+    finite = np.isfinite(x).all(axis=0)
+    bad_columns = [str(column) for column in feats.columns[~finite]]
+    if bad_columns:
+        raise DataError(
+            f"{path}: feature columns with missing or infinite values: {bad_columns}",
+            hint="fill or drop those values (e.g. with the column mean) before loading",
+        )
+    return x, frame[label_column].to_numpy(), is_test
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    """A CSV or parquet file as a table with at least one row; errors name the file."""
+    try:
+        frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{path}: the file is empty (no header, no rows)") from exc
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: not a readable {path.suffix} table ({exc})") from exc
+    if frame.empty:
+        raise DataError(f"{path}: the file has a header ({frame.shape[1]} columns) but no rows")
+    return frame
+
+
+def _check_usable(x: np.ndarray, labels: np.ndarray, path: Path) -> None:
+    """Refuse data that would train but could not be attacked: no rows, non-finite, one class."""
+    if len(x) == 0:
+        raise DataError(f"{path}: the file holds no samples")
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        bad_rows = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+        raise DataError(
+            f"{path}: {len(bad_rows)} samples have missing or infinite features "
+            f"(rows {bad_rows[:5].tolist()}{' ...' if len(bad_rows) > 5 else ''})",
+            hint="fill or drop those values before loading",
+        )
+    classes = pd.unique(pd.Series(labels).dropna())
+    if len(classes) < 2:
+        raise DataError(
+            f"{path}: every label is {classes[0] if len(classes) else None}; training and "
+            "membership inference need at least two classes",
+            hint="check `dataset.label_column`",
+        )
 
 
 def _load_file(*, path: Path | None, label_column: str | None, **_: object) -> Dataset:
     if path is None:
-        raise ValueError("dataset.name 'file' needs `dataset.path` (a .npz, .csv or .parquet file)")
+        raise ParameterError(
+            "dataset.name 'file' needs `dataset.path` (a .npz, .csv or .parquet file)"
+        )
     if not path.is_file():
         raise _not_found("file", [path], "  - check `dataset.path` (relative to the project root)")
     if path.suffix.lower() not in _USER_SUFFIXES:
-        raise ValueError(
+        raise DataError(
             f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(_USER_SUFFIXES)}"
         )
 
@@ -546,13 +611,14 @@ def _load_file(*, path: Path | None, label_column: str | None, **_: object) -> D
         x, raw_labels, is_test = _read_npz(path, label_column)
     else:
         x, raw_labels, is_test = _read_table(path, label_column)
+    _check_usable(x, raw_labels, path)
     labels, class_names = _encode_labels(raw_labels, path)
 
     order = np.argsort(is_test, kind="stable")  # train rows first, original order kept
     x, labels, is_test = x[order], labels[order], is_test[order]
     n_train = int((~is_test).sum())
     if n_train == 0:
-        raise ValueError(f"{path}: every row has is_test=True; at least one train row is needed")
+        raise DataError(f"{path}: every row has is_test=True; at least one train row is needed")
     standardize = _standardize_images if x.ndim == 4 else _standardize_columns
     return Dataset("file", standardize(x, n_train), labels, is_test, class_names)
 
@@ -590,7 +656,7 @@ def load_dataset(
     """
     key = str(name).strip().lower().replace("-", "_")
     if key not in _LOADERS:
-        raise ValueError(
+        raise ParameterError(
             f"Unknown dataset.name {name!r}; allowed values: {', '.join(DATASET_NAMES)}"
         )
     return _LOADERS[key](

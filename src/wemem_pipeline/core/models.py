@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -110,6 +110,11 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         require_choice("model.name", self.name, MODEL_NAMES)
+        if isinstance(self.hidden, (str, bytes)) or not isinstance(self.hidden, Iterable):
+            raise ParameterError(
+                f"model.hidden must be a list of layer widths such as [256, 128] (in a "
+                f"parameters file: --params cannot give a list), got {self.hidden!r}"
+            )
         object.__setattr__(self, "hidden", tuple(self.hidden))
         for size in self.hidden:
             require_int("model.hidden[]", size, 1)

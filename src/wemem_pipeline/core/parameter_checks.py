@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,7 +10,7 @@ from .attacks import check_attack_params
 from .compare import check_compare_params
 from .defenses import check_defense_settings
 from .pruning import PROCEDURES
-from .run_config import RunConfig, run_config
+from .run_config import SECTIONS, RunConfig, run_config
 from .validation import ParameterError, check_known_keys, require_choice
 
 
@@ -18,6 +19,7 @@ def validate_parameters(params: Mapping[str, Any]) -> RunConfig:
 
     Returns the typed settings the nodes share (``run_config``).
     """
+    check_top_level_keys(params)
     config = run_config(params)
     check_attack_params(params.get("attacks") or {}, config.split.num_shadows)
     check_attack_stored(params.get("attack_stored"))
@@ -28,6 +30,27 @@ def validate_parameters(params: Mapping[str, Any]) -> RunConfig:
     if "compare" in params:
         check_compare_params(params["compare"])
     return config
+
+
+def check_top_level_keys(params: Mapping[str, Any]) -> None:
+    """Refuse a top-level key no section reads (``prunning.sparsity`` would be ignored).
+
+    A scenario's section is any mapping with a ``defense`` key (``scenario3``, ...).
+    """
+    known = {"seed", "device", "threads", *SECTIONS, "attacks", "attack_stored", "compare"}
+    scenarios = {
+        key
+        for key, section in params.items()
+        if isinstance(section, Mapping) and "defense" in section
+    }
+    unknown = sorted(set(params) - known - scenarios)
+    if unknown:
+        guesses = {key: difflib.get_close_matches(key, known, n=1) for key in unknown}
+        meant = [f"{key!r} -> {guess[0]!r}" for key, guess in guesses.items() if guess]
+        raise ParameterError(
+            f"unknown top-level parameters {unknown}; known: {sorted(known | scenarios)}",
+            hint=f"did you mean {', '.join(meant)}?" if meant else None,
+        )
 
 
 def check_attack_stored(values: Mapping[str, Any] | None) -> None:

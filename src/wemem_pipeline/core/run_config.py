@@ -18,6 +18,7 @@ from .memorability import MemorabilityConfig
 from .models import ModelSpec
 from .pruning import PruningConfig
 from .splits import SplitConfig
+from .threads import check_threads
 from .training import TrainConfig, resolve_device
 from .validation import from_mapping, require_choice, require_int
 
@@ -38,6 +39,7 @@ class RunConfig:
 
     seed: int = 0
     device: str = "auto"
+    threads: int | str = "auto"
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     model: ModelSpec = field(default_factory=ModelSpec)
@@ -48,6 +50,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         require_int("seed", self.seed, 0)
         require_choice("device", self.device, DEVICES)
+        check_threads(self.threads)
+        resolve_device(self.device)  # device=cuda without a GPU fails here, before any node
 
     @property
     def torch_device(self) -> torch.device:
@@ -61,5 +65,8 @@ def run_config(parameters: Mapping[str, Any]) -> RunConfig:
         name: from_mapping(cls, name, parameters.get(name)) for name, cls in SECTIONS.items()
     }
     return RunConfig(
-        seed=parameters.get("seed"), device=parameters.get("device", "auto"), **sections
+        seed=parameters.get("seed"),
+        device=parameters.get("device", "auto"),
+        threads=parameters.get("threads", "auto"),
+        **sections,
     )

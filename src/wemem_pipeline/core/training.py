@@ -73,7 +73,10 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} was asked for but no CUDA device is available")
+        raise ParameterError(
+            f"device={name!r}, but torch sees no CUDA device (torch {torch.__version__}, "
+            f"built for CUDA {torch.version.cuda}); use device=auto or device=cpu"
+        )
     return device
 
 

@@ -7,11 +7,9 @@ import keyword
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
+from .errors import ParameterError
+
 T = TypeVar("T")
-
-
-class ParameterError(ValueError):
-    """A parameter is outside its allowed values; raised before any training starts."""
 
 
 def require_int(name: str, value: Any, minimum: int) -> int:

@@ -45,8 +45,12 @@ class WindowConfig:
             raise ParameterError(
                 f"{self.section}.width must be > 0 (a count or a fraction), got {self.width!r}"
             )
-        if self.stride < 0:
-            raise ParameterError(f"{self.section}.stride must be >= 0, got {self.stride!r}")
+        if self.stride <= 0:
+            # A window that never moves trains on the same members every epoch and never
+            # shows the others to the model: not a sliding window.
+            raise ParameterError(
+                f"{self.section}.stride must be > 0 (a count or a fraction), got {self.stride!r}"
+            )
 
 
 class ClassWindows:
@@ -80,7 +84,7 @@ class ClassWindows:
             size = len(in_class)
             self.bounds[int(label)] = (
                 _size(config.width, size, minimum=1),
-                _size(config.stride, size, minimum=0),
+                _size(config.stride, size, minimum=1),
             )
 
     def window(self, epoch: int) -> np.ndarray:

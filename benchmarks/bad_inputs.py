@@ -1,0 +1,248 @@
+"""Every bad input of ``docs/reliability.md``, run for real: prints the table of that page.
+
+Each case is a ``kedro run --env=test ...`` in a scratch copy of the project (with the data
+of one finished test run where the case needs earlier artifacts), two at a time. A row gives
+the exit code, whether any node ran before the run stopped, and the message the user read.
+
+    python benchmarks/bad_inputs.py > /tmp/table.md     # about 5 minutes on 2 cores
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+BLOCK_START = "wemem-pipeline: the run stopped"
+
+# (what was tried, kedro run arguments); {dir} is the folder of the bad files below.
+PARAMETERS = [
+    "prunning.sparsity=0.5",
+    "seedd=1",
+    "pruning.sparsty=0.5",
+    "pruning.sparsity=1.5",
+    "pruning.sparsity=-0.1",
+    "pruning.rounds=0",
+    "pruning.scope=nope",
+    "pruning.epochs_per_round=0",
+    "seed=-1",
+    "seed=abc",
+    "device=tpu",
+    "device=cuda",
+    "threads=0",
+    "threads=many",
+    "dataset.name=nosuch",
+    "dataset.name=file",
+    "dataset.name=file,dataset.path=missing.csv,dataset.label_column=label",
+    "dataset.name=fashion_mnist",
+    "split.num_shadows=0",
+    "split.num_shadows=2",
+    "split.member_fraction=1.5",
+    "split.dev_fraction=0",
+    "split.pool_size=-5",
+    "model.name=transformer",
+    "model.hidden=0",
+    "training.lr=-1",
+    "training.batch_size=0",
+    "training.optimizer=rmsprop",
+    "training.max_epochs=0",
+    "training.patience=-1",
+    "memorability.method=nope",
+    "memorability.num_models=1",
+    "memorability.subset_fraction=1.0",
+    "memorability.method=import",
+    "attacks.names=nosuch",
+    "attacks.lira.global_variance_below=-1",
+    "attacks.samia.epochs=0",
+    "attacks.rmia.gamma=0",
+    "attack_stored.shadows=nope",
+    "scenario3.settings.window.stride=0",
+    "scenario3.settings.window.width=0",
+    "scenario3.settings.window.order=sideways",
+    "scenario3.settings.risky.threshold=2",
+    "scenario3.settings.risky.scale=nope",
+    "scenario1.defense=nosuch",
+    "scenario2.settings.weight_decay_mem=-1",
+    "compare.defenses.ppb.lambda=-1",
+    "compare.defenses.dpsgd.noise_multiplier=0",
+    "compare.defenses.nosuch.x=1",
+]
+DATA_FILES = {
+    "empty.csv": "an empty CSV",
+    "header_only.csv": "a CSV with a header and no rows",
+    "infinite.csv": "a CSV with an `inf` feature",
+    "missing.csv": "a CSV with an empty (NaN) feature",
+    "one_class.csv": "a CSV whose labels are all one class",
+    "text.csv": "a CSV with a text feature column",
+    "no_label.csv": "a CSV without the label column",
+    "corrupt.parquet": "a corrupt parquet file",
+    "corrupt.npz": "a corrupt .npz",
+    "no_x.npz": "an .npz without an `x` array",
+    "table.txt": "an unsupported file type",
+}
+MODEL_FILES = {
+    "nowhere.pt": "a model file that does not exist",
+    "bare.pt": "a .pt holding a bare tensor",
+    "list.pt": "a .pt holding a list",
+    "corrupt.pt": "a corrupt .pt",
+    "malicious.pt": "a .pt whose pickle runs a command",
+}
+
+
+@dataclass
+class Case:
+    what: str
+    kind: str
+    arguments: list[str]
+    needs_run: bool = False  # starts from a finished test run's data
+    before: list[str] | None = None  # a run made first, as the user did
+
+
+class _RunsACommand:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/wemem-pwned",))
+
+
+def write_bad_files(folder: Path) -> None:
+    rows = "\n".join(f"{i % 7},{(3 * i) % 11},{i % 2}" for i in range(60))
+    files = {
+        "empty.csv": "",
+        "header_only.csv": "a,b,label\n",
+        "infinite.csv": f"a,b,label\ninf,1,0\n{rows}\n",
+        "missing.csv": f"a,b,label\n,1,0\n{rows}\n",
+        "one_class.csv": "a,b,label\n" + "\n".join(f"{i},{i},1" for i in range(60)),
+        "text.csv": "a,b,label\n" + "\n".join(f"{i},x{i},{i % 2}" for i in range(60)),
+        "no_label.csv": f"a,b,target\n{rows}\n",
+        "corrupt.parquet": "PAR1 not really",
+        "corrupt.npz": "PK\x03\x04 truncated",
+        "table.txt": rows,
+    }
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    np.savez(folder / "no_x.npz", data=np.zeros((4, 2)), y=[0, 1, 0, 1])
+    torch.save(torch.zeros(3), folder / "bare.pt")
+    torch.save([1, 2], folder / "list.pt")
+    (folder / "corrupt.pt").write_bytes(b"garbage" * 10)
+    torch.save({"victim": _RunsACommand()}, folder / "malicious.pt")
+
+
+def cases(folder: Path) -> list[Case]:
+    file_params = "dataset.name=file,dataset.path={},dataset.label_column=label"
+    ok = folder / "ok.csv"
+    ok.write_text("a,b,label\n" + "\n".join(f"{i % 7},{i % 5},{i % 2}" for i in range(90)))
+    scores = folder / "scores.csv"
+    scores.write_text("index,score\n0,0.5\n")
+    mismatched = (
+        f"memorability.method=import,memorability.victim_scores_path={scores},"
+        f"memorability.shadow_scores_path={scores}"
+    )
+    attack_stored = ["--pipeline=attack_stored", "--params"]
+    return [
+        *(Case(f"`--params {p}`", "parameter", ["--params", p]) for p in PARAMETERS),
+        *(
+            Case(what, "data file", ["--params", file_params.format(folder / name)])
+            for name, what in DATA_FILES.items()
+        ),
+        *(
+            Case(what, "model file", [*attack_stored, f"attack_stored.file={folder / name}"], True)
+            for name, what in MODEL_FILES.items()
+        ),
+        Case("mem-scores that do not match the data", "data file", ["--params", mismatched]),
+        Case("`--pipeline=nosuch`", "pipeline", ["--pipeline=nosuch"]),
+        Case("`--pipeline=attacks` on a new project", "artifacts", ["--pipeline=attacks"]),
+        Case(
+            "`--pipeline=attacks --params seed=1` (the models are seed 0's)",
+            "artifacts",
+            ["--pipeline=attacks", "--params", "seed=1"],
+            True,
+        ),
+        Case(
+            "`--pipeline=pruning --params training.lr=0.01` (dense models trained with 0.001)",
+            "artifacts",
+            ["--pipeline=pruning", "--params", "training.lr=0.01"],
+            True,
+        ),
+        Case(
+            "`--load-versions=splits:nosuch`",
+            "artifacts",
+            ["--pipeline=attacks", "--load-versions=splits:nosuch"],
+            True,
+        ),
+        Case(
+            "`--pipeline=attacks` after `--pipeline=data_split` on other data",
+            "artifacts",
+            ["--pipeline=attacks"],
+            True,
+            ["--pipeline=data_split", "--params", file_params.format(ok)],
+        ),
+        Case(
+            "`--pipeline=attacks` after `--pipeline=data_split --params seed=1`",
+            "artifacts",
+            ["--pipeline=attacks"],
+            True,
+            ["--pipeline=data_split", "--params", "seed=1"],
+        ),
+    ]
+
+
+def kedro(project: Path, *arguments: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONWARNINGS": "ignore"}
+    command = [sys.executable, "-m", "kedro", "run", "--env=test", *arguments]
+    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+
+
+def new_project(root: Path, data: Path | None) -> Path:
+    project = Path(tempfile.mkdtemp(dir=root))
+    (project / "src").mkdir()
+    shutil.copy(ROOT / "pyproject.toml", project)
+    shutil.copytree(ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
+    (project / "conf" / "local").mkdir()
+    shutil.copytree(data, project / "data") if data else (project / "data").mkdir()
+    return project
+
+
+def try_case(root: Path, finished: Path, case: Case) -> list[str]:
+    """Exit code, whether a node ran, and the message block of ``case``."""
+    project = new_project(root, finished / "data" if case.needs_run else None)
+    if case.before:
+        assert kedro(project, *case.before).returncode == 0, case.before
+    result = kedro(project, *case.arguments)
+    output = result.stdout + result.stderr
+    block = result.stderr[result.stderr.find(BLOCK_START) :] if BLOCK_START in result.stderr else ""
+    message = " ".join(line.strip() for line in block.splitlines()[1:-1])
+    if not message:
+        message = "(no message block) " + output.strip().splitlines()[-1][:300]
+    node_ran = "yes" if "Running node" in output else "no"
+    return [str(result.returncode), node_ran, message.replace("|", "\\|")]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        folder = root / "bad"
+        folder.mkdir()
+        write_bad_files(folder)
+        finished = new_project(root, None)
+        assert kedro(finished).returncode == 0, "the test run itself must pass"
+        tried = cases(folder)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            rows = list(pool.map(lambda case: try_case(root, finished, case), tried))
+    print("| # | input | kind | exit | a node ran | message |")
+    print("|---|---|---|---|---|---|")
+    for number, (case, row) in enumerate(zip(tried, rows, strict=True), 1):
+        message = row[2].replace(str(folder) + "/", "")
+        print(f"| {number} | {case.what} | {case.kind} | {row[0]} | {row[1]} | {message} |")
+    print(f"\nA malicious pickle ran its command: {Path('/tmp/wemem-pwned').exists()}")
+
+
+if __name__ == "__main__":
+    main()

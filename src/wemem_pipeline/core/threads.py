@@ -1,0 +1,42 @@
+"""How many CPU threads torch uses: chosen for the size of the work, not the number of cores.
+
+Measured on 2 cores (``benchmarks/busy_machine.py`` has the whole-run figures): an MLP step
+on a batch of 64 is fastest on one thread (0.96 ms for digits' MLP against 1.83 ms on two;
+6.5 ms against 7.4 ms for a 784-512-512 MLP), and a second thread that must wait for a core
+another process holds makes it 4-7x slower. Convolutions are large enough to share: a
+SmallCNN step on 28x28 images takes 49 ms on one thread and 37-39 ms on two.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .validation import ParameterError
+
+# Models whose steps are large enough for several threads to pay off.
+_PARALLEL_MODELS = ("cnn", "resnet18")
+
+
+def check_threads(value: object) -> int | str:
+    """``threads`` is ``auto`` or a positive integer."""
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise ParameterError(f"threads must be 'auto' or an integer >= 1, got {value!r}")
+
+
+def thread_count(setting: int | str, model_name: str) -> int:
+    """``auto``: one thread for MLPs, every core this process may use for convolutions."""
+    if setting != "auto":
+        return int(setting)
+    if model_name not in _PARALLEL_MODELS:
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def use_threads(setting: int | str, model_name: str) -> int:
+    """Set torch's thread count for this process; returns it."""
+    count = thread_count(setting, model_name)
+    torch.set_num_threads(count)
+    return count

@@ -1,0 +1,375 @@
+"""Which run made each artifact, and whether the artifacts a run loads belong together.
+
+Every versioned artifact lies at ``<filepath>/<version>/<file>``, and the version is the id of
+the run that saved it. Each run writes its record to ``data/09_runs/<run id>.json``: its
+status (``running``, ``completed`` or ``failed``), the fingerprint of its dataset, its seed and
+the settings that shape artifacts, the artifacts it wrote and the versions it loaded. So every
+artifact carries its run's identity through its version.
+
+Before a run, :func:`choose_input_versions` picks for each artifact the run loads from earlier
+runs the newest version made by a *completed* run (a killed or failed run's versions are never
+picked unless named with ``--load-versions``), and refuses inputs that do not belong together:
+other data, another seed, or other settings than the run's own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from kedro.io import DataCatalog, Version
+
+from .core.errors import ArtifactError
+from .core.run_config import RunConfig
+
+log = logging.getLogger(__name__)
+
+RUNS_DIR = Path("data") / "09_runs"
+COMPLETED = "completed"
+
+# Settings that shape each artifact besides the data (first matching name pattern wins). The
+# data itself is also compared by fingerprint, which catches a file changed in place. A
+# namespaced artifact (``scenario3.defended_outputs``) is shaped by its namespace's section too.
+_RUN = ("seed", "split", "model", "training")
+_SHAPING = (
+    ("dataset", ()),
+    ("splits", ("seed", "split")),
+    ("*_mem_scores", (*_RUN, "memorability")),
+    ("dense_*", _RUN),
+    ("one_shot_*", (*_RUN, "pruning")),
+    ("iterative_*", (*_RUN, "pruning")),
+    ("stored_models", (*_RUN, "pruning")),
+    ("*", (*_RUN, "pruning", "memorability", "attacks")),
+)
+# The dataset keys that choose the data (not where raw files are cached).
+_DATA_KEYS = ("name", "path", "label_column")
+
+
+def shaping_sections(artifact: str) -> tuple[str, ...]:
+    """The parameter sections whose values an artifact depends on."""
+    namespace, _, name = artifact.rpartition(".")
+    sections = next(s for pattern, s in _SHAPING if fnmatch.fnmatch(name, pattern))
+    return ("dataset", *sections, namespace) if namespace else ("dataset", *sections)
+
+
+def shaping_values(config: RunConfig, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's value of every section that may shape an artifact, as JSON values.
+
+    Typed sections come from ``config`` (so defaults and spellings compare equal); the
+    others (``attacks``, a scenario's section) from the raw parameters.
+    """
+    values: dict[str, Any] = {
+        "seed": config.seed,
+        "dataset": {key: getattr(config.dataset, key) for key in _DATA_KEYS},
+    }
+    for section in ("split", "model", "training", "pruning", "memorability"):
+        values[section] = dataclasses.asdict(getattr(config, section))
+    for key, value in parameters.items():
+        if key not in values and key not in ("dataset", "device", "threads"):
+            values[key] = value
+    return json.loads(json.dumps(values, default=str))
+
+
+@dataclass
+class RunRecord:
+    """What one ``kedro run`` was and did; saved as ``data/09_runs/<run_id>.json``."""
+
+    run_id: str
+    pipelines: list[str]
+    env: str
+    status: str = "running"
+    started: str = ""
+    finished: str | None = None
+    error: str | None = None
+    process: int = field(default_factory=os.getpid)
+    dataset: str | None = None
+    dataset_fingerprint: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    loaded: dict[str, str] = field(default_factory=dict)  # artifact -> version
+    saved: list[str] = field(default_factory=list)
+
+    def save(self, project: Path) -> None:
+        path = project / RUNS_DIR / f"{self.run_id}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")  # a kill mid-write must not leave half a record
+        temporary.write_text(json.dumps(dataclasses.asdict(self), indent=2))
+        temporary.replace(path)
+
+    @classmethod
+    def load(cls, project: Path, run_id: str) -> RunRecord | None:
+        path = project / RUNS_DIR / f"{run_id}.json"
+        if not path.is_file():
+            return None
+        return cls(**json.loads(path.read_text()))
+
+    def finish(self, project: Path, error: BaseException | None = None) -> None:
+        self.finished = _now()
+        self.status = COMPLETED if error is None else "failed"
+        self.error = None if error is None else f"{type(error).__name__}: {error}"[:500]
+        self.save(project)
+
+    def state(self) -> str:
+        """``completed``, ``failed``, ``running``, or ``killed`` (its process is gone)."""
+        if self.status == "running" and not _process_alive(self.process):
+            return "killed"
+        return self.status
+
+
+def new_record(run_params: Mapping[str, Any], config: RunConfig, parameters: Mapping) -> RunRecord:
+    return RunRecord(
+        run_id=run_params["run_id"],
+        pipelines=list(run_params.get("pipeline_names") or ["__default__"]),
+        env=str(run_params.get("env")),
+        started=_now(),
+        dataset=config.dataset.name,
+        settings=shaping_values(config, parameters),
+    )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# ----------------------------------------------------------------------------- versions
+
+
+@dataclass
+class _Candidate:
+    """One stored version of an artifact and the record of the run that made it."""
+
+    artifact: str
+    version: str
+    record: RunRecord | None
+
+    @property
+    def label(self) -> str:
+        state = self.record.state() if self.record else "no run record"
+        return f"{self.artifact}@{self.version}" + ("" if state == COMPLETED else f" ({state})")
+
+
+def _folder(catalog: DataCatalog, artifact: str, project: Path) -> str:
+    folder = Path(catalog.config_resolver.resolve_pattern(artifact)["filepath"])
+    return str(folder.relative_to(project) if folder.is_relative_to(project) else folder)
+
+
+def stored_versions(catalog: DataCatalog, artifact: str) -> list[str] | None:
+    """Versions of a versioned catalog entry, newest first; ``None`` if it is not versioned
+    or points to a user's file (``attack_stored.file``)."""
+    config = catalog.config_resolver.resolve_pattern(artifact) or {}
+    if not config.get("versioned") or config.get("file"):
+        return None
+    folder = Path(config["filepath"])
+    if not folder.is_dir():
+        return []
+    return sorted((v.name for v in folder.iterdir() if (v / folder.name).exists()), reverse=True)
+
+
+def choose_input_versions(
+    catalog: DataCatalog,
+    inputs: Iterable[str],
+    record: RunRecord,
+    requested: Mapping[str, str],
+    project: Path,
+    producers: Mapping[str, list[str]],
+) -> dict[str, str]:
+    """The version of each input to load, checked to belong together (see the module doc).
+
+    ``requested`` are the ``--load-versions``; ``producers`` names, for each artifact, the
+    pipelines that make it (for the message when it is missing).
+    """
+    records: dict[str, RunRecord | None] = {}
+
+    def candidates(artifact: str) -> list[_Candidate] | None:
+        versions = stored_versions(catalog, artifact)
+        if versions is None:
+            return None
+        for version in versions:
+            if version not in records:
+                records[version] = RunRecord.load(project, version)
+        return [_Candidate(artifact, version, records[version]) for version in versions]
+
+    chosen: dict[str, _Candidate] = {}
+    missing: dict[str, list[_Candidate]] = {}
+    for artifact in sorted(inputs):
+        stored = candidates(artifact)
+        if stored is None:
+            continue
+        if artifact in requested:
+            chosen[artifact] = _requested(artifact, requested[artifact], stored)
+        elif picked := _newest_complete(stored):
+            chosen[artifact] = picked
+        else:
+            missing[artifact] = stored
+    if missing:
+        folders = {a: _folder(catalog, a, project) for a in missing}
+        raise _missing_error(missing, folders, producers)
+    conflicts = _conflicts(chosen, record)
+    if conflicts:
+        raise _mix_error(conflicts, chosen, record, candidates)
+    return {artifact: c.version for artifact, c in chosen.items()}
+
+
+def _requested(artifact: str, version: str, stored: list[_Candidate]) -> _Candidate:
+    """The version ``--load-versions`` names, loaded as asked even if its run did not finish."""
+    picked = next((c for c in stored if c.version == version), None)
+    if picked is None:
+        raise ArtifactError(
+            f"--load-versions {artifact}:{version}: no such version",
+            hint=f"stored versions: {', '.join(c.version for c in stored) or 'none'}",
+        )
+    if not picked.record or picked.record.state() != COMPLETED:
+        log.warning("Loading %s as asked, although its run did not complete", picked.label)
+    return picked
+
+
+def _newest_complete(stored: list[_Candidate]) -> _Candidate | None:
+    """The newest version made by a completed run; newer ones of unfinished runs are named."""
+    for index, candidate in enumerate(stored):
+        if candidate.record and candidate.record.state() == COMPLETED:
+            skipped = stored[:index]
+            if skipped:
+                names = ", ".join(c.label for c in skipped)
+                log.warning("Skipping %s: a run that did not complete", names)
+            return candidate
+    return None
+
+
+def _conflicts(chosen: Mapping[str, _Candidate], record: RunRecord) -> list[str]:
+    """Why the chosen versions cannot be used together in this run (empty: they can)."""
+    problems = []
+    data = {record.dataset_fingerprint: f"this run's {record.dataset}"}
+    for c in chosen.values():
+        if c.record and c.record.dataset_fingerprint:
+            data.setdefault(c.record.dataset_fingerprint, f"{c.label} from {c.record.dataset}")
+    data.pop(None, None)  # this run does not read the data files itself
+    if len(data) > 1:
+        problems.append(
+            "they were made from different data: "
+            + "; ".join(f"{made} (fingerprint {fingerprint})" for fingerprint, made in data.items())
+        )
+    made_with: dict[str, list[str]] = {}  # differences -> the artifacts made with them
+    for candidate in chosen.values():
+        differences = _setting_differences(candidate, record)
+        if differences:
+            made_with.setdefault("; ".join(differences), []).append(candidate.label)
+    problems += [
+        f"{', '.join(labels)} {'was' if len(labels) == 1 else 'were'} made with {differences}"
+        for differences, labels in made_with.items()
+    ]
+    return problems
+
+
+def _setting_differences(candidate: _Candidate, record: RunRecord) -> list[str]:
+    if candidate.record is None:
+        return []
+    made_with = candidate.record.settings
+    differences = []
+    for section in shaping_sections(candidate.artifact):
+        differences += _differences(made_with.get(section), record.settings.get(section), section)
+    return differences
+
+
+def _differences(made: Any, now: Any, name: str) -> list[str]:
+    if isinstance(made, Mapping) and isinstance(now, Mapping):
+        return [
+            line
+            for key in sorted(set(made) | set(now))
+            for line in _differences(made.get(key), now.get(key), f"{name}.{key}")
+        ]
+    return [] if made == now else [f"{name}={made!r} (this run: {now!r})"]
+
+
+def _missing_error(
+    missing: Mapping[str, list[_Candidate]],
+    folders: Mapping[str, str],
+    producers: Mapping[str, list[str]],
+) -> ArtifactError:
+    lines, commands = [], []
+    for artifact, stored in missing.items():
+        unfinished = f"; only unfinished: {', '.join(c.label for c in stored)}" if stored else ""
+        made_by = producers.get(artifact) or []
+        lines.append(
+            f"  - {artifact}: no version from a completed run in {folders[artifact]}{unfinished}"
+        )
+        if made_by:
+            commands.append(f"kedro run --pipeline={made_by[0]}")
+    hint = "make them first with the same --env and --params"
+    if commands:
+        hint += ": " + " ; ".join(dict.fromkeys(commands)) + " (or `kedro run` for everything)"
+    return ArtifactError(
+        "this run loads artifacts that no completed run has made:\n" + "\n".join(lines), hint
+    )
+
+
+def _mix_error(
+    conflicts: list[str],
+    chosen: Mapping[str, _Candidate],
+    record: RunRecord,
+    candidates: Callable[[str], list[_Candidate] | None],
+) -> ArtifactError:
+    """The refusal of a mix, with the ``--load-versions`` that would work when there are."""
+    matching: dict[str, _Candidate] = {}
+    for artifact in chosen:
+        match = next(
+            (
+                c
+                for c in candidates(artifact)
+                if c.record
+                and c.record.state() == COMPLETED
+                and not _setting_differences(c, record)
+            ),
+            None,
+        )
+        if match:
+            matching[artifact] = match
+    fingerprints = {c.record.dataset_fingerprint for c in matching.values()}
+    if len(matching) == len(chosen) and len(fingerprints) == 1:
+        versions = ",".join(f"{a}:{c.version}" for a, c in sorted(matching.items()))
+        hint = f"load versions that match this run's parameters: --load-versions={versions}"
+    else:
+        hint = (
+            "run with the parameters the newest artifacts were made with (--params), or make "
+            "the artifacts again with this run's parameters"
+        )
+    message = "the newest inputs of this run do not belong together:\n" + "\n".join(
+        f"  - {problem}" for problem in conflicts
+    )
+    return ArtifactError(message, hint)
+
+
+@contextmanager
+def _quiet_catalog():
+    """Kedro warns 'Replacing dataset' when a version is pinned; that is what we mean."""
+    catalog_log = logging.getLogger("kedro.io.data_catalog")
+    level = catalog_log.level
+    catalog_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        catalog_log.setLevel(level)
+
+
+def pin_versions(catalog: DataCatalog, versions: Mapping[str, str], save_version: str) -> None:
+    """Make the catalog load ``versions`` (artifact -> version) instead of the newest."""
+    with _quiet_catalog():
+        for artifact, version in versions.items():
+            catalog[artifact] = catalog.get(artifact, version=Version(version, save_version))

@@ -20,6 +20,10 @@ _NOT_ARTIFACTS = {"parameters", "run_config"}
 
 
 class RunHooks:
+    def __init__(self) -> None:
+        self._project = Path.cwd()
+        self._record: RunRecord | None = None  # the record of the run in progress
+
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         """Refuse bad parameters, unusable data and inputs of different runs before any node
@@ -54,7 +58,7 @@ class RunHooks:
         self._record = record
 
     @hook_impl
-    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+    def after_dataset_saved(self, dataset_name: str) -> None:
         self._record.saved.append(dataset_name)
 
     @hook_impl

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -247,6 +248,15 @@ def test_cifar_missing_without_download(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFoundError, match=r"dataset\.allow_download: true") as info:
         load_dataset("cifar10", raw_dir=tmp_path)
     assert str(tmp_path / "cifar10") in str(info.value)
+
+
+def test_cifar_without_torchvision_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "torchvision", None)  # as if it were not installed
+    monkeypatch.setitem(sys.modules, "torchvision.datasets", None)
+    with pytest.raises(DataError, match=r'pip install -e "\.\[vision\]"'):
+        load_dataset("cifar10", raw_dir=tmp_path)
 
 
 @pytest.mark.skipif(

@@ -281,21 +281,56 @@ def _conflicts(chosen: Mapping[str, _Candidate], record: RunRecord) -> list[str]
 def _setting_differences(candidate: _Candidate, record: RunRecord) -> list[str]:
     if candidate.record is None:
         return []
-    made_with = candidate.record.settings
-    differences = []
-    for section in shaping_sections(candidate.artifact):
-        differences += _differences(made_with.get(section), record.settings.get(section), section)
-    return differences
+    made = _shaping_leaves(candidate.artifact, candidate.record.settings)
+    now = _shaping_leaves(candidate.artifact, record.settings)
+    return [
+        f"{key}={made.get(key)!r} (this run: {now.get(key)!r})"
+        for key in sorted(set(made) | set(now))
+        if made.get(key) != now.get(key)
+    ]
 
 
-def _differences(made: Any, now: Any, name: str) -> list[str]:
-    if isinstance(made, Mapping) and isinstance(now, Mapping):
-        return [
-            line
-            for key in sorted(set(made) | set(now))
-            for line in _differences(made.get(key), now.get(key), f"{name}.{key}")
-        ]
-    return [] if made == now else [f"{name}={made!r} (this run: {now!r})"]
+def _shaping_leaves(artifact: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Every setting that shaped ``artifact``, by dotted name (``pruning.sparsity``)."""
+    leaves: dict[str, Any] = {}
+
+    def walk(value: Any, name: str) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(item, f"{name}.{key}")
+        else:
+            leaves[name] = value
+
+    for section in shaping_sections(artifact):
+        walk(settings.get(section), section)
+    return leaves
+
+
+def _params_that_fit(chosen: Mapping[str, _Candidate], record: RunRecord) -> str | None:
+    """``--params`` under which the newest inputs all fit this run, when there are such."""
+    if len({c.record.dataset_fingerprint for c in chosen.values() if c.record}) > 1:
+        return None  # other data: no parameter makes them fit
+    made: dict[str, Any] = {}
+    for candidate in chosen.values():
+        if candidate.record is None:
+            return None
+        for key, value in _shaping_leaves(candidate.artifact, candidate.record.settings).items():
+            if made.setdefault(key, value) != value:
+                return None  # the inputs disagree among themselves
+    now = {
+        key: value
+        for c in chosen.values()
+        for key, value in _shaping_leaves(c.artifact, record.settings).items()
+    }
+    changes = {key: value for key, value in made.items() if now.get(key) != value}
+    if not changes or any(isinstance(v, (list, dict)) for v in changes.values()):
+        return None  # a list cannot be given with --params
+    return ",".join(f"{key}={_as_param(value)}" for key, value in changes.items())
+
+
+def _as_param(value: Any) -> str:
+    """A value as ``--params`` spells it (``null``, ``true``, ``0.6``, ``digits``)."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _missing_error(
@@ -326,7 +361,7 @@ def _mix_error(
     record: RunRecord,
     candidates: Callable[[str], list[_Candidate] | None],
 ) -> ArtifactError:
-    """The refusal of a mix, with the ``--load-versions`` that would work when there are."""
+    """The refusal of a mix, with the ``--load-versions`` or ``--params`` that would work."""
     matching: dict[str, _Candidate] = {}
     for artifact in chosen:
         match = next(
@@ -342,18 +377,20 @@ def _mix_error(
         if match:
             matching[artifact] = match
     fingerprints = {c.record.dataset_fingerprint for c in matching.values()}
+    hints = []
     if len(matching) == len(chosen) and len(fingerprints) == 1:
         versions = ",".join(f"{a}:{c.version}" for a, c in sorted(matching.items()))
-        hint = f"load versions that match this run's parameters: --load-versions={versions}"
-    else:
-        hint = (
-            "run with the parameters the newest artifacts were made with (--params), or make "
-            "the artifacts again with this run's parameters"
+        hints.append(f"load versions made with this run's parameters: --load-versions={versions}")
+    if params := _params_that_fit(chosen, record):
+        hints.append(
+            f"use the newest ones with the parameters they were made with: --params {params}"
         )
+    if not hints:
+        hints.append("make the artifacts again with this run's parameters")
     message = "the newest inputs of this run do not belong together:\n" + "\n".join(
         f"  - {problem}" for problem in conflicts
     )
-    return ArtifactError(message, hint)
+    return ArtifactError(message, "; or ".join(hints))
 
 
 @contextmanager

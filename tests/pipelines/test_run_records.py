@@ -105,6 +105,12 @@ def test_attacks_refuse_artifacts_of_other_data(project: Path, other_data: Path)
 
 
 def test_attacks_refuse_splits_of_another_seed(project: Path) -> None:
+    # Every input is seed 0's: the refusal says which --params would use them.
+    assert_refused(
+        run_kedro(project, "--pipeline=attacks", "--params", "seed=1"),
+        "were made with seed=0 (this run: 1)",
+        "use the newest ones with the parameters they were made with: --params seed=0",
+    )
     assert run_kedro(project, "--pipeline=data_split", "--params", "seed=1").returncode == 0
     assert_refused(
         run_kedro(project, "--pipeline=attacks"), "splits@", "made with seed=1 (this run: 0)"

@@ -3,7 +3,7 @@
 Measured on 2 cores (``benchmarks/busy_machine.py`` has the whole-run figures): an MLP step
 on a batch of 64 is fastest on one thread (0.96 ms for digits' MLP against 1.83 ms on two;
 6.5 ms against 7.4 ms for a 784-512-512 MLP), and a second thread that must wait for a core
-another process holds makes it 4-7x slower. Convolutions are large enough to share: a
+another process holds makes it 3-6x slower. Convolutions are large enough to share: a
 SmallCNN step on 28x28 images takes 49 ms on one thread and 37-39 ms on two.
 """
 

@@ -48,7 +48,7 @@ class RunHooks:
             record,
             run_params.get("load_versions") or {},
             self._project,
-            {name: _producers(name) for name in inputs},
+            _producers,
         )
         pin_versions(catalog, record.loaded, record.run_id)
         if record.dataset_fingerprint is None and "dataset" in record.loaded:

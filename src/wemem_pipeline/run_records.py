@@ -189,12 +189,12 @@ def choose_input_versions(
     record: RunRecord,
     requested: Mapping[str, str],
     project: Path,
-    producers: Mapping[str, list[str]],
+    producers: Callable[[str], list[str]],
 ) -> dict[str, str]:
     """The version of each input to load, checked to belong together (see the module doc).
 
-    ``requested`` are the ``--load-versions``; ``producers`` names, for each artifact, the
-    pipelines that make it (for the message when it is missing).
+    ``requested`` are the ``--load-versions``; ``producers(artifact)`` names the pipelines
+    that make an artifact (asked only for the message when one is missing).
     """
     records: dict[str, RunRecord | None] = {}
 
@@ -336,12 +336,12 @@ def _as_param(value: Any) -> str:
 def _missing_error(
     missing: Mapping[str, list[_Candidate]],
     folders: Mapping[str, str],
-    producers: Mapping[str, list[str]],
+    producers: Callable[[str], list[str]],
 ) -> ArtifactError:
     lines, commands = [], []
     for artifact, stored in missing.items():
         unfinished = f"; only unfinished: {', '.join(c.label for c in stored)}" if stored else ""
-        made_by = producers.get(artifact) or []
+        made_by = producers(artifact)
         lines.append(
             f"  - {artifact}: no version from a completed run in {folders[artifact]}{unfinished}"
         )

@@ -26,7 +26,13 @@ def project_copy(tmp_path: Path) -> Path:
 
 def run_kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
     """``kedro run --env=test *args`` in ``project``."""
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONWARNINGS": "ignore"}
+    # Wide enough that rich writes each log message on one line, for the tests to read.
+    env = {
+        **os.environ,
+        "KEDRO_DISABLE_TELEMETRY": "1",
+        "PYTHONWARNINGS": "ignore",
+        "COLUMNS": "400",
+    }
     command = [sys.executable, "-m", "kedro", "run", "--env=test", *args]
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
 

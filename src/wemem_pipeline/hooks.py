@@ -10,9 +10,21 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.framework.project import pipelines
 
+from .core.autotune import AutotuneConfig, open_storage
 from .core.parameter_checks import validate_parameters
 from .core.threads import use_threads
-from .run_records import RUNS_DIR, RunRecord, choose_input_versions, new_record, pin_versions
+from .core.validation import from_mapping
+from .run_records import (
+    RUNS_DIR,
+    RunRecord,
+    add_parameter,
+    choose_input_versions,
+    new_record,
+    pin_versions,
+    replacing_quietly,
+    shaping_values,
+)
+from .tuned_settings import auto_requests, resolve_auto_settings
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +49,8 @@ class RunHooks:
         record = new_record(run_params, config, parameters)
         if "dataset" in pipeline.all_outputs():  # this run reads the data files: check them now
             record.dataset_fingerprint = config.dataset.load().fingerprint()
+        if "tuned_settings" in pipeline.all_outputs():  # a corrupt or foreign study file
+            open_storage(from_mapping(AutotuneConfig, "autotune", parameters["autotune"]).storage)
         inputs = {
             name
             for name in pipeline.inputs()
@@ -54,8 +68,28 @@ class RunHooks:
         if record.dataset_fingerprint is None and "dataset" in record.loaded:
             made = RunRecord.load(self._project, record.loaded["dataset"])
             record.dataset_fingerprint = made.dataset_fingerprint if made else None
+        self._use_tuned_settings(parameters, pipeline, catalog, record, config)
         record.save(self._project)
         self._record = record
+
+    def _use_tuned_settings(self, parameters, pipeline, catalog, record, config) -> None:
+        """Replace ``settings: auto`` by the tuned settings, in the catalog and the record."""
+        inputs = pipeline.inputs()
+
+        def used(key: str) -> bool:
+            return any(i == f"params:{key}" or i.startswith(f"params:{key}.") for i in inputs)
+
+        requests = auto_requests(parameters, used)
+        if not requests:
+            return
+        resolved = resolve_auto_settings(
+            parameters, requests, catalog, self._project, record.dataset_fingerprint, config
+        )
+        with replacing_quietly():
+            catalog["parameters"] = resolved
+            for key in {path.split(".")[0] for path in requests}:
+                add_parameter(catalog, key, resolved[key])
+        record.settings = shaping_values(config, resolved)
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str) -> None:

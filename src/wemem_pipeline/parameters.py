@@ -11,6 +11,7 @@ from kedro.io import DataCatalog
 
 from wemem_pipeline.core.parameter_checks import validate_parameters
 from wemem_pipeline.core.threads import use_threads
+from wemem_pipeline.run_records import add_parameter
 from wemem_pipeline.settings import CONFIG_LOADER_ARGS
 
 
@@ -36,12 +37,6 @@ def memory_catalog(parameters: Mapping[str, Any]) -> DataCatalog:
     catalog["run_config"] = config = validate_parameters(parameters)
     use_threads(config.threads, config.model.name)
 
-    def add(name: str, value: Any) -> None:
-        catalog[f"params:{name}"] = value
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                add(f"{name}.{key}", item)
-
     for name, value in parameters.items():
-        add(name, value)
+        add_parameter(catalog, name, value)
     return catalog

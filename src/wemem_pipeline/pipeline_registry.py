@@ -2,7 +2,8 @@
 once per scenario (``scenario1``/``scenario2``/``scenario3``), each in its own namespace.
 
 ``__default__`` runs them all except ``attack_stored``, which reads a model file from an
-earlier run (or the user) rather than one this run makes.
+earlier run (or the user) rather than one this run makes, and ``autotune``, a study of its
+own that the scenarios use through ``settings: auto``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from kedro.pipeline import Pipeline
 from .pipelines import (
     attack_stored,
     attacks,
+    autotune,
     compare,
     data_split,
     memorability,
@@ -34,8 +36,11 @@ def register_pipelines() -> dict[str, Pipeline]:
             reporting,
             compare,
             attack_stored,
+            autotune,
         )
     }
     pipelines |= {name: scenario.create_pipeline(name) for name in scenario.SCENARIOS}
-    pipelines["__default__"] = sum(p for name, p in pipelines.items() if name != "attack_stored")
+    pipelines["__default__"] = sum(
+        p for name, p in pipelines.items() if name not in ("attack_stored", "autotune")
+    )
     return pipelines

@@ -48,6 +48,8 @@ _SHAPING = (
     ("one_shot_*", (*_RUN, "pruning")),
     ("iterative_*", (*_RUN, "pruning")),
     ("stored_models", (*_RUN, "pruning")),
+    ("autotune_*", (*_RUN, "pruning", "memorability", "attacks", "autotune")),
+    ("tuned_settings", (*_RUN, "pruning", "memorability", "attacks", "autotune")),
     ("*", (*_RUN, "pruning", "memorability", "attacks")),
 )
 # The dataset keys that choose the data (not where raw files are cached).
@@ -394,7 +396,7 @@ def _mix_error(
 
 
 @contextmanager
-def _quiet_catalog():
+def replacing_quietly():
     """Kedro warns 'Replacing dataset' when a version is pinned; that is what we mean."""
     catalog_log = logging.getLogger("kedro.io.data_catalog")
     level = catalog_log.level
@@ -407,6 +409,14 @@ def _quiet_catalog():
 
 def pin_versions(catalog: DataCatalog, versions: Mapping[str, str], save_version: str) -> None:
     """Make the catalog load ``versions`` (artifact -> version) instead of the newest."""
-    with _quiet_catalog():
+    with replacing_quietly():
         for artifact, version in versions.items():
             catalog[artifact] = catalog.get(artifact, version=Version(version, save_version))
+
+
+def add_parameter(catalog: DataCatalog, name: str, value: Any) -> None:
+    """Put ``params:<name>`` and every ``params:<name>.<key>...`` below it in ``catalog``."""
+    catalog[f"params:{name}"] = value
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            add_parameter(catalog, f"{name}.{key}", item)

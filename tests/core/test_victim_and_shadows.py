@@ -16,7 +16,7 @@ from wemem_pipeline.core.models import ModelSpec
 from wemem_pipeline.core.outputs import ModelOutputs
 from wemem_pipeline.core.pruning import PruningConfig
 from wemem_pipeline.core.run_config import RunConfig
-from wemem_pipeline.core.splits import VICTIM, model_names, pool_samples, roles_of
+from wemem_pipeline.core.splits import VICTIM, model_names, pool_of, pool_samples, roles_of
 from wemem_pipeline.core.training import TrainConfig
 from wemem_pipeline.core.victim_and_shadows import (
     ModelDefenses,
@@ -51,8 +51,10 @@ def test_model_defenses_give_each_model_its_pools_scores(toy_dataset, toy_splits
     defenses = ModelDefenses("rmr", settings, toy_dataset, opposite_tables, RUN)
     for name in model_names(toy_splits):
         members = roles_of(toy_splits, name)["member"]
-        defense = defenses(name, members)
-        assert defenses(name, members) is defense  # built once per model, then kept
+        defense = defenses(name, members, pool_of(toy_splits, name))
+        assert (
+            defenses(name, members, pool_of(toy_splits, name)) is defense
+        )  # built once per model, then kept
         count = round(0.25 * len(members))
         ordered = np.sort(members)
         # Victim: the highest sample indices are the riskiest; shadows: the lowest.
@@ -68,16 +70,16 @@ def test_model_defenses_refuse_other_members_for_a_built_model(
 ):
     defenses = ModelDefenses("rmr", {"threshold": 0.5}, toy_dataset, opposite_tables, RUN)
     members = roles_of(toy_splits, VICTIM)["member"]
-    defenses(VICTIM, members)
+    defenses(VICTIM, members, "victim")
     with pytest.raises(ValueError, match="other members"):
-        defenses(VICTIM, members[1:])
+        defenses(VICTIM, members[1:], "victim")
 
 
 def test_model_defenses_windows_come_from_the_right_table(toy_dataset, toy_splits, opposite_tables):
     defenses = ModelDefenses("rsw", {"width": 3, "stride": 1}, toy_dataset, opposite_tables, RUN)
     for name in model_names(toy_splits):
         members = roles_of(toy_splits, name)["member"]
-        (group,) = defenses(name, members).plan_epoch(0)
+        (group,) = defenses(name, members, pool_of(toy_splits, name)).plan_epoch(0)
         expected = set()
         for label in range(toy_dataset.num_classes):
             in_class = np.sort(members[toy_dataset.labels[members] == label])
@@ -93,7 +95,8 @@ def test_model_defenses_swmr_shadows_use_shadow_risky_members(
     defenses = ModelDefenses("swmr", settings, toy_dataset, opposite_tables, RUN)
     victim_members = roles_of(toy_splits, VICTIM)["member"]
     shadow_members = roles_of(toy_splits, "shadow_0")["member"]
-    victim, shadow = defenses(VICTIM, victim_members), defenses("shadow_0", shadow_members)
+    victim = defenses(VICTIM, victim_members, "victim")
+    shadow = defenses("shadow_0", shadow_members, "shadow")
     # Normalized >= 0.6 over all 240 samples: victim table -> indices >= 143; shadow -> <= 96.
     assert len(victim.regularization.risky) and len(shadow.regularization.risky)
     assert victim.regularization.risky.min() >= 143
@@ -117,9 +120,9 @@ def test_model_defenses_with_scores_of_another_split_name_memorability(
     tables = {"victim": score_table(victim_pool, np.linspace(0, 1, len(victim_pool)))}
     tables["shadow"] = tables["victim"]  # scores that do not cover the shadow pool
     defenses = ModelDefenses("rsw", {}, toy_dataset, tables, RUN)
-    defenses(VICTIM, roles_of(toy_splits, VICTIM)["member"])
+    defenses(VICTIM, roles_of(toy_splits, VICTIM)["member"], "victim")
     with pytest.raises(ValueError, match="memorability"):
-        defenses("shadow_0", roles_of(toy_splits, "shadow_0")["member"])
+        defenses("shadow_0", roles_of(toy_splits, "shadow_0")["member"], "shadow")
 
 
 # ----------------------------------------------------------------------------- every procedure

@@ -125,6 +125,12 @@ BAD_PARAMETERS = [
     ("device=cuda", "device='cuda'"),  # no GPU on the test machines
     ("threads=0", "threads"),
     ("scenario3.settings.window.stride=0", "scenario3.settings.window.stride must be > 0"),
+    ("autotune.defense=nope", "autotune.defense"),
+    ("autotune.n_trials=0", "autotune.n_trials"),
+    ("autotune.num_models=1", "autotune.num_models"),
+    ("autotune.max_accuracy_loss=1.0", "autotune.max_accuracy_loss"),
+    ("autotune.search_space.width=0.5", "autotune.search_space has nothing to search"),
+    ("compare.tuned=3", "compare.tuned"),
 ]
 
 

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from .datasets import Dataset
-from .defenses import DEFENSE_NAMES, DEFENSES, check_defense_settings
+from .defenses import AUTO, DEFENSE_NAMES, DEFENSES, check_defense_settings
 from .evaluation import evaluate_stages, last_round
 from .outputs import ModelOutputs
 from .run_config import RunConfig
 from .splits import VICTIM
-from .validation import ParameterError
+from .validation import ParameterError, check_known_keys
 from .victim_and_shadows import StateDicts, prune_with_defense, victim_history
 
 PRIVACY_METRICS = ("tpr_at_1pct_fpr", "auc")  # each has its own Pareto front
@@ -116,8 +116,20 @@ def _setting_points(defense: str, settings: Any) -> tuple[list[dict[str, Any]], 
 
 
 def check_compare_params(params: Mapping[str, Any] | None) -> None:
-    """Validate every run of the grid before any training."""
-    for _, defense, settings in comparison_runs((params or {}).get("defenses")):
+    """Validate every run of the grid before any training.
+
+    A defense whose settings are ``auto`` (all with ``tuned: true``) is checked by name only:
+    its settings come from its autotune study.
+    """
+    params = dict(params or {})
+    check_known_keys("compare", params, ("defenses", "tuned"))
+    tuned = params.get("tuned", False)
+    if not isinstance(tuned, bool):
+        raise ParameterError(f"compare.tuned must be true or false, got {tuned!r}")
+    defenses = params.get("defenses")
+    if isinstance(defenses, Mapping):
+        defenses = {d: {} if tuned or s == AUTO else s for d, s in defenses.items()}
+    for _, defense, settings in comparison_runs(defenses):
         check_defense_settings(defense, settings, f"compare.defenses.{defense}")
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from .attacks import build_attack, check_attack_params
 from .metrics import membership_metrics, roc_points
 from .outputs import ModelOutputs
+from .splits import VICTIM
 
 
 def round_stage(round_index: int) -> str:
@@ -30,18 +31,19 @@ def evaluate_stages(
     labels: np.ndarray,
     attack_params: Mapping[str, Any],
     seed: int,
+    target: str = VICTIM,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Attack the victim of every stage (``dense``, ``one_shot``, ``round_2``, ...).
+    """Attack the ``target`` model (the victim) of every stage (``dense``, ``round_2``, ...).
 
     ``attack_params`` is the ``attacks`` parameter section (names and options). Shadows and
     victim are taken from the same stage, so every attack is adaptive. Returns one metrics
     row per (stage, attack), with the seconds it took to calibrate and score, and the ROC
     points of each.
     """
-    names = check_attack_params(attack_params)
+    names = check_attack_params(attack_params)  # the other models of ``table`` are shadows
     metric_rows, roc_frames = [], []
     for stage, outputs in stages.items():
-        shadows, victim = outputs.attack_sets(table, labels, seed)
+        shadows, victim = outputs.attack_sets(table, labels, seed, target)
         for name in names:
             started = time.perf_counter()
             result = build_attack(name, attack_params.get(name)).fit(shadows).score(victim)

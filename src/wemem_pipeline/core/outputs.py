@@ -37,11 +37,11 @@ class ModelOutputs:
         return np.searchsorted(self.sample_index, indices)
 
     def membership_set(
-        self, table: pd.DataFrame, labels: np.ndarray, model: str, seed: int
+        self, table: pd.DataFrame, labels: np.ndarray, model: str, seed: int, target: str = VICTIM
     ) -> MembershipSet:
         """``model``'s balanced member / test non-member set with its outputs.
 
-        The references are the shadows other than ``model``.
+        The references are the models other than ``model`` and the attacked ``target``.
         """
         indices, is_member = balanced_evaluation_set(roles_of(table, model), seed)
         rows = self.rows(indices)
@@ -52,21 +52,27 @@ class ModelOutputs:
             labels[indices],
             is_member,
             sensitivity=None if sensitivity is None else sensitivity[rows],
-            references=self._references(table, labels, model, indices),
+            references=self._references(table, labels, model, indices, target),
         )
 
     def _references(
-        self, table: pd.DataFrame, labels: np.ndarray, model: str, indices: np.ndarray
+        self,
+        table: pd.DataFrame,
+        labels: np.ndarray,
+        model: str,
+        indices: np.ndarray,
+        target: str,
     ) -> References | None:
-        names = [name for name in model_names(table) if name not in (VICTIM, model)]
+        names = [name for name in model_names(table) if name not in (target, model)]
         if not names:
             return None
         members = {name: roles_of(table, name)["member"] for name in names}
-        # The shadows' samples (pool and their half of the test part) that ``model`` neither
-        # trained on nor is scored on.
-        shadow_samples = table.loc[table["pool"] == "shadow", "sample_index"].to_numpy(np.int64)
+        # The population: samples of the references' pool (the shadow pool and its half of the
+        # test part, for the victim) that ``model`` neither trained on nor is scored on.
+        pools = table.loc[table["model"].isin(names), "pool"].unique()
+        pool_samples = table.loc[table["pool"].isin(pools), "sample_index"].to_numpy(np.int64)
         population = np.setdiff1d(
-            shadow_samples, np.concatenate([roles_of(table, model)["member"], indices])
+            pool_samples, np.concatenate([roles_of(table, model)["member"], indices])
         )
         population_rows = self.rows(population)
 
@@ -86,16 +92,17 @@ class ModelOutputs:
         )
 
     def attack_sets(
-        self, table: pd.DataFrame, labels: np.ndarray, seed: int
+        self, table: pd.DataFrame, labels: np.ndarray, seed: int, target: str = VICTIM
     ) -> tuple[list[MembershipSet], MembershipSet]:
-        """The shadows' sets (to calibrate attacks) and the victim's set (to score)."""
-        shadows = [
-            self.membership_set(table, labels, name, derive_seed(seed, "evaluation", name))
-            for name in model_names(table)
-            if name != VICTIM
-        ]
-        victim = self.membership_set(table, labels, VICTIM, derive_seed(seed, "evaluation", VICTIM))
-        return shadows, victim
+        """The other models' sets (to calibrate attacks) and ``target``'s set (to score)."""
+
+        def member_set(name: str) -> MembershipSet:
+            return self.membership_set(
+                table, labels, name, derive_seed(seed, "evaluation", name), target
+            )
+
+        shadows = [member_set(name) for name in model_names(table) if name != target]
+        return shadows, member_set(target)
 
     def record(
         self, name: str, model: nn.Module, features: torch.Tensor, table: pd.DataFrame, seed: int

@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from .attacks import check_attack_params
+from .autotune import AutotuneConfig
 from .compare import check_compare_params
-from .defenses import check_defense_settings
+from .defenses import AUTO, check_defense_settings
 from .pruning import PROCEDURES
 from .run_config import SECTIONS, RunConfig, run_config
-from .validation import ParameterError, check_known_keys, require_choice
+from .validation import ParameterError, check_known_keys, from_mapping, require_choice
 
 
 def validate_parameters(params: Mapping[str, Any]) -> RunConfig:
@@ -25,10 +26,17 @@ def validate_parameters(params: Mapping[str, Any]) -> RunConfig:
     check_attack_stored(params.get("attack_stored"))
     for key, section in params.items():
         if isinstance(section, Mapping) and "defense" in section:  # a scenario's settings
-            check_defense_settings(section["defense"], section.get("settings"), f"{key}.settings")
+            settings = section.get("settings")
+            defense = section["defense"]
+            if settings == AUTO:  # tuned settings, checked when tuned
+                check_defense_settings(defense, {}, f"{key}.defense")
+            else:
+                check_defense_settings(defense, settings, f"{key}.settings")
     # After the scenarios: compare reuses their settings, and a bad one is theirs to name.
     if "compare" in params:
         check_compare_params(params["compare"])
+    if "autotune" in params:
+        from_mapping(AutotuneConfig, "autotune", params["autotune"])
     return config
 
 
@@ -37,7 +45,16 @@ def check_top_level_keys(params: Mapping[str, Any]) -> None:
 
     A scenario's section is any mapping with a ``defense`` key (``scenario3``, ...).
     """
-    known = {"seed", "device", "threads", *SECTIONS, "attacks", "attack_stored", "compare"}
+    known = {
+        "seed",
+        "device",
+        "threads",
+        *SECTIONS,
+        "attacks",
+        "attack_stored",
+        "compare",
+        "autotune",
+    }
     scenarios = {
         key
         for key, section in params.items()

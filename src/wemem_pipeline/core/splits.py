@@ -150,6 +150,14 @@ def roles_of(table: pd.DataFrame, model: str) -> dict[str, np.ndarray]:
     }
 
 
+def pool_of(table: pd.DataFrame, model: str) -> str:
+    """The pool ``model`` trains on (``victim`` or ``shadow``)."""
+    pools = table.loc[table["model"] == model, "pool"].unique()
+    if len(pools) != 1:
+        raise KeyError(f"model {model!r} has pools {list(pools)} in the split table, not one")
+    return str(pools[0])
+
+
 def pool_samples(table: pd.DataFrame, pool: str) -> np.ndarray:
     """Sorted sample indices of the ``victim`` or ``shadow`` pool (training part only)."""
     rows = table[(table["pool"] == pool) & table["from_pool"]]

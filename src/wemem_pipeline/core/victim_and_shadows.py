@@ -9,7 +9,7 @@ often each member was trained on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from .outputs import ModelOutputs
 from .pruning import schedule_of, train_schedule
 from .run_config import RunConfig
 from .seeds import derive_seed
-from .splits import VICTIM, model_names, roles_of
+from .splits import VICTIM, model_names, pool_of, roles_of
 from .training import dataset_tensors
 
 StateDicts = dict[str, dict[str, torch.Tensor]]
@@ -40,8 +40,9 @@ SEED_KEYS = {"dense": "dense", "one_shot": "one-shot", "iterative": "iterative"}
 class ModelDefenses:
     """The defense ``name`` of every model of a split table, built on first use and kept.
 
-    The victim's defense reads the victim pool's mem-scores, every shadow's the shadow
-    pool's (the attacker's estimate on its own data). Keeping each model's defense lets its
+    A model's defense reads its pool's mem-scores: the victim's (and the tuning models') the
+    victim pool's, every shadow's the shadow pool's (the attacker's estimate on its own data).
+    Keeping each model's defense lets its
     ``summary()`` cover every round (DP-SGD's privacy spent, for one).
     """
 
@@ -59,7 +60,7 @@ class ModelDefenses:
         self._built: dict[str, Defense] = {}
         self._members: dict[str, np.ndarray] = {}
 
-    def __call__(self, model: str, members: np.ndarray) -> Defense:
+    def __call__(self, model: str, members: np.ndarray, pool: str) -> Defense:
         if model in self._members and not np.array_equal(self._members[model], members):
             raise ValueError(f"model {model!r} was given other members than its defense has")
         if model not in self._built:
@@ -68,7 +69,7 @@ class ModelDefenses:
                 members,
                 self.dataset.labels,
                 self.dataset.num_classes,
-                self.mem_scores.get("victim" if model == VICTIM else "shadow"),
+                self.mem_scores.get(pool),
                 base_weight_decay=self.run.training.weight_decay,
                 seed=self.run.seed,
             )
@@ -79,7 +80,7 @@ class ModelDefenses:
         """What a reader needs to know of each model's defense (risky members, epsilon)."""
         summaries = {}
         for model in model_names(table):
-            defense = self(model, roles_of(table, model)["member"])
+            defense = self(model, roles_of(table, model)["member"], pool_of(table, model))
             summaries[model] = {"defense": defense.name, **defense.summary()}
         return summaries
 
@@ -97,6 +98,9 @@ class TrainedModels:
         return self.states, self.history, self.outputs, self.sample_uses
 
 
+RoundCallback = Callable[[int, pd.DataFrame], None]
+
+
 def train_victim_and_shadows(
     dataset: Dataset,
     table: pd.DataFrame,
@@ -106,8 +110,9 @@ def train_victim_and_shadows(
     start_states: StateDicts | None = None,
     defenses: ModelDefenses | None = None,
     every_round: bool = True,
+    after_round: RoundCallback | None = None,
 ) -> TrainedModels:
-    """Put every model of ``table`` through ``procedure``, one model after another.
+    """Put every model of ``table`` through ``procedure``, round by round.
 
     Args:
         dataset: the data every model trains on (its members) and is evaluated on.
@@ -119,44 +124,82 @@ def train_victim_and_shadows(
         defenses: each model's defense during every round (default: none, i.e. Base).
         every_round: record the outputs after every round; else after the last one only
             (logits and sensitivity cost a pass over the data per model and round).
+        after_round: called with the round's index and history rows once every model has
+            trained that round; it may raise to stop the procedure (autotune prunes trials).
 
     Returns:
         The final state dicts, the history, the outputs per recorded round and the member
         reuse per round. Batches are seeded by (seed, procedure, model, round), whatever the
-        defense.
+        defense or the order in which models take their rounds.
     """
     schedule = schedule_of(procedure, run.pruning, run.training)
     recorded = range(len(schedule)) if every_round else [len(schedule) - 1]
     features, labels = dataset_tensors(dataset, run.torch_device)
     samples = np.unique(table["sample_index"].to_numpy(np.int64))
     outputs = {round_index: ModelOutputs(samples) for round_index in recorded}
-    defended = defenses is not None and defenses.name != NoDefense.name
-    stage = defenses.name if defended else procedure
-    states, history, uses = {}, [], []
-    for name in model_names(table):
-        split = roles_of(table, name)
-        defense = defenses(name, split["member"]) if defenses else NoDefense(split["member"])
-        model = defense.prepare(_starting_model(dataset, run, procedure, name, start_states))
-        rounds = train_schedule(
-            model,
-            features,
-            labels,
-            split,
-            schedule,
+    runs = {
+        name: _ModelRun(
+            dataset, (features, labels), table, run, procedure, name, start_states, defenses
+        )
+        for name in model_names(table)
+    }
+    for round_index in range(len(schedule)):
+        rows = [model_run.next_round() for model_run in runs.values()]
+        if round_index in outputs:
+            for name, model_run in runs.items():
+                model = model_run.defense.inference_model(model_run.model)
+                outputs[round_index].record(name, model, features, table, run.seed)
+        if after_round is not None:
+            after_round(round_index, pd.DataFrame(rows))
+    history = [row for model_run in runs.values() for row in model_run.history]
+    uses = [frame for model_run in runs.values() for frame in model_run.uses]
+    states = {name: _cpu_state(model_run.model) for name, model_run in runs.items()}
+    return TrainedModels(states, pd.DataFrame(history), outputs, pd.concat(uses, ignore_index=True))
+
+
+class _ModelRun:
+    """One model going through a procedure's rounds, one round at a time."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        tensors: tuple[torch.Tensor, torch.Tensor],
+        table: pd.DataFrame,
+        run: RunConfig,
+        procedure: str,
+        name: str,
+        start_states: StateDicts | None,
+        defenses: ModelDefenses | None,
+    ):
+        self.name = name
+        self.members = roles_of(table, name)["member"]
+        pool = pool_of(table, name)
+        self.defense = defenses(name, self.members, pool) if defenses else NoDefense(self.members)
+        self.model = self.defense.prepare(
+            _starting_model(dataset, run, procedure, name, start_states)
+        )
+        defended = defenses is not None and defenses.name != NoDefense.name
+        self.stage = defenses.name if defended else procedure
+        self.rounds = train_schedule(
+            self.model,
+            *tensors,
+            roles_of(table, name),
+            schedule_of(procedure, run.pruning, run.training),
             run.training,
             scope=run.pruning.scope,
             seed=derive_seed(run.seed, SEED_KEYS[procedure], name),
-            description=f"{name} {stage}",
-            defense=defense,
+            description=f"{name} {self.stage}",
+            defense=self.defense,
         )
-        for record, result in rounds:
-            history.append({"model": name, "stage": stage, **asdict(record)})
-            uses.append(_uses_table(name, record.round, split["member"], result.sample_uses))
-            if record.round in outputs:
-                inference_model = defense.inference_model(model)
-                outputs[record.round].record(name, inference_model, features, table, run.seed)
-        states[name] = _cpu_state(model)
-    return TrainedModels(states, pd.DataFrame(history), outputs, pd.concat(uses, ignore_index=True))
+        self.history: list[dict[str, Any]] = []
+        self.uses: list[pd.DataFrame] = []
+
+    def next_round(self) -> dict[str, Any]:
+        """Train the next round; returns its history row."""
+        record, result = next(self.rounds)
+        self.history.append({"model": self.name, "stage": self.stage, **asdict(record)})
+        self.uses.append(_uses_table(self.name, record.round, self.members, result.sample_uses))
+        return self.history[-1]
 
 
 def prune_with_defense(
@@ -170,11 +213,13 @@ def prune_with_defense(
     *,
     section: str = "settings",
     every_round: bool = True,
+    after_round: RoundCallback | None = None,
 ) -> tuple[TrainedModels, dict[str, dict[str, Any]]]:
     """Iterative pruning of every dense model with ``defense`` in every round.
 
     ``mem_scores`` maps ``victim`` and ``shadow`` to their pool's scores; ``section`` names
-    the settings in error messages. Returns the pruned models and each one's defense summary.
+    the settings in error messages; ``after_round`` is :func:`train_victim_and_shadows`'s.
+    Returns the pruned models and each one's defense summary.
     """
     defenses = ModelDefenses(defense, settings, dataset, mem_scores, run, section)
     pruned = train_victim_and_shadows(
@@ -185,6 +230,7 @@ def prune_with_defense(
         start_states=dense_states,
         defenses=defenses,
         every_round=every_round,
+        after_round=after_round,
     )
     return pruned, defenses.summaries(table)
 

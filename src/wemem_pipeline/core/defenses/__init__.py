@@ -23,6 +23,7 @@ from .rsw import RSW
 from .swmr import SWMR
 
 __all__ = [
+    "AUTO",
     "BASELINE_NAMES",
     "DEFENSES",
     "DEFENSE_NAMES",
@@ -41,6 +42,7 @@ DEFENSES: dict[str, type[Defense]] = {
     for cls in (NoDefense, RSW, RMR, SWMR, PPB, AdversarialRegularization, DPSGD, RelaxLoss, HAMP)
 }
 DEFENSE_NAMES = tuple(DEFENSES)
+AUTO = "auto"  # in place of a defense's settings: those of its autotune study
 WEMEM_NAMES = ("rsw", "rmr", "swmr")
 BASELINE_NAMES = ("ppb", "advreg", "dpsgd", "relaxloss", "hamp")
 

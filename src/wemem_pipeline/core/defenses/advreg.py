@@ -37,6 +37,7 @@ def _attack_inputs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 class AdversarialRegularization(Baseline):
     name, title, settings_class = "advreg", "AdvReg", AdvRegConfig
+    search_space = {"lambda": {"low": 0.1, "high": 10.0, "log": True}}
 
     def __init__(self, context: DefenseContext, config: AdvRegConfig):
         super().__init__(context, config)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -93,6 +93,9 @@ class Defense:
 
     name = "defense"
     title = "Defense"  # how reports name it
+    # What autotune searches by default: a dotted setting name -> ``{low, high, log}`` (a
+    # number range) or ``{choices: [...]}``; see core/search_space.py. Empty: not tunable.
+    search_space: ClassVar[dict[str, dict[str, Any]]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, context: DefenseContext, section: str) -> Defense:

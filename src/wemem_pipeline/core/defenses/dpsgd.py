@@ -165,6 +165,7 @@ def clipped_gradient_sum(
 
 class DPSGD(Baseline):
     name, title, settings_class = "dpsgd", "DP-SGD", DPSGDConfig
+    search_space = {"noise_multiplier": {"low": 0.2, "high": 4.0, "log": True}}
 
     def __init__(self, context: DefenseContext, config: DPSGDConfig):
         super().__init__(context, config)

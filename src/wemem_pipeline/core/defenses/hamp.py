@@ -83,6 +83,7 @@ class RandomPosteriorOutputs(nn.Module):
 
 class HAMP(Baseline):
     name, title, settings_class = "hamp", "HAMP", HAMPConfig
+    search_space = {"gamma": {"low": 0.1, "high": 0.95}}
 
     def __init__(self, context: DefenseContext, config: HAMPConfig):
         super().__init__(context, config)

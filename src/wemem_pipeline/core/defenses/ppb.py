@@ -39,6 +39,7 @@ def sorted_posterior_divergence(logits: torch.Tensor) -> torch.Tensor:
 
 class PPB(Baseline):
     name, title, settings_class = "ppb", "PPB", PPBConfig
+    search_space = {"lambda": {"low": 0.5, "high": 32.0, "log": True}}
 
     def loss(
         self,

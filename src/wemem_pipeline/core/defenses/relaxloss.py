@@ -57,6 +57,7 @@ def relaxed_loss(
 
 class RelaxLoss(Baseline):
     name, title, settings_class = "relaxloss", "RelaxLoss", RelaxLossConfig
+    search_space = {"alpha": {"low": 0.05, "high": 2.0, "log": True}}
 
     def loss(
         self,

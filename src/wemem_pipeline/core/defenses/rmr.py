@@ -18,6 +18,12 @@ from .risky import RiskyConfig, risky_mask
 
 class RMR(Defense):
     name, title = "rmr", "RMR"
+    search_space = {
+        "threshold": {"low": 0.5, "high": 0.99},
+        "weight_decay_mem": {"low": 1e-3, "high": 0.3, "log": True},
+        "optimizer": {"choices": ["separate", "shared"]},
+        "decoupled": {"choices": [False, True], "when": {"optimizer": "separate"}},
+    }
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..search_space import prefixed
 from ..validation import check_known_keys
 from .base import Defense, DefenseContext, GroupOptimizer, SampleGroup, Settings
 from .rmr import RMR
@@ -17,6 +18,10 @@ from .windows import ClassWindows
 
 class SWMR(Defense):
     name, title = "swmr", "SWMR"
+    search_space = {
+        **prefixed(RSW.search_space, "window."),
+        **prefixed(RMR.search_space, "risky."),
+    }
 
     def __init__(self, windows: ClassWindows, regularization: RMR):
         self.windows, self.regularization = windows, regularization

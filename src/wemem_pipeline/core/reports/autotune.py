@@ -1,0 +1,158 @@
+"""The autotune report: the chosen setting, the front of leakage against accuracy, and Base."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .figures import PRIVACY_METRICS
+from .tables import fmt, markdown_table
+from .titles import title
+
+# How a tuned setting is used (the scenarios' defaults in conf/base).
+USE_TUNED = {
+    "rsw": "`kedro run --pipeline=scenario1 --params scenario1.settings=auto`",
+    "rmr": "`kedro run --pipeline=scenario2 --params scenario2.settings=auto`",
+    "swmr": "`kedro run --pipeline=scenario3 --params scenario3.settings=auto`",
+    "baseline": "`kedro run --pipeline=compare --params compare.tuned=true` (every defense tuned)",
+}
+
+
+def autotune_markdown(tuned: dict[str, Any], trials: pd.DataFrame) -> str:
+    """What was tuned, on what, the chosen setting against Base, and the front."""
+    estimate, counts, config = tuned["estimate"], tuned["trials"], tuned["autotune"]
+    metric = PRIVACY_METRICS[estimate["metric"]]
+    base = estimate["base"]
+    verdict = (
+        f"within the budget of {fmt(config['max_accuracy_loss'])} accuracy"
+        if tuned["feasible"]
+        else f"**no trial met the budget of {fmt(config['max_accuracy_loss'])} accuracy**; "
+        "this is the completed trial that lost the least"
+    )
+    chosen = pd.DataFrame(
+        [
+            {
+                "model": "Base (no defense)",
+                "accuracy": fmt(base["accuracy"], 4),
+                metric: fmt(base["leakage"], 4),
+                "strongest attack": base["attack"],
+            },
+            {
+                "model": f"{title(tuned['defense'])} trial {tuned['trial']}",
+                "accuracy": fmt(estimate["accuracy"], 4),
+                metric: fmt(estimate["leakage"], 4),
+                "strongest attack": estimate["attack"],
+            },
+        ]
+    )
+    front = trials[trials["on_front"]].sort_values("accuracy", ascending=False)
+    lines = [
+        f"# Autotune: {title(tuned['defense'])} on `{tuned['dataset']}` (seed {tuned['seed']})",
+        "",
+        f"{counts['finished']} trials: {counts['finished'] - counts['pruned']} completed, "
+        f"{counts['pruned']} pruned (behind Base by more than the budget after a prune round), "
+        f"{counts['feasible']} within the budget. Study `{tuned['study']}`.",
+        "",
+        f"Every trial pruned {config['num_models']} tuning models (each trained on a random "
+        "half of the victim's members, early-stopped on its dev non-members) with the run's "
+        f"schedule, then attacked each with the others as shadows ({', '.join(config['attacks'])})"
+        f". Leakage is the strongest attack's {metric}, IN vs OUT members, mean over targets; "
+        f"accuracy is the tuning models' {config['accuracy'].replace('_', '-')} accuracy. The "
+        "victim, the shadows and the scored non-members were never used.",
+        "",
+        f"## Chosen setting ({verdict})",
+        "",
+        "```json",
+        json.dumps(tuned["settings"], indent=2, sort_keys=True),
+        "```",
+        "",
+        markdown_table(chosen),
+        "",
+        "These are the defender's own estimates; the real evaluation runs the tuned setting "
+        f"against the victim: {USE_TUNED.get(tuned['defense'], USE_TUNED['baseline'])}.",
+        "",
+        "## Front (no other trial is as accurate with less leakage)",
+        "",
+        markdown_table(_trial_rows(front, metric)),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _trial_rows(trials: pd.DataFrame, metric: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "trial": trials["trial"].astype(str),
+            "settings": [
+                ", ".join(f"{k.removeprefix('param.')}={_value(v)}" for k, v in row.items())
+                for _, row in trials.filter(like="param.").iterrows()
+            ],
+            "accuracy": trials["accuracy"].map(lambda v: fmt(v, 4)),
+            metric: trials["leakage"].map(lambda v: fmt(v, 4)),
+            "attack": trials["attack"],
+            "within budget": trials["feasible"].map({True: "yes", False: "no"}),
+        }
+    )
+
+
+def _value(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def autotune_figure(tuned: dict[str, Any], trials: pd.DataFrame) -> Figure:
+    """Leakage against accuracy of every completed trial, the front, the choice and Base."""
+    estimate, base = tuned["estimate"], tuned["estimate"]["base"]
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    complete = trials[trials["state"] == "complete"]
+    for feasible, points in complete.groupby("feasible"):
+        ax.scatter(
+            points["accuracy"],
+            points["leakage"],
+            s=30,
+            alpha=0.7,
+            color="tab:blue" if feasible else "tab:gray",
+            label="trial within budget" if feasible else "trial over budget",
+        )
+    front = complete[complete["on_front"]].sort_values("accuracy")
+    ax.step(
+        front["accuracy"], front["leakage"], where="post", color="tab:blue", lw=1, label="front"
+    )
+    ax.scatter(
+        [base["accuracy"]],
+        [base["leakage"]],
+        marker="s",
+        s=80,
+        color="black",
+        label="Base (no defense)",
+    )
+    ax.scatter(
+        [estimate["accuracy"]],
+        [estimate["leakage"]],
+        marker="*",
+        s=260,
+        color="tab:red",
+        label=f"chosen (trial {tuned['trial']})",
+        zorder=3,
+    )
+    ax.axvline(
+        base["accuracy"] - estimate["max_accuracy_loss"],
+        color="tab:red",
+        ls=":",
+        lw=1,
+        label="accuracy budget",
+    )
+    ax.set_xlabel("tuning models' accuracy")
+    ax.set_ylabel(f"strongest attack {PRIVACY_METRICS[estimate['metric']]} (tuning models)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="best")
+    pruned = int((trials["state"] == "pruned").sum())
+    ax.set_title(
+        f"Autotune {title(tuned['defense'])} on {tuned['dataset']}: lower right is better "
+        f"({pruned} pruned trials not shown)",
+        fontsize="medium",
+    )
+    fig.tight_layout()
+    return fig

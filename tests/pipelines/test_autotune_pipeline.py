@@ -1,0 +1,134 @@
+"""End-to-end tests of ``kedro run --pipeline=autotune`` (a 2-trial study in conf/test) and of
+the settings it makes: ``scenario3.settings=auto``, ``compare.tuned=true``, and refusals.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from kedro_project import latest, project_copy, run_kedro
+
+
+@pytest.fixture(scope="module")
+def tuned_project(finished_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The finished default run's data, then an autotune study of SWMR and one of PPB."""
+    project = project_copy(tmp_path_factory.mktemp("autotune"))
+    shutil.copytree(finished_run / "data", project / "data", dirs_exist_ok=True)
+    for defense in ("swmr", "ppb"):
+        result = run_kedro(
+            project, "--pipeline=autotune", "--params", f"autotune.defense={defense}"
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return project
+
+
+def newest_tuned(project: Path, defense: str) -> dict:
+    folder = project / "data/08_reporting/autotune/tuned_settings.json"
+    for version in sorted(folder.iterdir(), reverse=True):
+        tuned = json.loads((version / folder.name).read_text())
+        if tuned["defense"] == defense:
+            return tuned
+    raise AssertionError(f"no tuned settings for {defense}")
+
+
+def test_autotune_writes_its_report_and_study(tuned_project: Path) -> None:
+    trials = pd.read_csv(latest(tuned_project, "08_reporting/autotune/trials.csv"))
+    assert len(trials) == 2 and trials["chosen"].sum() == 1
+    assert {"accuracy", "leakage", "attack", "state", "feasible", "on_front"} <= set(trials)
+    summary = latest(tuned_project, "08_reporting/autotune/autotune.md").read_text()
+    assert "# Autotune: PPB on `digits`" in summary and "## Chosen setting" in summary
+    assert latest(tuned_project, "08_reporting/autotune/autotune.png").stat().st_size > 10_000
+    tuned = newest_tuned(tuned_project, "swmr")
+    assert set(tuned["settings"]) == {"window", "risky"}
+    assert tuned["estimate"]["metric"] == "auc" and tuned["trials"]["finished"] == 2
+    # The versioned snapshot is a journal file optuna (and optuna-dashboard) opens.
+    snapshot = latest(tuned_project, "07_model_output/autotune/study.journal")
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(snapshot))
+    )
+    (study,) = storage.get_all_studies()
+    assert study.study_name.startswith("ppb-digits")
+    assert len(optuna.load_study(study_name=study.study_name, storage=storage).trials) == 2
+
+
+def test_a_second_run_resumes_the_study(tuned_project: Path, tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    shutil.copytree(tuned_project / "data", project / "data", dirs_exist_ok=True)
+    result = run_kedro(project, "--pipeline=autotune", "--params", "autotune.n_trials=3")
+    assert result.returncode == 0, result.stdout[-3000:]
+    log = result.stdout
+    assert "Resuming study swmr-digits" in log and "2 trials already done" in log
+    assert "trial 2 " in log and "trial 1 " not in log  # only the missing trial ran
+    assert len(pd.read_csv(latest(project, "08_reporting/autotune/trials.csv"))) == 3
+
+
+def test_scenario_with_auto_settings_uses_the_tuned_ones(tuned_project: Path, tmp_path) -> None:
+    project = project_copy(tmp_path)
+    shutil.copytree(tuned_project / "data", project / "data", dirs_exist_ok=True)
+    result = run_kedro(project, "--pipeline=scenario3", "--params", "scenario3.settings=auto")
+    assert result.returncode == 0, result.stdout[-3000:]
+    tuned = newest_tuned(tuned_project, "swmr")["settings"]
+    report = json.loads(latest(project, "08_reporting/scenario3/report.json").read_text())
+    assert report["parameters"]["scenario3"]["settings"] == tuned
+    (record,) = [
+        json.loads(path.read_text())
+        for path in (project / "data/09_runs").glob("*.json")
+        if "scenario3" in json.loads(path.read_text())["pipelines"]
+    ]
+    assert record["settings"]["scenario3"]["settings"] == tuned
+
+
+def test_compare_takes_tuned_settings_where_asked(tuned_project: Path) -> None:
+    # compare.tuned=true asks it of every defense; this asks it of two.
+    auto = "compare.defenses.swmr=auto,compare.defenses.ppb=auto"
+    result = run_kedro(tuned_project, "--pipeline=compare", "--params", auto)
+    assert result.returncode == 0, result.stdout[-3000:]
+    comparison = pd.read_csv(latest(tuned_project, "08_reporting/compare/compare.csv"))
+    settings = comparison.set_index("defense")["settings"]
+    assert json.loads(settings["ppb"]) == newest_tuned(tuned_project, "ppb")["settings"]
+    assert json.loads(settings["swmr"]) == newest_tuned(tuned_project, "swmr")["settings"]
+    assert json.loads(settings["hamp"]) == {"alpha": 0.001, "gamma": 0.5}  # conf/test's grid
+
+
+def test_auto_settings_of_another_setup_are_refused(tuned_project: Path) -> None:
+    result = run_kedro(
+        tuned_project,
+        "--pipeline=scenario3",
+        "--params",
+        "scenario3.settings=auto,pruning.sparsity=0.5",
+    )
+    assert result.returncode == 1
+    assert "(artifact problem)" in result.stderr and "Traceback" not in result.stderr
+    assert "pruning.sparsity=0.6 (this run: 0.5)" in result.stderr
+    assert "kedro run --pipeline=autotune --params autotune.defense=swmr" in result.stderr
+
+
+def test_auto_settings_without_a_study_name_the_command(tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    result = run_kedro(project, "--params", "compare.tuned=true")  # everything, compare too
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    for defense in ("rsw", "rmr", "swmr", "ppb", "advreg", "dpsgd", "relaxloss", "hamp"):
+        assert f"kedro run --pipeline=autotune --params autotune.defense={defense}" in message
+    assert not [path for path in (project / "data").rglob("*") if path.is_file()]
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "foreign"])
+def test_a_bad_study_file_is_refused_before_training(tmp_path: Path, kind: str) -> None:
+    project = project_copy(tmp_path)
+    storage = tmp_path / "study.journal"
+    if kind == "corrupt":
+        storage.write_text("{not a journal\n")
+    else:
+        backend = optuna.storages.journal.JournalFileBackend(str(storage))
+        optuna.create_study(storage=optuna.storages.JournalStorage(backend), study_name="other")
+    result = run_kedro(project, "--pipeline=autotune", "--params", f"autotune.storage={storage}")
+    assert result.returncode == 1
+    assert "(data problem)" in result.stderr and "autotune.storage" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not [path for path in (project / "data").rglob("*") if path.is_file()]

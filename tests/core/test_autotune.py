@@ -225,21 +225,32 @@ def test_trials_behind_base_are_pruned_once_one_meets_the_budget(
 def test_without_a_trial_in_budget_the_least_loss_is_chosen(
     toy_dataset, toy_splits, victim_scores, tmp_path
 ):
-    tiny = {"width": {"low": 0.01, "high": 0.02}, "stride": 0.01}
-    study, trials, _ = run_study(
-        toy_dataset,
-        toy_splits,
-        victim_scores,
-        tmp_path,
-        run=TRAINED,
-        search_space=tiny,
+    tuning = config(
+        search_space={"width": {"low": 0.01, "high": 0.05}, "stride": 0.01},
         max_accuracy_loss=0.0,
-        n_trials=2,
+        n_trials=3,
     )
-    assert (trials["state"] == "complete").all() and not trials["feasible"].any()
+    study = autotune.open_study(
+        autotune.open_storage(tmp_path / "study.journal"),
+        autotune.study_identity(toy_dataset, TRAINED, tuning),
+        tuning,
+    )
+    for width in (0.05, 0.01, 0.01):
+        study.enqueue_trial({"width": width})
+    defender = DefenderStudy(toy_dataset, toy_splits, TRAINED, victim_scores, tuning)
+    autotune.run_study(study, defender, lambda line: None)
+    trials = autotune.trials_table(study)
+    assert not trials["feasible"].any() and trials.loc[0, "state"] == "complete"
+    # Without a trial in the budget, a trial is pruned only once it is also behind the
+    # fallback (the completed trial that lost least) in the same round.
+    for _, trial in trials[trials["state"] == "pruned"].iterrows():
+        round_ = int(trial["pruned_after_round"])
+        best = trials[trials["state"] == "complete"].sort_values("accuracy_loss").iloc[0]
+        assert trial[f"round_{round_}"] < best[f"round_{round_}"]
     tuned = autotune.tuned_settings(study, trials)
     assert not tuned["feasible"]
-    assert tuned["estimate"]["accuracy_loss"] == trials["accuracy_loss"].min()
+    complete = trials[trials["state"] == "complete"]
+    assert tuned["estimate"]["accuracy_loss"] == complete["accuracy_loss"].min()
 
 
 def test_chosen_trial_is_the_least_leaky_within_budget():

@@ -446,8 +446,9 @@ def run_study(study: optuna.Study, defender: DefenderStudy, log_trial: Callable[
 class _Objective:
     """One trial: a setting from the space, pruned when it falls behind Base.
 
-    Pruning waits for a completed trial within the budget: until then a trial that falls
-    behind may still be the one that loses least, the choice when none meets the budget.
+    A trial more than the budget behind Base after a round is pruned once it can no longer
+    be chosen: when a completed trial meets the budget, or else when it is also behind the
+    fallback choice (the completed trial that lost least) in that round.
     """
 
     def __init__(self, defender, space, pinned, base, log_trial, study):
@@ -456,6 +457,21 @@ class _Objective:
         self.budget = defender.config.max_accuracy_loss
         complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         self.feasible_found = any(_constraints(t)[0] <= 0 for t in complete)
+        self.fallback: tuple[float, dict[int, float]] | None = None  # its loss, round accuracy
+        for trial in complete:
+            self._consider_fallback(trial.user_attrs["accuracy_loss"], trial.intermediate_values)
+
+    def _consider_fallback(self, loss: float, round_accuracy: Mapping[int, float]) -> None:
+        self.feasible_found |= loss <= self.budget
+        if self.fallback is None or loss < self.fallback[0]:
+            self.fallback = (loss, dict(round_accuracy))
+
+    def _out_of_the_running(self, round_index: int, accuracy: float) -> bool:
+        if self.base["round_accuracy"][round_index] - accuracy <= self.budget:
+            return False
+        if self.feasible_found:
+            return True
+        return self.fallback is not None and accuracy < self.fallback[1][round_index]
 
     def __call__(self, trial: optuna.Trial) -> float:
         flat = suggest_settings(trial, self.space)
@@ -465,8 +481,8 @@ class _Objective:
 
         def after_round(round_index: int, accuracy: float) -> None:
             trial.report(accuracy, round_index)
-            behind = self.base["round_accuracy"][round_index] - accuracy
-            if behind > self.budget and self.feasible_found:
+            if self._out_of_the_running(round_index, accuracy):
+                behind = self.base["round_accuracy"][round_index] - accuracy
                 trial.set_user_attr("accuracy_loss", self.base["accuracy"] - accuracy)
                 trial.set_user_attr("pruned_after_round", round_index)
                 self.log_trial(
@@ -478,8 +494,9 @@ class _Objective:
         result = self.defender.evaluate(self.defender.config.defense, settings, after_round)
         for key in ("accuracy", "dev_accuracy", "leakage", "attack", "seconds"):
             trial.set_user_attr(key, getattr(result, key))
-        trial.set_user_attr("accuracy_loss", self.base["accuracy"] - result.accuracy)
-        self.feasible_found |= self.base["accuracy"] - result.accuracy <= self.budget
+        loss = self.base["accuracy"] - result.accuracy
+        trial.set_user_attr("accuracy_loss", loss)
+        self._consider_fallback(loss, dict(enumerate(result.round_accuracy)))
         self.log_trial(
             f"trial {trial.number} {_flat(flat)}: accuracy {result.accuracy:.4f} "
             f"(Base {self.base['accuracy']:.4f}), {self.defender.config.metric} "

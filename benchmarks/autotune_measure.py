@@ -33,11 +33,10 @@ from busy_machine import scratch_project
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from wemem_pipeline.core.compare import compare_defenses, comparison_runs
+from wemem_pipeline.core.compare import compare_defenses, comparison_runs, pareto_front
 from wemem_pipeline.core.parameter_checks import validate_parameters
 
 DEFENSES = ("rsw", "rmr", "swmr", "ppb", "advreg", "dpsgd", "relaxloss", "hamp")
-COLUMNS = ["test_accuracy", "auc", "tpr_at_1pct_fpr", "pareto_auc", "pareto_tpr_at_1pct_fpr"]
 
 
 def kedro(project: Path, env: str, pipeline: str, params: str) -> float:
@@ -136,7 +135,11 @@ def main() -> None:
     parser.add_argument("--project", type=Path, help="a project folder to reuse")
     parser.add_argument("--out", type=Path, help="write every row as CSV here")
     parser.add_argument("--direct", action="store_true", help="default vs tuned only")
+    parser.add_argument("--summarize", type=Path, help="only summarize an --out CSV")
     args = parser.parse_args()
+    if args.summarize:
+        summarize(pd.read_csv(args.summarize))
+        return
     project = args.project or scratch_project(Path(tempfile.mkdtemp(prefix="autotune-")))
     print(f"project: {project}", flush=True)
     rows = []
@@ -145,16 +148,34 @@ def main() -> None:
         table = pd.concat(rows, ignore_index=True)
         if args.out:
             table.to_csv(args.out, index=False)
-    table = pd.concat(rows, ignore_index=True)
+    summarize(pd.concat(rows, ignore_index=True))
+
+
+def summarize(table: pd.DataFrame) -> None:
+    """Mean ± sd over seeds, and on how many seeds each run is on the Pareto fronts of all
+    the runs of its seed (tuned and default together)."""
+    table = table.copy()
+    table["label"] = [
+        run if run in ("Dense", "Base") or run.endswith(("default", "tuned")) else f"{run} {how}"
+        for run, how in zip(table["run"], table["settings_from"], strict=True)
+    ]
+    table = table.drop_duplicates(["seed", "label"])  # Dense and Base are in both comparisons
+    for metric in ("auc", "tpr_at_1pct_fpr"):
+        table[f"front_{metric}"] = False
+        for _, rows in table.groupby("seed"):
+            table.loc[rows.index, f"front_{metric}"] = pareto_front(
+                rows["test_accuracy"].to_numpy(), rows[metric].to_numpy()
+            )
     pd.set_option("display.width", 200)
-    shown = table[["seed", "settings_from", "run", *COLUMNS, "study_time_relative_to_base"]]
-    print(shown.to_string(index=False))
-    runs = table.groupby(["settings_from", "run"], sort=False)
+    runs = table.groupby("label", sort=False)
     metrics = ["test_accuracy", "auc", "tpr_at_1pct_fpr", "study_time_relative_to_base"]
     summary = runs[metrics].agg(["mean", "std"])
     summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
-    fronts = runs[["pareto_auc", "pareto_tpr_at_1pct_fpr"]].sum()
-    print("\nmean and sd over seeds; pareto_*: seeds on which the run is on that front")
+    summary["study_seconds_mean"] = runs["study_seconds"].mean()
+    fronts = runs[["front_auc", "front_tpr_at_1pct_fpr"]].sum()
+    seeds = sorted(int(seed) for seed in table["seed"].unique())
+    print(f"seeds: {seeds}; front_*: seeds on which the run is on the privacy-utility front")
+    print("of all the runs of its seed (accuracy up, attack metric down)")
     print(summary.join(fronts).round(4).to_string())
 
 

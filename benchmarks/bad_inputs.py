@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import optuna
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,6 +76,12 @@ PARAMETERS = [
     "compare.defenses.ppb.lambda=-1",
     "compare.defenses.dpsgd.noise_multiplier=0",
     "compare.defenses.nosuch.x=1",
+    "compare.tuned=3",
+    "autotune.defense=nope",
+    "autotune.n_trials=0",
+    "autotune.num_models=1",
+    "autotune.max_accuracy_loss=1",
+    "autotune.search_space.width=0.5",
 ]
 DATA_FILES = {
     "empty.csv": "an empty CSV",
@@ -133,6 +140,9 @@ def write_bad_files(folder: Path) -> None:
     torch.save([1, 2], folder / "list.pt")
     (folder / "corrupt.pt").write_bytes(b"garbage" * 10)
     torch.save({"victim": _RunsACommand()}, folder / "malicious.pt")
+    (folder / "corrupt.journal").write_text("{not a journal\n")
+    foreign = optuna.storages.journal.JournalFileBackend(str(folder / "foreign.journal"))
+    optuna.create_study(storage=optuna.storages.JournalStorage(foreign), study_name="theirs")
 
 
 def cases(folder: Path) -> list[Case]:
@@ -157,6 +167,20 @@ def cases(folder: Path) -> list[Case]:
             for name, what in MODEL_FILES.items()
         ),
         Case("mem-scores that do not match the data", "data file", ["--params", mismatched]),
+        *(
+            Case(
+                what, "study file", ["--pipeline=autotune", "--params", f"autotune.storage={path}"]
+            )
+            for path, what in (
+                (folder / "corrupt.journal", "an autotune study file that is not a journal"),
+                (folder / "foreign.journal", "an autotune study file of another project"),
+            )
+        ),
+        Case(
+            "`--pipeline=scenario3 --params scenario3.settings=auto` before any autotune run",
+            "artifacts",
+            ["--pipeline=scenario3", "--params", "scenario3.settings=auto"],
+        ),
         Case("`--pipeline=nosuch`", "pipeline", ["--pipeline=nosuch"]),
         Case("`--pipeline=attacks` on a new project", "artifacts", ["--pipeline=attacks"]),
         Case(

@@ -25,7 +25,7 @@ def validate_parameters(params: Mapping[str, Any]) -> RunConfig:
     check_attack_params(params.get("attacks") or {}, config.split.num_shadows)
     check_attack_stored(params.get("attack_stored"))
     for key, section in params.items():
-        if isinstance(section, Mapping) and "defense" in section:  # a scenario's settings
+        if is_scenario(key, section):
             settings = section.get("settings")
             defense = section["defense"]
             if settings == AUTO:  # tuned settings, checked when tuned
@@ -38,6 +38,12 @@ def validate_parameters(params: Mapping[str, Any]) -> RunConfig:
     if "autotune" in params:
         from_mapping(AutotuneConfig, "autotune", params["autotune"])
     return config
+
+
+def is_scenario(key: str, section: Any) -> bool:
+    """A scenario's section: a mapping with a ``defense`` key (autotune's names the defense
+    it tunes, and has no settings)."""
+    return key != "autotune" and isinstance(section, Mapping) and "defense" in section
 
 
 def check_top_level_keys(params: Mapping[str, Any]) -> None:
@@ -55,11 +61,7 @@ def check_top_level_keys(params: Mapping[str, Any]) -> None:
         "compare",
         "autotune",
     }
-    scenarios = {
-        key
-        for key, section in params.items()
-        if isinstance(section, Mapping) and "defense" in section
-    }
+    scenarios = {key for key, section in params.items() if is_scenario(key, section)}
     unknown = sorted(set(params) - known - scenarios)
     if unknown:
         guesses = {key: difflib.get_close_matches(key, known, n=1) for key in unknown}

@@ -158,7 +158,7 @@ def test_study_reports_one_line_per_trial_and_a_chosen_setting(finished_study):
     assert tuned["estimate"]["leakage"] == chosen["leakage"]
     assert 0.0 <= chosen["leakage"] <= 1.0 and chosen["attack"] in autotune.CHEAP_ATTACKS
     assert tuned["dataset_fingerprint"] and tuned["seed"] == 0
-    snapshot = autotune.study_snapshot(study)
+    snapshot = autotune.study_snapshot(study, study._storage)
     assert study.study_name in snapshot and json.loads(snapshot.splitlines()[0])
 
 

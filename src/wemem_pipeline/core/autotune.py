@@ -456,7 +456,7 @@ class _Objective:
         self.base, self.log_trial = base, log_trial
         self.budget = defender.config.max_accuracy_loss
         complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        self.feasible_found = any(_constraints(t)[0] <= 0 for t in complete)
+        self.feasible_found = False  # a completed trial within the budget
         self.fallback: tuple[float, dict[int, float]] | None = None  # its loss, round accuracy
         for trial in complete:
             self._consider_fallback(trial.user_attrs["accuracy_loss"], trial.intermediate_values)
@@ -603,14 +603,12 @@ def tuned_settings(study: optuna.Study, trials: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def study_snapshot(study: optuna.Study) -> str:
+def study_snapshot(study: optuna.Study, storage: optuna.storages.BaseStorage) -> str:
     """The study alone, as the text of a journal file (``optuna-dashboard <file>`` opens it)."""
     with tempfile.TemporaryDirectory() as folder:
         path = str(Path(folder) / "study.journal")
         target = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
-        optuna.copy_study(
-            from_study_name=study.study_name, from_storage=study._storage, to_storage=target
-        )
+        optuna.copy_study(from_study_name=study.study_name, from_storage=storage, to_storage=target)
         return Path(path).read_text()
 
 

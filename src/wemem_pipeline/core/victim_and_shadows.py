@@ -42,8 +42,8 @@ class ModelDefenses:
 
     A model's defense reads its pool's mem-scores: the victim's (and the tuning models') the
     victim pool's, every shadow's the shadow pool's (the attacker's estimate on its own data).
-    Keeping each model's defense lets its
-    ``summary()`` cover every round (DP-SGD's privacy spent, for one).
+    Keeping each model's defense lets its ``summary()`` cover every round (DP-SGD's privacy
+    spent, for one).
     """
 
     def __init__(
@@ -172,7 +172,8 @@ class _ModelRun:
         defenses: ModelDefenses | None,
     ):
         self.name = name
-        self.members = roles_of(table, name)["member"]
+        split = roles_of(table, name)
+        self.members = split["member"]
         pool = pool_of(table, name)
         self.defense = defenses(name, self.members, pool) if defenses else NoDefense(self.members)
         self.model = self.defense.prepare(
@@ -183,7 +184,7 @@ class _ModelRun:
         self.rounds = train_schedule(
             self.model,
             *tensors,
-            roles_of(table, name),
+            split,
             schedule_of(procedure, run.pruning, run.training),
             run.training,
             scope=run.pruning.scope,

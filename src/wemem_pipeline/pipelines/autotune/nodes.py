@@ -35,7 +35,7 @@ def tune_defense(
     )
     autotune.run_study(study, defender, log.info)
     trials = autotune.trials_table(study)
-    return trials, autotune.tuned_settings(study, trials), autotune.study_snapshot(study)
+    return trials, autotune.tuned_settings(study, trials), autotune.study_snapshot(study, storage)
 
 
 def report_autotune(trials: pd.DataFrame, tuned_settings: dict[str, Any]) -> tuple[str, Figure]:

@@ -40,6 +40,7 @@ COMPLETED = "completed"
 # data itself is also compared by fingerprint, which catches a file changed in place. A
 # namespaced artifact (``scenario3.defended_outputs``) is shaped by its namespace's section too.
 _RUN = ("seed", "split", "model", "training")
+_TUNING = (*_RUN, "pruning", "memorability", "attacks", "autotune")
 _SHAPING = (
     ("dataset", ()),
     ("splits", ("seed", "split")),
@@ -48,8 +49,8 @@ _SHAPING = (
     ("one_shot_*", (*_RUN, "pruning")),
     ("iterative_*", (*_RUN, "pruning")),
     ("stored_models", (*_RUN, "pruning")),
-    ("autotune_*", (*_RUN, "pruning", "memorability", "attacks", "autotune")),
-    ("tuned_settings", (*_RUN, "pruning", "memorability", "attacks", "autotune")),
+    ("autotune_*", _TUNING),
+    ("tuned_settings", _TUNING),
     ("*", (*_RUN, "pruning", "memorability", "attacks")),
 )
 # The dataset keys that choose the data (not where raw files are cached).

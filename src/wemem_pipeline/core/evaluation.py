@@ -35,12 +35,13 @@ def evaluate_stages(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attack the ``target`` model (the victim) of every stage (``dense``, ``round_2``, ...).
 
-    ``attack_params`` is the ``attacks`` parameter section (names and options). Shadows and
-    victim are taken from the same stage, so every attack is adaptive. Returns one metrics
+    ``attack_params`` is the ``attacks`` parameter section (names and options). The other
+    models of ``table`` are the shadows; shadows and target are taken from the same stage, so
+    every attack is adaptive. Returns one metrics
     row per (stage, attack), with the seconds it took to calibrate and score, and the ROC
     points of each.
     """
-    names = check_attack_params(attack_params)  # the other models of ``table`` are shadows
+    names = check_attack_params(attack_params)
     metric_rows, roc_frames = [], []
     for stage, outputs in stages.items():
         shadows, victim = outputs.attack_sets(table, labels, seed, target)

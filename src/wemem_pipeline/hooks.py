@@ -4,6 +4,7 @@ leaves a record of what it was, what it loaded and whether it completed (run_rec
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +25,33 @@ from .run_records import (
     replacing_quietly,
     shaping_values,
 )
+from .seed_branches import (
+    branch,
+    branch_parameters,
+    check_branched,
+    remember_parameters,
+)
 from .tuned_settings import auto_requests, resolve_auto_settings
 
 log = logging.getLogger(__name__)
 
-_NOT_ARTIFACTS = {"parameters", "run_config"}
+# What the hook puts in the catalog for the nodes: the typed settings and the parameter tree
+# (a seed branch's, or with tuned settings in place of ``auto``), under these names.
+_NOT_ARTIFACTS = {"parameters", "run_config", "run_parameters"}
 
 
 class RunHooks:
     def __init__(self) -> None:
         self._project = Path.cwd()
         self._record: RunRecord | None = None  # the record of the run in progress
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        """Let the pipeline registry see the run's seeds (``evaluation.seeds``): a multi-seed
+        run has one branch per seed. Kedro may have read the registry before (``kedro run``
+        without ``--pipeline``), so it is read again."""
+        remember_parameters(context.config_loader["parameters"])
+        pipelines.configure(f"{__package__}.pipeline_registry")
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
@@ -44,17 +61,21 @@ class RunHooks:
         config = validate_parameters(parameters)
         catalog["run_config"] = config
         log.info("torch uses %d CPU thread(s)", use_threads(config.threads, config.model.name))
+        seeds = config.evaluation.seed_list(config.seed)
+        if len(seeds) > 1:
+            check_branched(run_params.get("pipeline_names"), seeds)
 
         self._project = Path(run_params["project_path"])
         record = new_record(run_params, config, parameters)
-        if "dataset" in pipeline.all_outputs():  # this run reads the data files: check them now
+        if any(name.split(".")[-1] == "dataset" for name in pipeline.all_outputs()):
+            # This run reads the data files: check them now.
             record.dataset_fingerprint = config.dataset.load().fingerprint()
         if "tuned_settings" in pipeline.all_outputs():  # a corrupt or foreign study file
             open_storage(from_mapping(AutotuneConfig, "autotune", parameters["autotune"]).storage)
         inputs = {
             name
             for name in pipeline.inputs()
-            if name not in _NOT_ARTIFACTS and not name.startswith("params:")
+            if name.split(".")[-1] not in _NOT_ARTIFACTS and not name.startswith("params:")
         }
         record.loaded = choose_input_versions(
             catalog,
@@ -68,28 +89,50 @@ class RunHooks:
         if record.dataset_fingerprint is None and "dataset" in record.loaded:
             made = RunRecord.load(self._project, record.loaded["dataset"])
             record.dataset_fingerprint = made.dataset_fingerprint if made else None
-        self._use_tuned_settings(parameters, pipeline, catalog, record, config)
+        if len(seeds) == 1:
+            resolved = self._use_tuned_settings(parameters, pipeline, catalog, record, config)
+            record.settings = shaping_values(config, resolved)
+            catalog["run_parameters"] = resolved
+        for seed in seeds if len(seeds) > 1 else []:
+            branch_config = replace(config, seed=seed)
+            branch_tree = self._use_tuned_settings(
+                branch_parameters(parameters, seed),
+                pipeline,
+                catalog,
+                record,
+                branch_config,
+                namespace=branch(seed),
+            )
+            with replacing_quietly():
+                add_parameter(catalog, branch(seed), branch_tree)
+                catalog[f"{branch(seed)}.run_parameters"] = branch_tree
+                catalog[f"{branch(seed)}.run_config"] = branch_config
         record.save(self._project)
         self._record = record
 
-    def _use_tuned_settings(self, parameters, pipeline, catalog, record, config) -> None:
-        """Replace ``settings: auto`` by the tuned settings, in the catalog and the record."""
+    def _use_tuned_settings(
+        self, parameters, pipeline, catalog, record, config, namespace: str = ""
+    ) -> dict[str, Any]:
+        """``parameters`` with ``settings: auto`` replaced by the tuned settings of
+        ``config``'s seed; put in the catalog here for a run without seed branches."""
         inputs = pipeline.inputs()
+        prefix = f"params:{namespace}." if namespace else "params:"
 
         def used(key: str) -> bool:
-            return any(i == f"params:{key}" or i.startswith(f"params:{key}.") for i in inputs)
+            return any(i == f"{prefix}{key}" or i.startswith(f"{prefix}{key}.") for i in inputs)
 
         requests = auto_requests(parameters, used)
         if not requests:
-            return
+            return parameters
         resolved = resolve_auto_settings(
             parameters, requests, catalog, self._project, record.dataset_fingerprint, config
         )
-        with replacing_quietly():
-            catalog["parameters"] = resolved
-            for key in {path.split(".")[0] for path in requests}:
-                add_parameter(catalog, key, resolved[key])
-        record.settings = shaping_values(config, resolved)
+        if not namespace:
+            with replacing_quietly():
+                catalog["parameters"] = resolved
+                for key in {path.split(".")[0] for path in requests}:
+                    add_parameter(catalog, key, resolved[key])
+        return resolved
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str) -> None:

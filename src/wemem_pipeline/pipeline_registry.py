@@ -4,6 +4,10 @@ once per scenario (``scenario1``/``scenario2``/``scenario3``), each in its own n
 ``__default__`` runs them all except ``attack_stored``, which reads a model file from an
 earlier run (or the user) rather than one this run makes, and ``autotune``, a study of its
 own that the scenarios use through ``settings: auto``.
+
+With several seeds (``evaluation.seeds``) the scenarios, ``compare`` and ``__default__`` run
+once per seed, each in its namespace, and end with the aggregate over the seeds
+(``pipelines/seeds``).
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from .pipelines import (
     pruning,
     reporting,
     scenario,
+    seeds,
     training,
 )
+from .seed_branches import BRANCHED, requested_seeds
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -43,4 +49,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines["__default__"] = sum(
         p for name, p in pipelines.items() if name not in ("attack_stored", "autotune")
     )
+    run_seeds = requested_seeds()
+    if len(run_seeds) > 1:
+        pipelines |= {name: seeds.create_pipeline(pipelines[name], run_seeds) for name in BRANCHED}
     return pipelines

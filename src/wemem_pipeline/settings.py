@@ -1,12 +1,12 @@
 """Project settings (see Kedro's configuration documentation for the defaults)."""
 
-from kedro.config import OmegaConfigLoader
-
 from wemem_pipeline.hooks import RunHooks
+from wemem_pipeline.seed_branches import ConfigLoader
 
 HOOKS = (RunHooks(),)
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+# Kedro's OmegaConfigLoader; its catalog also has each entry's seed-branch variant.
+CONFIG_LOADER_CLASS = ConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",

@@ -110,7 +110,12 @@ def _metrics(stages: list[str]) -> pd.DataFrame:
 def test_build_report_takes_each_victim_at_its_last_stage():
     metrics = _metrics(["dense", "one_shot", "round_0", "round_1"])
     report = run.build_report("toy", {"pruning": {"rounds": 2}}, _history(), metrics)
-    assert report["evaluation"] == {"members": 50, "non_members": 50}
+    assert report["evaluation"] == {
+        "members": 50,
+        "non_members": 50,
+        "bootstrap": 1000,
+        "null_permutations": 100,
+    }
     models = {m["name"]: m for m in report["models"]}
     assert list(models) == list(PROCEDURES)
     assert models["iterative"]["test_accuracy"] == pytest.approx(0.8)  # round 1's victim

@@ -131,6 +131,12 @@ BAD_PARAMETERS = [
     ("autotune.max_accuracy_loss=1.0", "autotune.max_accuracy_loss"),
     ("autotune.search_space.width=0.5", "autotune.search_space has nothing to search"),
     ("compare.tuned=3", "compare.tuned"),
+    ("evaluation.seeds=0", "evaluation.seeds"),
+    ("evaluation.seeds=-2", "evaluation.seeds"),
+    ("evaluation.seeds=[]", "evaluation.seeds"),
+    ("evaluation.seeds=[1.5]", "evaluation.seeds"),
+    ("evaluation.bootstrap=50", "evaluation.bootstrap"),
+    ("split.nonmember_source=test_file", "split.nonmember_source"),
 ]
 
 

@@ -28,7 +28,7 @@ def test_every_scenario_is_registered_in_its_own_namespace():
         assert nodes <= default
         # A scenario runs on its own: it needs nothing but the parameters (``run_config`` is
         # typed from them by the project's hook).
-        free_inputs = pipelines[name].inputs() - {"parameters", "run_config"}
+        free_inputs = pipelines[name].inputs() - {"run_parameters", "run_config"}
         assert all(free.startswith("params:") for free in free_inputs), name
     # The scenarios share the upstream nodes and only namespace their own.
     scenario_nodes = {n for n in default if n.split(".")[0] in SCENARIOS}

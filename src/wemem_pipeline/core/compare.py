@@ -157,6 +157,10 @@ def _row(
         best = metrics.loc[metrics[metric].idxmax()]
         row[metric] = float(best[metric])
         row[f"{metric}_attack"] = best["attack"]
+        for end in ("low", "high"):
+            row[f"{metric}_ci_{end}"] = float(best.get(f"{metric}_ci_{end}", np.nan))
+    row["chance_auc_q95"] = float(metrics["chance_auc_q95"].iloc[0])
+    row["shift_auc"] = float(metrics["shift_auc"].max())
     return row
 
 
@@ -188,7 +192,7 @@ def compare_defenses(
         Base is pruned again here with the pruning pipeline's seeds (so it is the same
         model), so that every time ratio is measured side by side in one process.
     """
-    attack = partial(_attack_last_round, dataset, table, attack_params, run.seed)
+    attack = partial(_attack_last_round, dataset, table, attack_params, run)
     dense_history, dense_outputs = dense
     metric_frames = [attack("Dense", dense_outputs)]
     rows = [_row("Dense", "dense", {}, dense_history, metric_frames[0], np.nan, {})]
@@ -225,12 +229,14 @@ def _attack_last_round(
     dataset: Dataset,
     table: pd.DataFrame,
     attack_params: Mapping[str, Any],
-    seed: int,
+    run: RunConfig,
     label: str,
     outputs: Mapping[int, ModelOutputs],
 ) -> pd.DataFrame:
     stages = {label: last_round(outputs)}
-    return evaluate_stages(stages, table, dataset.labels, attack_params, seed)[0]
+    return evaluate_stages(
+        stages, table, dataset.labels, attack_params, run.seed, evaluation=run.evaluation
+    )[0]
 
 
 def pareto_front(accuracy: np.ndarray, risk: np.ndarray) -> np.ndarray:

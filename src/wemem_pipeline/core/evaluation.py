@@ -1,18 +1,79 @@
-"""Run the attacks on each stage's outputs and turn the scores into metrics and ROC curves."""
+"""Run the attacks on each stage's outputs and turn the scores into metrics and ROC curves.
+
+Besides each attack's metrics, a stage gets what a reader needs to trust them: a bootstrap
+interval per metric, the strongest attack's value under shuffled member labels (the chance
+reference) and a shift check, the same fitted attacks against a model that trained on
+neither the scored members nor the non-members.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
-from .attacks import build_attack, check_attack_params
-from .metrics import membership_metrics, roc_points
+from .attacks import Attack, MembershipSet, build_attack, check_attack_params
+from .metrics import (
+    INTERVAL_METRICS,
+    bootstrap_intervals,
+    membership_metrics,
+    roc_points,
+    shuffled_label_metrics,
+)
 from .outputs import ModelOutputs
+from .seeds import derive_seed
 from .splits import VICTIM
+from .validation import ParameterError, require_int
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """How attack results are measured (the ``evaluation`` parameters).
+
+    ``seeds``: how many seeds a run repeats the whole experiment with (``seed``, ``seed + 1``,
+    ...), or the seeds themselves as a list; ``bootstrap``: resamples of each interval;
+    ``null_permutations``: label shuffles of the chance reference.
+    """
+
+    seeds: int | tuple[int, ...] = 1
+    bootstrap: int = 1000
+    null_permutations: int = 100
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seeds", check_seeds(self.seeds))
+        require_int("evaluation.bootstrap", self.bootstrap, 100)
+        require_int("evaluation.null_permutations", self.null_permutations, 20)
+
+    def seed_list(self, seed: int) -> list[int]:
+        """The seeds of the run whose ``seed`` parameter is ``seed``."""
+        if isinstance(self.seeds, int):
+            return list(range(seed, seed + self.seeds))
+        return list(self.seeds)
+
+
+def check_seeds(seeds: Any) -> int | tuple[int, ...]:
+    """``evaluation.seeds``: a count >= 1, or a non-empty list of distinct seeds >= 0."""
+    if isinstance(seeds, (list, tuple)):
+        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+            raise ParameterError(
+                f"evaluation.seeds as a list must hold integer seeds, got {list(seeds)!r}"
+            )
+        if any(s < 0 for s in seeds) or len(set(seeds)) < len(seeds):
+            raise ParameterError(
+                f"evaluation.seeds as a list must hold distinct seeds >= 0, got {list(seeds)!r}"
+            )
+        return tuple(seeds)
+    try:
+        return require_int("evaluation.seeds", seeds, 1)
+    except ParameterError as error:
+        raise ParameterError(
+            f"{error} (a count: seed, seed+1, ...; or a list of seeds in a parameters file)"
+        ) from None
 
 
 def round_stage(round_index: int) -> str:
@@ -32,36 +93,95 @@ def evaluate_stages(
     attack_params: Mapping[str, Any],
     seed: int,
     target: str = VICTIM,
+    evaluation: EvaluationConfig | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attack the ``target`` model (the victim) of every stage (``dense``, ``round_2``, ...).
 
     ``attack_params`` is the ``attacks`` parameter section (names and options). The other
     models of ``table`` are the shadows; shadows and target are taken from the same stage, so
-    every attack is adaptive. Returns one metrics
-    row per (stage, attack), with the seconds it took to calibrate and score, and the ROC
-    points of each.
+    every attack is adaptive. Returns one metrics row per (stage, attack), with the seconds it
+    took to calibrate and score, and the ROC points of each.
+
+    With ``evaluation``, each row also has ``<metric>_ci_low/high`` (bootstrap), the shift
+    check ``shift_auc`` / ``shift_tpr_at_1pct_fpr``, and the stage's chance reference of the
+    strongest attack, ``chance_<metric>_mean`` / ``chance_<metric>_q95``.
     """
     names = check_attack_params(attack_params)
     metric_rows, roc_frames = [], []
     for stage, outputs in stages.items():
         shadows, victim = outputs.attack_sets(table, labels, seed, target)
+        shift = outputs.shift_set(table, labels, seed, target) if evaluation else None
+        stage_rows, stage_outputs = [], []
         for name in names:
             started = time.perf_counter()
-            result = build_attack(name, attack_params.get(name)).fit(shadows).score(victim)
-            seconds = time.perf_counter() - started
-            metrics = membership_metrics(victim.is_member, result.scores, result.predicted_member)
-            metric_rows.append(
-                {
-                    "stage": stage,
-                    "attack": name,
-                    **metrics,
-                    "members": int(victim.is_member.sum()),
-                    "non_members": int((~victim.is_member).sum()),
-                    "seconds": seconds,
-                }
-            )
+            attack = build_attack(name, attack_params.get(name)).fit(shadows)
+            result = attack.score(victim)
+            row = {
+                "stage": stage,
+                "attack": name,
+                **membership_metrics(victim.is_member, result.scores, result.predicted_member),
+                "raw_signal_auc": _raw_signal_auc(victim.is_member, result.signal),
+                "members": int(victim.is_member.sum()),
+                "non_members": int((~victim.is_member).sum()),
+                "seconds": time.perf_counter() - started,
+            }
+            if evaluation:
+                intervals = bootstrap_intervals(
+                    victim.is_member,
+                    result.scores,
+                    result.predicted_member,
+                    evaluation.bootstrap,
+                    # The same resamples for every stage and attack: their intervals pair up.
+                    derive_seed(seed, "bootstrap", target),
+                )
+                for metric, (low, high) in intervals.items():
+                    row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = low, high
+                row |= _shift_metrics(attack, shift)
+            stage_rows.append(row)
+            stage_outputs.append((result.scores, result.predicted_member))
             fpr, tpr = roc_points(victim.is_member, result.scores)
             roc_frames.append(
                 pd.DataFrame({"stage": stage, "attack": name, "fpr": fpr, "tpr": tpr})
             )
+        if evaluation:
+            chance = _chance_reference(victim.is_member, stage_outputs, evaluation, seed, target)
+            stage_rows = [row | chance for row in stage_rows]
+        metric_rows += stage_rows
     return pd.DataFrame(metric_rows), pd.concat(roc_frames, ignore_index=True)
+
+
+def _raw_signal_auc(is_member: np.ndarray, signal: np.ndarray | None) -> float:
+    return np.nan if signal is None else float(roc_auc_score(is_member, signal))
+
+
+def _shift_metrics(attack: Attack, shift: MembershipSet | None) -> dict[str, float]:
+    """The fitted attack against a model that trained on neither side: ~0.5 without shift."""
+    missing = {"shift_auc": np.nan, "shift_tpr_at_1pct_fpr": np.nan}
+    if shift is None:
+        return missing
+    try:
+        result = attack.score(shift)
+    except ValueError:  # a reference attack left without references (one shadow)
+        return missing
+    if not np.isfinite(result.scores).all():  # SAMIA on outputs stored without sensitivity
+        return missing
+    metrics = membership_metrics(shift.is_member, result.scores, result.predicted_member)
+    return {"shift_auc": metrics["auc"], "shift_tpr_at_1pct_fpr": metrics["tpr_at_1pct_fpr"]}
+
+
+def _chance_reference(
+    is_member: np.ndarray,
+    outputs: list[tuple[np.ndarray, np.ndarray]],
+    evaluation: EvaluationConfig,
+    seed: int,
+    target: str,
+) -> dict[str, float]:
+    """Mean and 95th percentile of the strongest attack's metrics under shuffled labels."""
+    null = shuffled_label_metrics(
+        is_member, outputs, evaluation.null_permutations, derive_seed(seed, "chance", target)
+    )
+    chance = {}
+    for metric in INTERVAL_METRICS:
+        chance[f"chance_{metric}_mean"] = float(null[metric].mean())
+        chance[f"chance_{metric}_q95"] = float(np.percentile(null[metric], 95))
+    return chance

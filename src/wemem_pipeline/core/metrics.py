@@ -50,3 +50,101 @@ def roc_points(is_member: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, n
     """False- and true-positive rates of the ROC curve."""
     fpr, tpr, _ = roc_curve(np.asarray(is_member, dtype=bool), np.asarray(scores, dtype=float))
     return fpr, tpr
+
+
+# Metrics that get a bootstrap interval and a chance reference (TPR@0.1%FPR is too coarse).
+INTERVAL_METRICS = ("balanced_accuracy", "auc", "tpr_at_1pct_fpr")
+_CHUNK = 256  # resamples per vectorised block: bounds memory at (chunk x samples) floats
+
+
+def weighted_metrics(
+    scores: np.ndarray,
+    predicted_member: np.ndarray,
+    member_weights: np.ndarray,
+    non_member_weights: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """:data:`INTERVAL_METRICS` of many reweightings of one scored sample set at once.
+
+    Row ``r`` of the ``(R, n)`` weight matrices says how often each sample counts as a member
+    and as a non-member: bootstrap counts, or shuffled 0/1 labels. With the true labels as
+    weights the values equal :func:`membership_metrics` (ties count half for AUC).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    predicted = np.asarray(predicted_member, dtype=bool)
+    order = np.argsort(-scores, kind="stable")
+    sorted_scores = scores[order]
+    # The ROC moves one group of tied scores at a time.
+    group_ends = np.flatnonzero(np.append(sorted_scores[1:] != sorted_scores[:-1], True))
+    results = {name: [] for name in INTERVAL_METRICS}
+    for start in range(0, len(member_weights), _CHUNK):
+        members = np.asarray(member_weights[start : start + _CHUNK], dtype=np.float64)
+        non_members = np.asarray(non_member_weights[start : start + _CHUNK], dtype=np.float64)
+        total_members = members.sum(axis=1, keepdims=True)
+        total_non = non_members.sum(axis=1, keepdims=True)
+        tpr = np.cumsum(members[:, order], axis=1)[:, group_ends] / total_members
+        fpr = np.cumsum(non_members[:, order], axis=1)[:, group_ends] / total_non
+        tpr0 = np.pad(tpr, ((0, 0), (1, 0)))
+        fpr0 = np.pad(fpr, ((0, 0), (1, 0)))
+        auc = (np.diff(fpr0, axis=1) * (tpr0[:, 1:] + tpr0[:, :-1]) / 2).sum(axis=1)
+        max_fpr = LOW_FPRS["tpr_at_1pct_fpr"]
+        low_fpr_tpr = np.where(fpr0 <= max_fpr, tpr0, 0.0).max(axis=1)
+        hit_rate = (members @ predicted) / total_members[:, 0]
+        reject_rate = (non_members @ ~predicted) / total_non[:, 0]
+        results["auc"].append(auc)
+        results["tpr_at_1pct_fpr"].append(low_fpr_tpr)
+        results["balanced_accuracy"].append(0.5 * (hit_rate + reject_rate))
+    return {name: np.concatenate(values) for name, values in results.items()}
+
+
+def bootstrap_intervals(
+    is_member: np.ndarray,
+    scores: np.ndarray,
+    predicted_member: np.ndarray,
+    resamples: int,
+    seed: int,
+    level: float = 0.95,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of :data:`INTERVAL_METRICS`.
+
+    Members and non-members are resampled separately (so every resample keeps the sizes),
+    all ``resamples`` at once as a count matrix.
+    """
+    is_member = np.asarray(is_member, dtype=bool)
+    rng = np.random.default_rng(seed)
+
+    def counts(side: np.ndarray) -> np.ndarray:
+        positions = np.flatnonzero(side)
+        draws = positions[rng.integers(0, len(positions), size=(resamples, len(positions)))]
+        flat = (draws + len(side) * np.arange(resamples)[:, None]).ravel()
+        return np.bincount(flat, minlength=resamples * len(side)).reshape(resamples, len(side))
+
+    values = weighted_metrics(scores, predicted_member, counts(is_member), counts(~is_member))
+    tail = 100 * (1 - level) / 2
+    return {
+        name: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail)))
+        for name, v in values.items()
+    }
+
+
+def shuffled_label_metrics(
+    is_member: np.ndarray,
+    outputs: list[tuple[np.ndarray, np.ndarray]],
+    permutations: int,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """The strongest of several attacks under no leakage, once per label shuffle.
+
+    ``outputs`` holds every attack's ``(scores, predicted_member)`` on the same samples. The
+    member labels are shuffled (same shuffles for every attack, sizes kept) and, per shuffle,
+    the largest value over the attacks of each metric is returned: what "the strongest
+    attack" reaches by chance.
+    """
+    is_member = np.asarray(is_member, dtype=bool)
+    rng = np.random.default_rng(seed)
+    shuffled = np.stack([rng.permutation(is_member) for _ in range(permutations)])
+    per_attack = [
+        weighted_metrics(scores, predicted, shuffled, ~shuffled) for scores, predicted in outputs
+    ]
+    return {
+        name: np.max([values[name] for values in per_attack], axis=0) for name in INTERVAL_METRICS
+    }

@@ -2,7 +2,8 @@
 
 ``ModelOutputs`` holds the outputs of the victim and the shadows of one stage (dense, a
 pruning round, ...) and turns them into the membership sets the attacks calibrate on (the
-shadows') and score (the victim's), with the shadows as references for LiRA and RMIA.
+shadows') and score (the victim's), with the shadows as references for LiRA and RMIA, and
+the victim's set as a shadow sees it (the shift check).
 """
 
 from __future__ import annotations
@@ -37,22 +38,30 @@ class ModelOutputs:
         return np.searchsorted(self.sample_index, indices)
 
     def membership_set(
-        self, table: pd.DataFrame, labels: np.ndarray, model: str, seed: int, target: str = VICTIM
+        self,
+        table: pd.DataFrame,
+        labels: np.ndarray,
+        model: str,
+        seed: int,
+        target: str = VICTIM,
+        scored_by: str | None = None,
     ) -> MembershipSet:
-        """``model``'s balanced member / test non-member set with its outputs.
+        """``model``'s balanced member / test non-member set with the outputs of
+        ``scored_by`` (default: ``model`` itself).
 
-        The references are the models other than ``model`` and the attacked ``target``.
+        The references are the models other than ``scored_by`` and the attacked ``target``.
         """
+        scored_by = scored_by or model
         indices, is_member = balanced_evaluation_set(roles_of(table, model), seed)
         rows = self.rows(indices)
-        sensitivity = self.sensitivity.get(model)
+        sensitivity = self.sensitivity.get(scored_by)
         return MembershipSet(
             indices,
-            self.logits[model][rows],
+            self.logits[scored_by][rows],
             labels[indices],
             is_member,
             sensitivity=None if sensitivity is None else sensitivity[rows],
-            references=self._references(table, labels, model, indices, target),
+            references=self._references(table, labels, scored_by, indices, target),
         )
 
     def _references(
@@ -104,6 +113,21 @@ class ModelOutputs:
         shadows = [member_set(name) for name in model_names(table) if name != target]
         return shadows, member_set(target)
 
+    def shift_set(
+        self, table: pd.DataFrame, labels: np.ndarray, seed: int, target: str = VICTIM
+    ) -> MembershipSet:
+        """``target``'s scored set as seen by :func:`stand_in`, a model that trained on none
+        of it: attacks find membership there only where members and non-members differ in
+        distribution."""
+        return self.membership_set(
+            table,
+            labels,
+            target,
+            derive_seed(seed, "evaluation", target),
+            target,
+            scored_by=stand_in(table, target),
+        )
+
     def record(
         self, name: str, model: nn.Module, features: torch.Tensor, table: pd.DataFrame, seed: int
     ) -> None:
@@ -111,8 +135,16 @@ class ModelOutputs:
         self.logits[name] = predict_logits(model, features, self.sample_index).cpu().numpy()
         split = roles_of(table, name)
         scored = np.union1d(split["member"], split["test"])
+        if VICTIM in model_names(table) and name == stand_in(table):  # the shift check's
+            victim = roles_of(table, VICTIM)  # model also scores the victim's set
+            scored = np.union1d(scored, np.union1d(victim["member"], victim["test"]))
         sensitivity = np.full(self.logits[name].shape, np.nan, dtype=np.float32)
         sensitivity[self.rows(scored)] = input_sensitivity(
             model, features, scored, seed=derive_seed(seed, "sensitivity", name)
         )
         self.sensitivity[name] = sensitivity
+
+
+def stand_in(table: pd.DataFrame, target: str = VICTIM) -> str:
+    """The model the shift check scores ``target``'s set with: the first other model."""
+    return next(name for name in model_names(table) if name != target)

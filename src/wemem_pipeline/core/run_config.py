@@ -1,8 +1,8 @@
 """Every typed setting of a run, built once from the parameter tree.
 
 Each section of the parameters (``dataset``, ``split``, ``model``, ``training``, ``pruning``,
-``memorability``) becomes the frozen dataclass of the module that uses it; a typo in a key
-or a value out of range is refused with the parameter's name.
+``memorability``, ``evaluation``) becomes the frozen dataclass of the module that uses it; a
+typo in a key or a value out of range is refused with the parameter's name.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from .datasets import DatasetConfig
+from .evaluation import EvaluationConfig
 from .memorability import MemorabilityConfig
 from .models import ModelSpec
 from .pruning import PruningConfig
@@ -30,6 +31,7 @@ SECTIONS = {
     "training": TrainConfig,
     "pruning": PruningConfig,
     "memorability": MemorabilityConfig,
+    "evaluation": EvaluationConfig,
 }
 
 
@@ -46,6 +48,7 @@ class RunConfig:
     training: TrainConfig = field(default_factory=TrainConfig)
     pruning: PruningConfig = field(default_factory=PruningConfig)
     memorability: MemorabilityConfig = field(default_factory=MemorabilityConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
     def __post_init__(self) -> None:
         require_int("seed", self.seed, 0)

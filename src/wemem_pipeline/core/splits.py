@@ -18,12 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .validation import ParameterError, require_int, require_number
+from .validation import ParameterError, require_choice, require_int, require_number
 
 logger = logging.getLogger(__name__)
 
 ROLES = ("member", "dev", "test")
 VICTIM = "victim"
+# Where non-members come from: the paper's mix (the pool's left-over training samples plus
+# the dataset's test part) or only the training part, the members' own source.
+NONMEMBER_SOURCES = ("paper", "pool")
 
 
 def shadow_name(k: int) -> str:
@@ -39,8 +42,10 @@ class SplitConfig:
     dev_fraction: float = 0.34
     test_fraction: float = 0.3
     pool_size: int | None = None
+    nonmember_source: str = "paper"
 
     def __post_init__(self) -> None:
+        require_choice("split.nonmember_source", self.nonmember_source, NONMEMBER_SOURCES)
         require_int("split.num_shadows", self.num_shadows, 1)
         open_unit = {"low_inclusive": False, "high_inclusive": False}
         require_number("split.member_fraction", self.member_fraction, 0, 1, **open_unit)
@@ -59,13 +64,20 @@ def split_samples(is_test: np.ndarray, config: SplitConfig, seed: int) -> pd.Dat
     part are non-members, ``dev_fraction`` of them dev and the others test. Each shadow draws
     its own split of the shadow pool. A dataset without a test part first holds out a seeded
     ``test_fraction`` of its samples.
+
+    With ``nonmember_source="pool"`` the dataset's test part is set aside and the test part is
+    held out of the training part instead (as many samples as the test part had, at most
+    ``test_fraction`` of the training part), so that members and non-members come from one
+    source and a distribution shift between the two files cannot pass for membership.
     """
     rng = np.random.default_rng(seed)
     is_test = np.asarray(is_test, dtype=bool)
     train_part, test_part = np.flatnonzero(~is_test), np.flatnonzero(is_test)
-    if len(test_part) == 0:
+    if len(test_part) == 0 or config.nonmember_source == "pool":
         shuffled = rng.permutation(train_part)
         held_out = round(config.test_fraction * len(shuffled))
+        if len(test_part):
+            held_out = min(held_out, len(test_part))
         test_part, train_part = np.sort(shuffled[:held_out]), np.sort(shuffled[held_out:])
     train_halves = _halve(rng.permutation(train_part), config.pool_size)
     test_halves = _halve(rng.permutation(test_part), config.pool_size)

@@ -15,6 +15,13 @@ from typing import Protocol
 import numpy as np
 
 
+def _as_float64(instance: object, *names: str) -> None:
+    """Attack signals are computed in float64: in float32 a well-fit model's ``log p_y``
+    rounds to exactly 0 for many samples, and the ties hide the low-FPR end of the ROC."""
+    for name in names:
+        object.__setattr__(instance, name, np.asarray(getattr(instance, name), dtype=np.float64))
+
+
 @dataclass(frozen=True)
 class References:
     """Reference models' outputs that an offline attack compares the target model with.
@@ -31,6 +38,9 @@ class References:
     population_logits: np.ndarray  # references on the population, (K, m, num_classes)
     population_is_out: np.ndarray  # bool, (K, m)
 
+    def __post_init__(self) -> None:
+        _as_float64(self, "logits", "population_target_logits", "population_logits")
+
 
 @dataclass(frozen=True)
 class MembershipSet:
@@ -44,6 +54,7 @@ class MembershipSet:
     references: References | None = None
 
     def __post_init__(self) -> None:
+        _as_float64(self, "logits")
         n = len(self.sample_index)
         if not (len(self.logits) == len(self.labels) == len(self.is_member) == n):
             raise ValueError("sample_index, logits, labels and is_member must have equal length")
@@ -55,10 +66,15 @@ class MembershipSet:
 
 @dataclass(frozen=True)
 class AttackOutput:
-    """Membership scores (higher = more likely member) and hard decisions for each sample."""
+    """Membership scores (higher = more likely member) and hard decisions for each sample.
+
+    ``signal`` is the raw signal where the scores rank samples differently from it (per-class
+    thresholds shift each class's scores by its own amount).
+    """
 
     scores: np.ndarray
     predicted_member: np.ndarray
+    signal: np.ndarray | None = None
 
 
 class Attack(Protocol):

@@ -12,22 +12,13 @@ variance is noise, so one variance pooled over all samples is used until at leas
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
 from ..validation import require_int
 from .base import MembershipSet
 from .reference import ReferenceAttack, out_mean, require_references
+from .threshold import scaled_confidence
 
 MIN_SHADOWS = 3  # calibrating on a shadow leaves K - 1 references; a variance needs two
-
-
-def scaled_confidence(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """``log p_y - log sum_{y' != y} p_y'`` computed from logits without rounding to inf."""
-    logits = np.asarray(logits, dtype=np.float64)
-    labels = np.asarray(labels)
-    true = np.take_along_axis(logits, labels[..., None], axis=-1)[..., 0]
-    others = np.where(np.arange(logits.shape[-1]) == labels[..., None], -np.inf, logits)
-    return true - logsumexp(others, axis=-1)
 
 
 class LiRA(ReferenceAttack):

@@ -3,7 +3,9 @@
 Conf, Entr and Mentr learn one threshold per class; Hconf, Loss and Correctness one global
 threshold. A sample's
 membership score is its signal minus the threshold of its class, so scores are comparable
-across classes and the decision is ``score >= 0``.
+across classes and the decision is ``score >= 0``. The AUC of a per-class attack therefore
+ranks ``signal - threshold[class]``; the raw signal's ranking is returned beside it
+(``AttackOutput.signal``) and reported as ``raw_signal_auc``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy.special import logsumexp
 
 from .base import AttackOutput, MembershipSet
 
@@ -39,7 +42,7 @@ def negative_modified_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndar
 
     ``Mentr = -(1 - p_y) log p_y - sum_{i != y} p_i log(1 - p_i)``.
     """
-    p = softmax(logits).astype(np.float64)
+    p = softmax(logits)
     rows = np.arange(len(labels))
     p_true = p[rows, labels]
     wrong = p * np.log(np.maximum(1.0 - p, _EPS))
@@ -53,11 +56,22 @@ def top_confidence(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return softmax(logits).max(axis=1)
 
 
+def scaled_confidence(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``log p_y - log sum_{y' != y} p_y'`` computed from logits without rounding to inf."""
+    logits = np.asarray(logits, dtype=np.float64)
+    labels = np.asarray(labels)
+    true = np.take_along_axis(logits, labels[..., None], axis=-1)[..., 0]
+    others = np.where(np.arange(logits.shape[-1]) == labels[..., None], -np.inf, logits)
+    return true - logsumexp(others, axis=-1)
+
+
 def negative_loss(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Minus the cross-entropy loss of the true class: members have lower loss."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return log_p[np.arange(len(labels)), labels]
+    """Minus the cross-entropy loss of the true class: members have lower loss.
+
+    ``log p_y = -log(1 + exp(-phi))`` with ``phi`` LiRA's logit-scaled confidence, which keeps
+    the loss of a near-saturated posterior (``p_y`` within 1e-16 of 1) from rounding to 0.
+    """
+    return -np.logaddexp(0.0, -scaled_confidence(logits, labels))
 
 
 def correctness(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -114,7 +128,9 @@ class ThresholdAttack:
             [self.class_thresholds.get(int(c), self.global_threshold) for c in target.labels]
         )
         scores = values - thresholds
-        return AttackOutput(scores=scores, predicted_member=scores >= 0)
+        return AttackOutput(
+            scores=scores, predicted_member=scores >= 0, signal=values if self.per_class else None
+        )
 
 
 THRESHOLD_ATTACKS: dict[str, Callable[[], ThresholdAttack]] = {

@@ -8,8 +8,9 @@ from matplotlib.figure import Figure
 
 from ..compare import ATTACK_METRICS
 from ..defenses import WEMEM_NAMES
+from ..verdicts import UNRESOLVABLE, interval_verdict
 from .figures import PRIVACY_METRICS, privacy_utility_figure
-from .tables import METRIC_TITLES, fmt, markdown_table
+from .tables import METRIC_TITLES, fmt, markdown_table, metric_cell, unresolvable_metrics
 from .titles import title
 
 
@@ -24,7 +25,7 @@ def comparison_markdown(comparison: pd.DataFrame, dataset: str, non_members: int
         "fine-tuning time over all rounds relative to Base. Epsilon (DP-SGD) is at delta = "
         "1/members and covers the fine-tuning only: the dense model was trained without DP.",
         "",
-        markdown_table(_runs_table(comparison)),
+        markdown_table(_runs_table(comparison, non_members)),
         "",
         "## Where the WeMem defenses stand",
         "",
@@ -35,22 +36,33 @@ def comparison_markdown(comparison: pd.DataFrame, dataset: str, non_members: int
             f"- With {non_members} non-members TPR at 1% FPR cannot be resolved (one false "
             "positive is already more than 1%): use the AUC front."
         )
+    chance = comparison["chance_auc_q95"].max()
     lines += [
+        f"- Chance: the strongest attack on shuffled member labels reaches AUC {fmt(chance)} "
+        "(95th percentile); a strongest AUC below it is no evidence of leakage. Intervals are "
+        "95% bootstrap over the scored samples; 'vs Base' says lowered/raised only where the "
+        "intervals do not overlap.",
         "",
-        "Single runs vary by as much as many of these differences: repeat with other `seed`s "
-        "before drawing conclusions. Plot: `compare_plot.png`.",
+        "Single runs vary by as much as many of these differences: `evaluation.seeds=3` "
+        "repeats the comparison and reports the spread. Plot: `compare_plot.png`.",
         "",
     ]
     return "\n".join(lines)
 
 
-def _runs_table(comparison: pd.DataFrame) -> pd.DataFrame:
+def _runs_table(comparison: pd.DataFrame, non_members: int) -> pd.DataFrame:
     table = pd.DataFrame(
         {"run": comparison["run"], "test acc": comparison["test_accuracy"].map(fmt)}
     )
+    unresolvable = unresolvable_metrics(non_members)
     for metric in ATTACK_METRICS:
-        values = comparison[metric].map(fmt) + " (" + comparison[f"{metric}_attack"] + ")"
-        table[f"strongest {METRIC_TITLES[metric]}"] = values
+        table[f"strongest {METRIC_TITLES[metric]}"] = [
+            f"{metric_cell(metric, row[metric], unresolvable, interval=_interval(row, metric))} "
+            f"({row[f'{metric}_attack']})"
+            for _, row in comparison.iterrows()
+        ]
+    table["vs Base (AUC / TPR@1%FPR)"] = _verdicts_against_base(comparison, non_members)
+    table["shift check AUC"] = comparison["shift_auc"].map(fmt)
     relative = comparison["time_relative_to_base"]
     table["time vs Base"] = [("" if np.isnan(r) else f"{r:.2f}x") for r in relative]
     table["epsilon"] = comparison["epsilon"].map(lambda e: fmt(e, 1))
@@ -58,6 +70,30 @@ def _runs_table(comparison: pd.DataFrame) -> pd.DataFrame:
         column = f"front ({METRIC_TITLES[metric]})"
         table[column] = comparison[f"pareto_{metric}"].map({True: "yes", False: ""})
     return table
+
+
+def _interval(row: pd.Series, metric: str) -> list[float] | None:
+    low, high = row.get(f"{metric}_ci_low", np.nan), row.get(f"{metric}_ci_high", np.nan)
+    return None if pd.isna(low) else [low, high]
+
+
+def _verdicts_against_base(comparison: pd.DataFrame, non_members: int) -> list[str]:
+    """Each run's verdicts against Base by the intervals of the strongest attack."""
+    base = comparison[comparison["defense"] == "base"].iloc[0]
+    cells = []
+    for _, row in comparison.iterrows():
+        if row["defense"] in ("base", "dense"):
+            cells.append("")
+            continue
+        words = []
+        for metric in ("auc", "tpr_at_1pct_fpr"):
+            intervals = _interval(base, metric), _interval(row, metric)
+            if metric in unresolvable_metrics(non_members) or None in intervals:
+                words.append(UNRESOLVABLE)
+            else:
+                words.append(interval_verdict(*intervals))
+        cells.append(" / ".join(words))
+    return cells
 
 
 def _front_sentence(comparison: pd.DataFrame, metric: str) -> str:

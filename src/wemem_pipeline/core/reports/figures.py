@@ -94,11 +94,23 @@ def privacy_utility_figure(points: pd.DataFrame, heading: str) -> Figure:
 
     ``points`` has one row per run: ``defense`` (colour and legend), ``label`` (written next
     to the point), ``test_accuracy``, ``auc`` and ``tpr_at_1pct_fpr``; with the columns
-    ``pareto_auc`` / ``pareto_tpr_at_1pct_fpr`` each panel also draws its Pareto front.
+    ``pareto_auc`` / ``pareto_tpr_at_1pct_fpr`` each panel also draws its Pareto front, and
+    with ``<column>_low`` / ``<column>_high`` (an interval, or mean ± sd) error bars.
     """
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
     for ax, (metric, metric_title) in zip(axes, PRIVACY_METRICS.items(), strict=True):
         for defense, runs in points.groupby("defense", sort=False):
+            if f"{metric}_low" in runs:
+                ax.errorbar(
+                    runs["test_accuracy"],
+                    runs[metric],
+                    yerr=_error_bars(runs, metric),
+                    xerr=_error_bars(runs, "test_accuracy"),
+                    fmt="none",
+                    ecolor=COLORS.get(defense, "black"),
+                    alpha=0.5,
+                    linewidth=1,
+                )
             ax.scatter(
                 runs["test_accuracy"],
                 runs[metric],
@@ -124,6 +136,15 @@ def privacy_utility_figure(points: pd.DataFrame, heading: str) -> Figure:
     fig.suptitle(f"{heading}: lower right is better (dotted = chance, stars = WeMem defenses)")
     fig.tight_layout()
     return fig
+
+
+def _error_bars(runs: pd.DataFrame, column: str) -> np.ndarray | None:
+    """Distances below and above each point, from ``<column>_low`` / ``<column>_high``."""
+    if f"{column}_low" not in runs:
+        return None
+    below = (runs[column] - runs[f"{column}_low"]).clip(lower=0)
+    above = (runs[f"{column}_high"] - runs[column]).clip(lower=0)
+    return np.nan_to_num(np.vstack([below, above]))
 
 
 def _pareto_front(ax: plt.Axes, front: pd.DataFrame, metric: str) -> None:

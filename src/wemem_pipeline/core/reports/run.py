@@ -12,27 +12,40 @@ from typing import Any
 
 import pandas as pd
 
-from ..evaluation import round_stage
+from ..evaluation import EvaluationConfig, round_stage
 from ..pruning import PROCEDURES
+from ..validation import from_mapping
 from ..victim_and_shadows import victim_history
 from .tables import (
+    METRIC_TITLES,
     attack_dict,
     attack_tables,
+    checks_cells,
+    flat_intervals,
     fmt,
     markdown_table,
+    reading_notes,
+    stage_checks,
     strongest,
     strongest_cell,
     unresolvable_metrics,
     unresolvable_note,
+    verdicts,
 )
 from .titles import title
 
 
-def evaluation_sizes(metrics: pd.DataFrame) -> dict[str, int]:
-    """How many members and non-members every attack scored."""
+def evaluation_sizes(
+    metrics: pd.DataFrame, parameters: dict[str, Any] | None = None
+) -> dict[str, int]:
+    """How many members and non-members every attack scored, and (from ``parameters``) the
+    resamples of the intervals and the shuffles of the chance reference."""
+    evaluation = from_mapping(EvaluationConfig, "evaluation", (parameters or {}).get("evaluation"))
     return {
         "members": int(metrics["members"].iloc[0]),
         "non_members": int(metrics["non_members"].iloc[0]),
+        "bootstrap": evaluation.bootstrap,
+        "null_permutations": evaluation.null_permutations,
     }
 
 
@@ -53,6 +66,7 @@ def build_report(
                 "sparsity": float(victim["sparsity"]),
                 "epochs": int(victim["epochs_run"]),
                 "attacks": attack_dict(metrics, attack_stage),
+                "checks": stage_checks(metrics, attack_stage),
             }
         )
     rounds = [
@@ -68,10 +82,14 @@ def build_report(
         }
         for _, row in iterative.iterrows()
     ]
+    evaluation = evaluation_sizes(metrics, parameters)
+    by_name = {model["name"]: model["attacks"] for model in models}
     return {
         "dataset": dataset,
         "parameters": parameters,
-        "evaluation": evaluation_sizes(metrics),
+        "evaluation": evaluation,
+        # What iterative pruning did to leakage, against the dense model.
+        "verdicts": verdicts(by_name["dense"], by_name["iterative"], evaluation["non_members"]),
         "models": models,
         "rounds": rounds,
     }
@@ -80,20 +98,25 @@ def build_report(
 def report_table(report: dict[str, Any]) -> pd.DataFrame:
     """One row per (model, attack): accuracy, sparsity and the attack's metrics."""
     columns = {"model": "name", "test_accuracy": "test_accuracy", "sparsity": "sparsity"}
-    return _per_attack(report["models"], columns)
+    return per_attack_table(report["models"], columns)
 
 
 def rounds_table(report: dict[str, Any]) -> pd.DataFrame:
     """One row per (round, attack) of the iterative run: how leakage grows round by round."""
     columns = {key: key for key in ("round", "sparsity", "test_accuracy", "epochs")}
-    return _per_attack(report["rounds"], columns)
+    return per_attack_table(report["rounds"], columns)
 
 
-def _per_attack(entries: list[dict[str, Any]], columns: dict[str, str]) -> pd.DataFrame:
-    """One row per entry and attack: the entry's ``{column: key}`` values, then the attack's."""
+def per_attack_table(entries: list[dict[str, Any]], columns: dict[str, str]) -> pd.DataFrame:
+    """One row per entry and attack: the entry's ``{column: key}`` values, then the attack's
+    (an interval ``<metric>_ci`` as two columns, ``_ci_low`` and ``_ci_high``)."""
     return pd.DataFrame(
         [
-            {**{column: entry[key] for column, key in columns.items()}, "attack": attack, **values}
+            {
+                **{column: entry[key] for column, key in columns.items()},
+                "attack": attack,
+                **flat_intervals(values),
+            }
             for entry in entries
             for attack, values in entry["attacks"].items()
         ]
@@ -113,24 +136,33 @@ def run_markdown(report: dict[str, Any]) -> str:
     """The summary: what pruning did to leakage, every attack per victim, round by round."""
     models = {m["name"]: m for m in report["models"]}
     dense, pruned, one_shot = models["dense"], models["iterative"], models["one_shot"]
-    dense_attack, dense_auc = strongest(dense["attacks"], "auc")
-    pruned_attack, pruned_auc = strongest(pruned["attacks"], "auc")
     rounds = report["parameters"].get("pruning", {}).get("rounds", "?")
     non_members = report["evaluation"]["non_members"]
+    unresolvable = unresolvable_metrics(non_members)
     note = unresolvable_note(non_members)
+    changes = [
+        f"{METRIC_TITLES[metric]} {strongest_cell(dense['attacks'], metric, unresolvable)} "
+        f"(dense) -> {strongest_cell(pruned['attacks'], metric, unresolvable)}: "
+        f"**{report['verdicts'][metric]}**"
+        for metric in ("auc", "tpr_at_1pct_fpr")
+    ]
+    checks = checks_cells(pruned.get("checks", {}))
     lines = [
         f"# Membership leakage of pruned models: `{report['dataset']}`",
         "",
-        f"Iterative pruning to sparsity {fmt(pruned['sparsity'])} ({rounds} rounds) moved the "
-        f"strongest attack's AUC from **{fmt(dense_auc)}** ({dense_attack}, dense) to "
-        f"**{fmt(pruned_auc)}** ({pruned_attack}, iteratively pruned); test accuracy went from "
+        f"Iterative pruning to sparsity {fmt(pruned['sparsity'])} ({rounds} rounds), strongest "
+        f"attack: {'; '.join(changes)}. Chance (strongest attack, shuffled labels, 95th pct): "
+        f"AUC {checks['chance AUC (95th pct)'] or '-'}; shift check: AUC "
+        f"{checks['shift check AUC'] or '-'}. Test accuracy went from "
         f"{fmt(dense['test_accuracy'])} to {fmt(pruned['test_accuracy'])}. One-shot pruning to "
         f"the same sparsity: test accuracy {fmt(one_shot['test_accuracy'])}, strongest AUC "
         f"{fmt(strongest(one_shot['attacks'], 'auc')[1])}.",
         "",
         "## Victim models",
         "",
-        markdown_table(_victims_table(report, unresolvable_metrics(non_members))),
+        markdown_table(_checks_table(models)),
+        "",
+        markdown_table(_victims_table(report, unresolvable)),
         "",
         "Bold marks the strongest attack per metric and model.",
         "",
@@ -145,12 +177,27 @@ def run_markdown(report: dict[str, Any]) -> str:
         f"non-members ({non_members} each).",
         "- Balanced accuracy 0.5 and AUC 0.5 mean no leakage; TPR at a low FPR is the share of "
         "members an attacker identifies while almost never accusing a non-member.",
+        *reading_notes(report["evaluation"]),
         *([f"- {note}"] if note else []),
         "- Plots: `roc_curves.png` (log-log ROC per model), `rounds.png` (accuracy, sparsity "
         "and attack metrics per round).",
         "",
     ]
     return "\n".join(lines)
+
+
+def _checks_table(models: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "model": title(name),
+                "test acc": fmt(model["test_accuracy"]),
+                "strongest AUC": strongest_cell(model["attacks"], "auc"),
+                **checks_cells(model.get("checks", {})),
+            }
+            for name, model in models.items()
+        ]
+    )
 
 
 def _victims_table(report: dict[str, Any], unresolvable: set[str]) -> pd.DataFrame:

@@ -20,14 +20,20 @@ from ..victim_and_shadows import victim_history
 from .figures import privacy_utility_figure
 from .run import evaluation_sizes
 from .tables import (
+    METRIC_TITLES,
     attack_dict,
     attack_tables,
+    checks_cells,
     fmt,
     markdown_table,
+    model_row,
+    reading_notes,
+    stage_checks,
     strongest,
     strongest_cell,
     unresolvable_metrics,
     unresolvable_note,
+    verdicts,
 )
 from .titles import title
 
@@ -74,17 +80,21 @@ def build_scenario_report(
             "sparsity": float(victim["sparsity"]),
             "training_seconds": float(history["seconds"].sum()),
             "attacks": attack_dict(metrics, stage),
+            "checks": stage_checks(metrics, stage),
         }
         if uses is not None:
             entry["time_relative_to_base"] = entry["training_seconds"] / base_seconds
             entry["reuse"] = reuse_statistics(uses)
         models.append(entry)
+    evaluation = evaluation_sizes(metrics, parameters)
+    by_name = {model["name"]: model["attacks"] for model in models}
     return {
         "dataset": dataset,
         "scenario": scenario,
         "defense": defense,
         "parameters": parameters,
-        "evaluation": evaluation_sizes(metrics),
+        "evaluation": evaluation,
+        "verdicts": verdicts(by_name["base"], by_name[defense], evaluation["non_members"]),
         "defense_summary": dict(summaries),
         "models": models,
         "rounds": _defended_rounds(defended, defense, metrics),
@@ -112,27 +122,14 @@ def scenario_table(report: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for model in report["models"]:
         reuse = model.get("reuse", {})
-        row = {
-            "model": model["name"],
-            "test_accuracy": model["test_accuracy"],
-            "sparsity": model["sparsity"],
-            "training_seconds": model["training_seconds"],
-            "time_relative_to_base": model.get("time_relative_to_base", np.nan),
-            **{k: reuse.get(k, np.nan) for k in _REUSE_COLUMNS},
-        }
-        for metric, (value_column, attack_column) in _STRONGEST_COLUMNS.items():
-            attack, row[value_column] = strongest(model["attacks"], metric)
-            row[attack_column] = attack
-        rows.append(row)
+        row = model_row(model)
+        row["training_seconds"] = model["training_seconds"]
+        row["time_relative_to_base"] = model.get("time_relative_to_base", np.nan)
+        rows.append(row | {k: reuse.get(k, np.nan) for k in _REUSE_COLUMNS})
     return pd.DataFrame(rows)
 
 
 _REUSE_COLUMNS = ("mean_uses_total", "max_uses_total", "members_never_seen")
-_STRONGEST_COLUMNS = {
-    "auc": ("strongest_auc", "strongest_auc_attack"),
-    "tpr_at_1pct_fpr": ("strongest_tpr_at_1pct_fpr", "strongest_tpr_attack"),
-    "balanced_accuracy": ("strongest_balanced_accuracy", "strongest_balanced_accuracy_attack"),
-}
 
 
 def scenario_markdown(report: dict[str, Any]) -> str:
@@ -145,7 +142,7 @@ def scenario_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# {report['scenario']}: {title(defense)} on `{report['dataset']}`",
         "",
-        _verdict(models, defense),
+        _verdict(models, defense, report["verdicts"], unresolvable),
         "",
         markdown_table(_models_table(models, unresolvable)),
         "",
@@ -164,7 +161,9 @@ def scenario_markdown(report: dict[str, Any]) -> str:
         "shadow models went through the same pruning and the same defense, with mem-scores "
         f"computed on the shadow pool. {report['evaluation']['members']} members are scored "
         "against as many non-members. Single runs vary by as much as the differences between "
-        "defenses: repeat with other `seed`s before drawing conclusions.",
+        "defenses: `evaluation.seeds=3` repeats the whole scenario and reports the spread.",
+        "",
+        *reading_notes(report["evaluation"]),
         "",
         *([note, ""] if note else []),
         "Plots: `privacy_utility.png` (test accuracy against the strongest attack), "
@@ -174,25 +173,27 @@ def scenario_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _verdict(models: dict[str, dict[str, Any]], defense: str) -> str:
-    auc = {name: strongest(m["attacks"], "auc")[1] for name, m in models.items()}
+def _verdict(
+    models: dict[str, dict[str, Any]],
+    defense: str,
+    verdicts: dict[str, str],
+    unresolvable: set[str],
+) -> str:
     dense, base, defended = models["dense"], models["base"], models[defense]
     name = title(defense)
-    if auc[defense] < auc["base"]:
-        verdict = (
-            f"{name} **lowered** the strongest attack's AUC against the pruned victim from "
-            f"{fmt(auc['base'])} (Base) to {fmt(auc[defense])}"
-        )
-    else:
-        verdict = (
-            f"{name} **did not lower** the strongest attack's AUC against the pruned victim: "
-            f"{fmt(auc[defense])} against {fmt(auc['base'])} for Base"
-        )
-    relation = "at or below" if auc[defense] <= auc["dense"] else "above"
+    changes = [
+        f"{METRIC_TITLES[metric]} {strongest_cell(base['attacks'], metric, unresolvable)} -> "
+        f"{strongest_cell(defended['attacks'], metric, unresolvable)}: **{verdicts[metric]}**"
+        for metric in ("auc", "tpr_at_1pct_fpr")
+    ]
     accuracy_change = 100 * (defended["test_accuracy"] - base["test_accuracy"])
+    checks = checks_cells(defended.get("checks", {}))
     return (
-        f"{verdict}; that is {relation} the dense model's {fmt(auc['dense'])}. Test accuracy: "
-        f"dense {fmt(dense['test_accuracy'])}, Base {fmt(base['test_accuracy'])}, {name} "
+        f"{name} against Base, strongest attack on the pruned victim: {'; '.join(changes)}. "
+        f"Dense: AUC {strongest_cell(dense['attacks'], 'auc')}. Chance (strongest attack, "
+        f"shuffled labels, 95th pct): AUC {checks['chance AUC (95th pct)'] or '-'}; shift "
+        f"check: AUC {checks['shift check AUC'] or '-'}. Test accuracy: dense "
+        f"{fmt(dense['test_accuracy'])}, Base {fmt(base['test_accuracy'])}, {name} "
         f"{fmt(defended['test_accuracy'])} ({accuracy_change:+.1f} points against Base). "
         f"Fine-tuning time: {defended['time_relative_to_base']:.2f}x Base's."
     )
@@ -211,6 +212,7 @@ def _models_table(models: dict[str, dict[str, Any]], unresolvable: set[str]) -> 
                 "strongest AUC": strongest_cell(attacks, "auc"),
                 "strongest TPR@1%FPR": strongest_cell(attacks, "tpr_at_1pct_fpr", unresolvable),
                 "strongest balanced acc": strongest_cell(attacks, "balanced_accuracy"),
+                **checks_cells(model.get("checks", {})),
                 "fine-tuning time vs Base": "" if relative is None else f"{relative:.2f}x",
             }
         )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pandas as pd
 
-from ..metrics import LOW_FPRS, METRIC_NAMES
+from ..metrics import INTERVAL_METRICS, LOW_FPRS, METRIC_NAMES
+from ..verdicts import UNRESOLVABLE, interval_verdict
 
-Attacks = dict[str, dict[str, float]]  # {attack: {metric: value}} of one model
+Attacks = dict[str, dict[str, Any]]  # {attack: {metric: value, "<metric>_ci": [low, high]}}
+# Per-attack values kept beside the metrics where the evaluation recorded them.
+_EXTRAS = ("raw_signal_auc", "shift_auc", "shift_tpr_at_1pct_fpr", "seconds")
 METRIC_TITLES = {
     "balanced_accuracy": "balanced acc",
     "auc": "AUC",
@@ -28,10 +32,57 @@ def fmt(value: float, digits: int = 3) -> str:
 
 
 def attack_dict(metrics: pd.DataFrame, stage: str) -> Attacks:
-    """``{attack: {metric: value}}`` of one stage, with the attack's seconds where recorded."""
+    """``{attack: {metric: value}}`` of one stage, with each metric's bootstrap interval
+    (``<metric>_ci``), the raw-signal AUC, the shift check and the seconds where recorded."""
+    attacks = {}
+    for _, row in metrics[metrics["stage"] == stage].iterrows():
+        values: dict[str, Any] = {m: float(row[m]) for m in METRIC_NAMES}
+        for metric in INTERVAL_METRICS:
+            if f"{metric}_ci_low" in row:
+                values[f"{metric}_ci"] = [
+                    float(row[f"{metric}_ci_low"]),
+                    float(row[f"{metric}_ci_high"]),
+                ]
+        values |= {k: float(row[k]) for k in _EXTRAS if k in row and not pd.isna(row[k])}
+        attacks[row["attack"]] = values
+    return attacks
+
+
+def flat_intervals(values: dict[str, Any]) -> dict[str, Any]:
+    """An attack's values with each interval ``<metric>_ci`` split into ``_ci_low/_ci_high``."""
+    flat = {}
+    for key, value in values.items():
+        if key.endswith("_ci"):
+            flat[f"{key}_low"], flat[f"{key}_high"] = value
+        else:
+            flat[key] = value
+    return flat
+
+
+def stage_checks(metrics: pd.DataFrame, stage: str) -> dict[str, Any]:
+    """What a stage's numbers mean against chance: the strongest attack under shuffled labels
+    (``chance``: mean and 95th percentile per metric) and the shift check (``shift``: the
+    strongest attack against a model that trained on neither side). Empty for metrics
+    recorded without them."""
     rows = metrics[metrics["stage"] == stage]
-    columns = [*METRIC_NAMES, *(["seconds"] if "seconds" in metrics else [])]
-    return {row["attack"]: {m: float(row[m]) for m in columns} for _, row in rows.iterrows()}
+    if rows.empty or "chance_auc_q95" not in rows:
+        return {}
+    first = rows.iloc[0]
+    checks: dict[str, Any] = {
+        "chance": {
+            m: {"mean": float(first[f"chance_{m}_mean"]), "q95": float(first[f"chance_{m}_q95"])}
+            for m in INTERVAL_METRICS
+        }
+    }
+    shift = rows.dropna(subset=["shift_auc"])
+    if not shift.empty:
+        best = shift.loc[shift["shift_auc"].idxmax()]
+        checks["shift"] = {
+            "auc": float(best["shift_auc"]),
+            "attack": str(best["attack"]),
+            "tpr_at_1pct_fpr": float(shift["shift_tpr_at_1pct_fpr"].max()),
+        }
+    return checks
 
 
 def strongest(attacks: Attacks, metric: str) -> tuple[str, float]:
@@ -40,10 +91,56 @@ def strongest(attacks: Attacks, metric: str) -> tuple[str, float]:
     return name, attacks[name][metric]
 
 
+def strongest_interval(attacks: Attacks, metric: str) -> tuple[float, float] | None:
+    """The bootstrap interval of the strongest attack's ``metric``, if recorded."""
+    interval = attacks[strongest(attacks, metric)[0]].get(f"{metric}_ci")
+    return None if interval is None else (interval[0], interval[1])
+
+
 def strongest_cell(attacks: Attacks, metric: str, unresolvable: set[str] = frozenset()) -> str:
-    """``"0.541 (nn)"``: the strongest attack's value and name."""
+    """``"0.541 [0.50, 0.58] (nn)"``: the strongest attack's value, interval and name."""
     name, value = strongest(attacks, metric)
-    return f"{metric_cell(metric, value, unresolvable)} ({name})"
+    cell = metric_cell(metric, value, unresolvable, interval=attacks[name].get(f"{metric}_ci"))
+    return f"{cell} ({name})"
+
+
+STRONGEST_COLUMNS = {
+    "auc": ("strongest_auc", "strongest_auc_attack"),
+    "tpr_at_1pct_fpr": ("strongest_tpr_at_1pct_fpr", "strongest_tpr_attack"),
+    "balanced_accuracy": ("strongest_balanced_accuracy", "strongest_balanced_accuracy_attack"),
+}
+
+
+def model_row(model: dict[str, Any]) -> dict[str, Any]:
+    """A report's model entry as one table row: accuracy, sparsity, the strongest attack per
+    metric with its interval, the chance reference and the shift check."""
+    row = {
+        "model": model["name"],
+        "test_accuracy": model["test_accuracy"],
+        "sparsity": model["sparsity"],
+    }
+    for metric, (value_column, attack_column) in STRONGEST_COLUMNS.items():
+        row[attack_column], row[value_column] = strongest(model["attacks"], metric)
+        interval = strongest_interval(model["attacks"], metric) or (math.nan, math.nan)
+        row[f"{value_column}_ci_low"], row[f"{value_column}_ci_high"] = interval
+    checks = model.get("checks", {})
+    for metric in ("auc", "tpr_at_1pct_fpr"):
+        row[f"chance_{metric}_q95"] = checks.get("chance", {}).get(metric, {}).get("q95", math.nan)
+    row["shift_auc"] = checks.get("shift", {}).get("auc", math.nan)
+    return row
+
+
+def verdicts(reference: Attacks, other: Attacks, non_members: int) -> dict[str, str]:
+    """``other`` against ``reference`` on the strongest AUC and TPR@1%FPR, by their intervals
+    (see :mod:`..verdicts`); ``not resolvable`` where the non-members cannot resolve it."""
+    result = {}
+    for metric in ("auc", "tpr_at_1pct_fpr"):
+        intervals = strongest_interval(reference, metric), strongest_interval(other, metric)
+        if metric in unresolvable_metrics(non_members) or None in intervals:
+            result[metric] = UNRESOLVABLE
+        else:
+            result[metric] = interval_verdict(*intervals)
+    return result
 
 
 def unresolvable_metrics(non_members: int) -> set[str]:
@@ -64,22 +161,38 @@ def unresolvable_note(non_members: int) -> str:
     )
 
 
-def metric_cell(metric: str, value: float, unresolvable: set[str], bold: bool = False) -> str:
-    """A table cell: the value (bold if asked), or ``n/r`` where it cannot be resolved."""
+def metric_cell(
+    metric: str,
+    value: float,
+    unresolvable: set[str],
+    bold: bool = False,
+    interval: list[float] | None = None,
+) -> str:
+    """A table cell: the value (bold if asked) and its interval ``[low, high]`` if given, or
+    ``n/r`` where it cannot be resolved."""
     if metric in unresolvable:
         return "n/r"
-    return f"**{fmt(value)}**" if bold else fmt(value)
+    cell = f"**{fmt(value)}**" if bold else fmt(value)
+    return f"{cell} [{fmt(interval[0], 2)}, {fmt(interval[1], 2)}]" if interval else cell
 
 
 def attack_table(attacks: Attacks, unresolvable: set[str]) -> pd.DataFrame:
-    """One row per attack: every metric (the strongest attack per metric in bold), seconds."""
+    """One row per attack: every metric with its interval (the strongest attack per metric in
+    bold), the raw-signal AUC of per-class attacks, the shift check and the seconds."""
     best = {m: strongest(attacks, m)[0] for m in METRIC_NAMES}
     rows = []
     for attack, values in attacks.items():
         row = {"attack": attack}
         for metric in METRIC_NAMES:
-            cell = metric_cell(metric, values[metric], unresolvable, best[metric] == attack)
+            interval = values.get(f"{metric}_ci")
+            cell = metric_cell(
+                metric, values[metric], unresolvable, best[metric] == attack, interval
+            )
             row[METRIC_TITLES[metric]] = cell
+        if any("raw_signal_auc" in v for v in attacks.values()):
+            row["raw-signal AUC"] = fmt(values.get("raw_signal_auc", math.nan))
+        if any("shift_auc" in v for v in attacks.values()):
+            row["shift AUC"] = fmt(values.get("shift_auc", math.nan))
         row["time s"] = fmt(values["seconds"], 2) if "seconds" in values else "-"
         rows.append(row)
     return pd.DataFrame(rows)
@@ -92,3 +205,29 @@ def attack_tables(models: dict[str, Attacks], unresolvable: set[str]) -> pd.Data
     ]
     table = pd.concat(frames, ignore_index=True)
     return table[["model", *table.columns.drop("model")]]
+
+
+def checks_cells(checks: dict[str, Any]) -> dict[str, str]:
+    """Table cells of :func:`stage_checks`: chance reference and shift check of the AUC."""
+    chance = checks.get("chance", {}).get("auc", {}).get("q95", math.nan)
+    shift = checks.get("shift", {}).get("auc", math.nan)
+    return {"chance AUC (95th pct)": fmt(chance), "shift check AUC": fmt(shift)}
+
+
+def reading_notes(evaluation: dict[str, Any]) -> list[str]:
+    """What the intervals, the chance reference and the shift check mean (markdown bullets)."""
+    return [
+        f"- Intervals `[low, high]`: 95% bootstrap over the scored samples ("
+        f"{evaluation.get('bootstrap', '?')} resamples, members and non-members resampled "
+        "separately). They cover the luck of the evaluation set, not of training: repeat "
+        "with `evaluation.seeds` for that. A verdict says lowered/raised only when the "
+        "intervals do not overlap.",
+        "- Chance AUC (95th pct): the strongest of the attacks on the same samples with the "
+        "member labels shuffled; a strongest AUC below it is no evidence of leakage.",
+        "- Shift check AUC: the same fitted attacks against a shadow model, which trained on "
+        "neither the scored members nor the non-members; it should sit near 0.5, within "
+        "chance. Clearly above means members and non-members differ in distribution (try "
+        "`split.nonmember_source=pool`).",
+        "- conf, entr and mentr learn one threshold per class, so their AUC ranks signal minus "
+        "its class's threshold; the raw-signal AUC ranks the signal itself.",
+    ]

@@ -45,7 +45,14 @@ def attack_stored_model(
         )
     victim = with_stored_victim(outputs, dataset, splits, run_config, stored_models[name])
     stages = {"stored": victim, f"project_{shadows}": outputs}
-    return evaluate_stages(stages, splits, dataset.labels, attack_params, run_config.seed)
+    return evaluate_stages(
+        stages,
+        splits,
+        dataset.labels,
+        attack_params,
+        run_config.seed,
+        evaluation=run_config.evaluation,
+    )
 
 
 def summarize_stored(

@@ -9,6 +9,7 @@ import pandas as pd
 from wemem_pipeline.core.datasets import Dataset
 from wemem_pipeline.core.evaluation import evaluate_stages, last_round, round_stage
 from wemem_pipeline.core.outputs import ModelOutputs
+from wemem_pipeline.core.run_config import RunConfig
 
 RoundOutputs = dict[int, ModelOutputs]
 
@@ -20,9 +21,16 @@ def attack_all_stages(
     one_shot_outputs: RoundOutputs,
     iterative_outputs: RoundOutputs,
     attack_params: dict[str, Any],
-    seed: int,
+    run_config: RunConfig,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Metrics and ROC points of every attack on the dense, one-shot and per-round victims."""
     stages = {"dense": last_round(dense_outputs), "one_shot": last_round(one_shot_outputs)}
     stages |= {round_stage(r): outputs for r, outputs in sorted(iterative_outputs.items())}
-    return evaluate_stages(stages, splits, dataset.labels, attack_params, seed)
+    return evaluate_stages(
+        stages,
+        splits,
+        dataset.labels,
+        attack_params,
+        run_config.seed,
+        evaluation=run_config.evaluation,
+    )

@@ -15,7 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "one_shot_outputs",
                     "iterative_outputs",
                     "params:attacks",
-                    "params:seed",
+                    "run_config",
                 ],
                 ["attack_metrics", "roc_curves"],
                 name="attack_all_stages",

@@ -14,7 +14,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "one_shot_history",
                     "iterative_history",
                     "attack_metrics",
-                    "parameters",
+                    "run_parameters",
                 ],
                 ["report", "report_table", "rounds_table"],
                 name="build_report",

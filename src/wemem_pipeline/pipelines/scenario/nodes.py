@@ -47,11 +47,18 @@ def attack_scenario(
     defended_outputs: RoundOutputs,
     defense: str,
     attack_params: dict[str, Any],
-    seed: int,
+    run_config: RunConfig,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every attack against the dense, the Base-pruned and the defended victim (per round)."""
     stages = scenario_stages(dense_outputs, base_outputs, defended_outputs, defense)
-    return evaluate_stages(stages, splits, dataset.labels, attack_params, seed)
+    return evaluate_stages(
+        stages,
+        splits,
+        dataset.labels,
+        attack_params,
+        run_config.seed,
+        evaluation=run_config.evaluation,
+    )
 
 
 def report_scenario(

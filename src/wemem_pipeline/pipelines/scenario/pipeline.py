@@ -23,6 +23,7 @@ _SHARED_INPUTS = {
     "dataset",
     "splits",
     "run_config",
+    "run_parameters",
     "dense_models",
     "dense_history",
     "dense_outputs",
@@ -32,7 +33,7 @@ _SHARED_INPUTS = {
     "iterative_outputs",
     "iterative_sample_uses",
 }
-_SHARED_PARAMETERS = {"params:attacks", "params:seed", "parameters"}
+_SHARED_PARAMETERS = {"params:attacks"}
 
 
 def _defended_pruning() -> Node:
@@ -71,7 +72,7 @@ def _attacks_and_report() -> list[Node]:
                 "defended_outputs",
                 "params:defense",
                 "params:attacks",
-                "params:seed",
+                "run_config",
             ],
             ["attack_metrics", "roc_curves"],
             name="attack_scenario",
@@ -89,7 +90,7 @@ def _attacks_and_report() -> list[Node]:
                 "attack_metrics",
                 "params:name",
                 "params:defense",
-                "parameters",
+                "run_parameters",
             ],
             ["report", "report_table", "report_summary"],
             name="report_scenario",

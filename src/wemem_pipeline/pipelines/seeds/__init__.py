@@ -1,0 +1,5 @@
+"""The aggregate of a multi-seed run (``evaluation.seeds``); see ``seed_branches.py``."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

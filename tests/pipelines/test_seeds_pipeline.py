@@ -1,0 +1,114 @@
+"""Multi-seed runs (``evaluation.seeds``) end to end with ``--env=test``: one namespaced branch
+per seed, each identical to a single-seed run of its seed, and the aggregate over seeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro_project import latest, project_copy, run_kedro
+
+from wemem_pipeline import seed_branches
+from wemem_pipeline.pipeline_registry import register_pipelines
+
+SEEDS = [0, 2]  # a list, as a parameters file gives it; seed 0 is the session's default run
+
+
+@pytest.fixture(scope="module")
+def seed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``kedro run --pipelines=scenario3,compare`` with ``evaluation.seeds: [0, 2]``."""
+    project = project_copy(tmp_path_factory.mktemp("seeds"))
+    (project / "conf" / "test" / "parameters_seeds.yml").write_text(
+        f"evaluation:\n  seeds: {SEEDS}\n"
+    )
+    result = run_kedro(project, "--pipelines=scenario3,compare")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return project
+
+
+def without_seconds(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=[c for c in frame.columns if c == "seconds"])
+
+
+def test_a_seed_branch_is_the_single_seed_run_of_its_seed(
+    seed_run: Path, finished_run: Path
+) -> None:
+    branch = pd.read_csv(latest(seed_run, "07_model_output/scenario3/seed_0/attack_metrics.csv"))
+    single = pd.read_csv(latest(finished_run, "07_model_output/scenario3/attack_metrics.csv"))
+    pd.testing.assert_frame_equal(without_seconds(branch), without_seconds(single))
+    other = pd.read_csv(latest(seed_run, "07_model_output/scenario3/seed_2/attack_metrics.csv"))
+    assert not np.allclose(other["auc"], single["auc"])  # another seed: other models
+    report = json.loads(latest(seed_run, "08_reporting/scenario3/seed_2/report.json").read_text())
+    assert report["parameters"]["seed"] == 2
+
+
+def test_the_aggregate_is_mean_and_sd_of_the_seeds(seed_run: Path) -> None:
+    aggregate = json.loads(latest(seed_run, "08_reporting/scenario3/seeds/report.json").read_text())
+    assert aggregate["seeds"] == SEEDS
+    per_seed = {
+        seed: json.loads(
+            latest(seed_run, f"08_reporting/scenario3/seed_{seed}/report.json").read_text()
+        )
+        for seed in SEEDS
+    }
+    for row in aggregate["models"]:
+        accuracies = [
+            next(m for m in report["models"] if m["name"] == row["model"])["test_accuracy"]
+            for report in per_seed.values()
+        ]
+        assert row["test_accuracy_mean"] == pytest.approx(np.mean(accuracies))
+        assert row["test_accuracy_sd"] == pytest.approx(np.std(accuracies, ddof=1))
+    verdicts = aggregate["verdicts"]
+    assert set(verdicts) == {"auc", "tpr_at_1pct_fpr"}
+    for metric, verdict in verdicts.items():
+        assert verdict["per_seed"] == {str(s): per_seed[s]["verdicts"][metric] for s in SEEDS}
+    summary = latest(seed_run, "08_reporting/scenario3/seeds/report.md").read_text()
+    assert "± " in summary and "one seed at a time" in summary
+    assert latest(seed_run, "08_reporting/scenario3/seeds/privacy_utility.png").stat().st_size
+
+
+def test_compare_over_seeds(seed_run: Path) -> None:
+    summary = pd.read_csv(latest(seed_run, "08_reporting/compare/seeds/compare.csv"))
+    per_seed = [
+        pd.read_csv(latest(seed_run, f"08_reporting/compare/seed_{s}/compare.csv")) for s in SEEDS
+    ]
+    assert summary["run"].tolist() == per_seed[0]["run"].tolist()
+    assert summary["seeds"].eq(2).all()
+    means = np.mean([table["auc"] for table in per_seed], axis=0)
+    assert np.allclose(summary["auc_mean"], means)
+    assert set(summary["auc_vs_base"].fillna("")) <= {
+        "",
+        "lowered",
+        "raised",
+        "no clear difference",
+    }
+
+
+def test_several_seeds_refuse_a_pipeline_that_reads_earlier_runs(tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    result = run_kedro(project, "--pipeline=attacks", "--params", "evaluation.seeds=2")
+    assert result.returncode == 1
+    assert "evaluation.seeds" in result.stderr and "--params seed=<seed>" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not [path for path in (project / "data").rglob("*") if path.is_file()]
+
+
+def test_the_registry_branches_only_with_several_seeds() -> None:
+    try:
+        seed_branches.remember_parameters({"seed": 3, "evaluation": {"seeds": 2}})
+        branched = register_pipelines()
+        seed_branches.remember_parameters({"seed": 3, "evaluation": {"seeds": 1}})
+        single = register_pipelines()
+    finally:
+        seed_branches.remember_parameters(None)
+    names = {node.name for node in branched["scenario3"].nodes}
+    assert {"seed_3.scenario3.attack_scenario", "seed_4.scenario3.attack_scenario"} <= names
+    assert "aggregate_scenario3_seeds" in names
+    assert {"aggregate_run_seeds", "aggregate_compare_seeds"} <= {
+        node.name for node in branched["__default__"].nodes
+    }
+    assert branched["attacks"].nodes == single["attacks"].nodes  # runs one seed at a time
+    assert "scenario3.attack_scenario" in {node.name for node in single["scenario3"].nodes}

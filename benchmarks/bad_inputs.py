@@ -82,6 +82,13 @@ PARAMETERS = [
     "autotune.num_models=1",
     "autotune.max_accuracy_loss=1",
     "autotune.search_space.width=0.5",
+    "evaluation.seeds=0",
+    "evaluation.seeds=-1",
+    "evaluation.seeds=[]",
+    "evaluation.seeds=[1.5]",
+    "evaluation.bootstrap=50",
+    "evaluation.null_permutations=1",
+    "split.nonmember_source=test",
 ]
 DATA_FILES = {
     "empty.csv": "an empty CSV",
@@ -182,6 +189,11 @@ def cases(folder: Path) -> list[Case]:
             ["--pipeline=scenario3", "--params", "scenario3.settings=auto"],
         ),
         Case("`--pipeline=nosuch`", "pipeline", ["--pipeline=nosuch"]),
+        Case(
+            "`--pipeline=attacks --params evaluation.seeds=2` (reads one earlier run)",
+            "parameter",
+            ["--pipeline=attacks", "--params", "evaluation.seeds=2"],
+        ),
         Case("`--pipeline=attacks` on a new project", "artifacts", ["--pipeline=attacks"]),
         Case(
             "`--pipeline=attacks --params seed=1` (the models are seed 0's)",

@@ -139,7 +139,7 @@ def test_build_report_takes_each_victim_at_its_last_stage():
 def test_stored_markdown_lists_every_panel():
     metrics = _metrics(["stored", "project_iterative"])
     panels = {"Stored": "stored", "Project": "project_iterative"}
-    markdown = stored.stored_markdown(metrics, panels, title="Stored model", note="A note.")
+    markdown = stored.stored_markdown(metrics, panels, {}, title="Stored model", note="A note.")
     assert markdown.startswith("# Stored model")
     assert "A note. 50 members against 50 non-members" in markdown
     assert "| Stored" in markdown and "| Project" in markdown

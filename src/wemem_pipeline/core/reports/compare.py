@@ -114,6 +114,10 @@ def comparison_figure(comparison: pd.DataFrame) -> Figure:
         run.removeprefix(title(defense)).strip()
         for run, defense in zip(comparison["run"], comparison["defense"], strict=True)
     ]
-    return privacy_utility_figure(
-        comparison.assign(label=settings), "Defenses after iterative pruning"
-    )
+    intervals = {
+        f"{metric}_{end}": comparison[f"{metric}_ci_{end}"]
+        for metric in ("auc", "tpr_at_1pct_fpr")
+        for end in ("low", "high")
+    }
+    points = comparison.assign(label=settings, chance_auc=comparison["chance_auc_q95"], **intervals)
+    return privacy_utility_figure(points, "Defenses after iterative pruning")

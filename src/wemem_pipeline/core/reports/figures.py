@@ -15,7 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from ..datasets import Dataset  # noqa: E402
 from ..defenses import DEFENSES, WEMEM_NAMES  # noqa: E402
-from .tables import strongest  # noqa: E402
+from .tables import strongest, strongest_interval  # noqa: E402
 from .titles import title  # noqa: E402
 
 PRIVACY_METRICS = {"auc": "AUC", "tpr_at_1pct_fpr": "TPR at 1% FPR"}
@@ -80,6 +80,13 @@ def rounds_figure(report: dict[str, Any]) -> Figure:
         right.plot(x, [e["attacks"][attack]["auc"] for e in rounds], marker="o", label=attack)
     dense_best = strongest(report["models"][0]["attacks"], "auc")[1]
     right.axhline(dense_best, color="black", linestyle="--", label="dense (strongest)")
+    intervals = [strongest_interval(e["attacks"], "auc") for e in rounds]
+    if None not in intervals:
+        low, high = zip(*intervals, strict=True)
+        right.fill_between(x, low, high, color="grey", alpha=0.2, label="strongest, 95% interval")
+    chance = [e.get("checks", {}).get("chance", {}).get("auc", {}).get("q95") for e in rounds]
+    if None not in chance:
+        right.plot(x, chance, color="grey", linestyle="--", label="chance (95th pct)")
     _chance(right, CHANCE["auc"])
     _style(right, xlabel="prune round", ylabel="attack AUC", title="Leakage per round")
     for ax in (left, right):
@@ -95,7 +102,8 @@ def privacy_utility_figure(points: pd.DataFrame, heading: str) -> Figure:
     ``points`` has one row per run: ``defense`` (colour and legend), ``label`` (written next
     to the point), ``test_accuracy``, ``auc`` and ``tpr_at_1pct_fpr``; with the columns
     ``pareto_auc`` / ``pareto_tpr_at_1pct_fpr`` each panel also draws its Pareto front, and
-    with ``<column>_low`` / ``<column>_high`` (an interval, or mean ± sd) error bars.
+    with ``<column>_low`` / ``<column>_high`` (an interval, or mean ± sd) error bars, and
+    with ``chance_<metric>`` a dashed line at the highest chance reference.
     """
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
     for ax, (metric, metric_title) in zip(axes, PRIVACY_METRICS.items(), strict=True):
@@ -130,6 +138,14 @@ def privacy_utility_figure(points: pd.DataFrame, heading: str) -> Figure:
         if f"pareto_{metric}" in points:
             _pareto_front(ax, points[points[f"pareto_{metric}"]], metric)
         _chance(ax, CHANCE[metric])
+        if points.get(f"chance_{metric}") is not None and points[f"chance_{metric}"].notna().any():
+            ax.axhline(
+                points[f"chance_{metric}"].max(),
+                color="grey",
+                linestyle="--",
+                linewidth=0.8,
+                label="chance, strongest attack (95th pct)",
+            )
         _style(ax, xlabel="victim test accuracy", ylabel=f"strongest attack {metric_title}")
         ax.margins(0.15)
     axes[1].legend(fontsize="small", loc="best")

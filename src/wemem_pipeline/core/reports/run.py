@@ -79,6 +79,7 @@ def build_report(
             "epochs": int(row["epochs_run"]),
             "seconds": float(row["seconds"]),
             "attacks": attack_dict(metrics, round_stage(int(row["round"]))),
+            "checks": stage_checks(metrics, round_stage(int(row["round"]))),
         }
         for _, row in iterative.iterrows()
     ]

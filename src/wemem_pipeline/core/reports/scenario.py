@@ -27,9 +27,9 @@ from .tables import (
     fmt,
     markdown_table,
     model_row,
+    plot_columns,
     reading_notes,
     stage_checks,
-    strongest,
     strongest_cell,
     unresolvable_metrics,
     unresolvable_note,
@@ -246,18 +246,8 @@ def _risky_section(report: dict[str, Any]) -> list[str]:
 
 def scenario_figure(report: dict[str, Any]) -> Figure:
     """Test accuracy against the strongest attack: Dense, Base and the defense."""
-    points = pd.DataFrame(
-        [
-            {
-                "defense": model["name"],
-                "label": "",
-                "test_accuracy": model["test_accuracy"],
-                "auc": strongest(model["attacks"], "auc")[1],
-                "tpr_at_1pct_fpr": strongest(model["attacks"], "tpr_at_1pct_fpr")[1],
-            }
-            for model in report["models"]
-        ]
-    )
+    rows = pd.DataFrame([model_row(model) for model in report["models"]])
+    points = pd.DataFrame({"defense": rows["model"], "label": "", **plot_columns(rows)})
     return privacy_utility_figure(points, f"{report['scenario']}: privacy-utility")
 
 

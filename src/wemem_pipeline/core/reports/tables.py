@@ -130,6 +130,19 @@ def model_row(model: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def plot_columns(rows: pd.DataFrame) -> dict[str, pd.Series]:
+    """The columns a privacy-utility plot takes from :func:`model_row` rows: test accuracy and
+    the strongest attack's AUC and TPR@1%FPR with their intervals and chance references."""
+    columns = {"test_accuracy": rows["test_accuracy"]}
+    for metric in ("auc", "tpr_at_1pct_fpr"):
+        value = STRONGEST_COLUMNS[metric][0]
+        columns[metric] = rows[value]
+        columns[f"{metric}_low"] = rows[f"{value}_ci_low"]
+        columns[f"{metric}_high"] = rows[f"{value}_ci_high"]
+        columns[f"chance_{metric}"] = rows[f"chance_{metric}_q95"]
+    return columns
+
+
 def verdicts(reference: Attacks, other: Attacks, non_members: int) -> dict[str, str]:
     """``other`` against ``reference`` on the strongest AUC and TPR@1%FPR, by their intervals
     (see :mod:`..verdicts`); ``not resolvable`` where the non-members cannot resolve it."""

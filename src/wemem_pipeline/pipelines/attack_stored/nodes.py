@@ -56,7 +56,10 @@ def attack_stored_model(
 
 
 def summarize_stored(
-    metrics: pd.DataFrame, roc: pd.DataFrame, stored_params: dict[str, Any]
+    metrics: pd.DataFrame,
+    roc: pd.DataFrame,
+    stored_params: dict[str, Any],
+    run_parameters: dict[str, Any],
 ) -> tuple[str, Figure]:
     """A markdown table (strongest attack per metric in bold) and the log-log ROC plot."""
     shadows = stored_params["shadows"]
@@ -65,6 +68,7 @@ def summarize_stored(
     text = stored.stored_markdown(
         metrics,
         panels,
+        run_parameters,
         title=f"Membership leakage of a stored model ({source})",
         note=f"Attacks calibrated on the project's {shadows} shadows.",
     )

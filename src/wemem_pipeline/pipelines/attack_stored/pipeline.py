@@ -24,7 +24,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 summarize_stored,
-                ["stored_attack_metrics", "stored_roc_curves", "params:attack_stored"],
+                [
+                    "stored_attack_metrics",
+                    "stored_roc_curves",
+                    "params:attack_stored",
+                    "run_parameters",
+                ],
                 ["stored_report_summary", "stored_roc_plot"],
                 name="summarize_stored_attack",
             ),

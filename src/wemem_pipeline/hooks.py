@@ -12,6 +12,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.framework.project import pipelines
 
 from .core.autotune import AutotuneConfig, open_storage
+from .core.errors import ArtifactError
 from .core.parameter_checks import validate_parameters
 from .core.threads import use_threads
 from .core.validation import from_mapping
@@ -93,22 +94,39 @@ class RunHooks:
             resolved = self._use_tuned_settings(parameters, pipeline, catalog, record, config)
             record.settings = shaping_values(config, resolved)
             catalog["run_parameters"] = resolved
-        for seed in seeds if len(seeds) > 1 else []:
+        else:
+            self._fill_seed_branches(parameters, pipeline, catalog, record, config, seeds)
+        record.save(self._project)
+        self._record = record
+
+    def _fill_seed_branches(self, parameters, pipeline, catalog, record, config, seeds) -> None:
+        """Each seed branch's parameters (the run's with ``seed`` replaced and ``auto``
+        settings tuned for that seed) and typed settings, under the branch's namespace. Seeds
+        without fitting tuned settings are all named in one error."""
+        missing = {}
+        for seed in seeds:
             branch_config = replace(config, seed=seed)
-            branch_tree = self._use_tuned_settings(
-                branch_parameters(parameters, seed),
-                pipeline,
-                catalog,
-                record,
-                branch_config,
-                namespace=branch(seed),
-            )
+            try:
+                branch_tree = self._use_tuned_settings(
+                    branch_parameters(parameters, seed),
+                    pipeline,
+                    catalog,
+                    record,
+                    branch_config,
+                    namespace=branch(seed),
+                )
+            except ArtifactError as error:
+                missing[seed] = error
+                continue
             with replacing_quietly():
                 add_parameter(catalog, branch(seed), branch_tree)
                 catalog[f"{branch(seed)}.run_parameters"] = branch_tree
                 catalog[f"{branch(seed)}.run_config"] = branch_config
-        record.save(self._project)
-        self._record = record
+        if missing:
+            raise ArtifactError(
+                "\n".join(f"seed {seed}: {error}" for seed, error in missing.items()),
+                " ; ".join(error.hint for error in missing.values() if error.hint),
+            )
 
     def _use_tuned_settings(
         self, parameters, pipeline, catalog, record, config, namespace: str = ""
@@ -125,7 +143,13 @@ class RunHooks:
         if not requests:
             return parameters
         resolved = resolve_auto_settings(
-            parameters, requests, catalog, self._project, record.dataset_fingerprint, config
+            parameters,
+            requests,
+            catalog,
+            self._project,
+            record.dataset_fingerprint,
+            config,
+            seed_branch=bool(namespace),
         )
         if not namespace:
             with replacing_quietly():

@@ -51,8 +51,10 @@ def resolve_auto_settings(
     project: Path,
     dataset_fingerprint: str | None,
     run: RunConfig,
+    seed_branch: bool = False,
 ) -> dict[str, Any]:
-    """``parameters`` with every requested setting replaced by its tuned settings."""
+    """``parameters`` with every requested setting replaced by its tuned settings (those of
+    ``run``'s seed; ``seed_branch``: one seed of a multi-seed run, tuned with that seed)."""
     resolved = copy.deepcopy(dict(parameters))
     studies = _completed_studies(catalog, project)
     problems, commands = [], []
@@ -60,7 +62,10 @@ def resolve_auto_settings(
         tuned, problem = _fitting(studies, path, defense, dataset_fingerprint, run)
         if problem:
             problems.append(problem)
-            commands.append(f"kedro run --pipeline=autotune --params autotune.defense={defense}")
+            seed = f",seed={run.seed}" if seed_branch else ""
+            commands.append(
+                f"kedro run --pipeline=autotune --params autotune.defense={defense}{seed}"
+            )
             continue
         *parents, leaf = path.split(".")
         section = resolved

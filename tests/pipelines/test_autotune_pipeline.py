@@ -108,6 +108,20 @@ def test_auto_settings_of_another_setup_are_refused(tuned_project: Path) -> None
     assert "kedro run --pipeline=autotune --params autotune.defense=swmr" in result.stderr
 
 
+def test_several_seeds_need_a_study_per_seed(tuned_project: Path) -> None:
+    """The study was made with seed 0: a 2-seed run finds seed 0's and asks for seed 1's."""
+    result = run_kedro(
+        tuned_project,
+        "--pipeline=scenario3",
+        "--params",
+        "scenario3.settings=auto,evaluation.seeds=2",
+    )
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert "seed 1:" in message and "seed 0:" not in message
+    assert "kedro run --pipeline=autotune --params autotune.defense=swmr,seed=1" in message
+
+
 def test_auto_settings_without_a_study_name_the_command(tmp_path: Path) -> None:
     project = project_copy(tmp_path)
     result = run_kedro(project, "--params", "compare.tuned=true")  # everything, compare too

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .datasets import Dataset
 from .defenses import AUTO, DEFENSE_NAMES, DEFENSES, check_defense_settings
-from .evaluation import evaluate_stages, last_round
+from .evaluation import evaluate_run, last_round
 from .outputs import ModelOutputs
 from .run_config import RunConfig
 from .splits import VICTIM
@@ -234,9 +234,7 @@ def _attack_last_round(
     outputs: Mapping[int, ModelOutputs],
 ) -> pd.DataFrame:
     stages = {label: last_round(outputs)}
-    return evaluate_stages(
-        stages, table, dataset.labels, attack_params, run.seed, evaluation=run.evaluation
-    )[0]
+    return evaluate_run(stages, table, dataset.labels, attack_params, run)[0]
 
 
 def pareto_front(accuracy: np.ndarray, risk: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,9 @@ from .outputs import ModelOutputs
 from .seeds import derive_seed
 from .splits import VICTIM
 from .validation import ParameterError, require_int
+
+if TYPE_CHECKING:  # run_config imports this module
+    from .run_config import RunConfig
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,19 @@ def evaluate_stages(
             stage_rows = [row | chance for row in stage_rows]
         metric_rows += stage_rows
     return pd.DataFrame(metric_rows), pd.concat(roc_frames, ignore_index=True)
+
+
+def evaluate_run(
+    stages: Mapping[str, ModelOutputs],
+    table: pd.DataFrame,
+    labels: np.ndarray,
+    attack_params: Mapping[str, Any],
+    run: RunConfig,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`evaluate_stages` of the victim with the run's seed and ``evaluation`` settings."""
+    return evaluate_stages(
+        stages, table, labels, attack_params, run.seed, evaluation=run.evaluation
+    )
 
 
 def _raw_signal_auc(is_member: np.ndarray, signal: np.ndarray | None) -> float:

@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from wemem_pipeline.core.datasets import Dataset
-from wemem_pipeline.core.evaluation import evaluate_stages, last_round
+from wemem_pipeline.core.evaluation import evaluate_run, last_round
 from wemem_pipeline.core.outputs import ModelOutputs
 from wemem_pipeline.core.reports import figures, stored
 from wemem_pipeline.core.run_config import RunConfig
@@ -45,14 +45,7 @@ def attack_stored_model(
         )
     victim = with_stored_victim(outputs, dataset, splits, run_config, stored_models[name])
     stages = {"stored": victim, f"project_{shadows}": outputs}
-    return evaluate_stages(
-        stages,
-        splits,
-        dataset.labels,
-        attack_params,
-        run_config.seed,
-        evaluation=run_config.evaluation,
-    )
+    return evaluate_run(stages, splits, dataset.labels, attack_params, run_config)
 
 
 def summarize_stored(

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from wemem_pipeline.core.datasets import Dataset
-from wemem_pipeline.core.evaluation import evaluate_stages, last_round, round_stage
+from wemem_pipeline.core.evaluation import evaluate_run, last_round, round_stage
 from wemem_pipeline.core.outputs import ModelOutputs
 from wemem_pipeline.core.run_config import RunConfig
 
@@ -26,11 +26,4 @@ def attack_all_stages(
     """Metrics and ROC points of every attack on the dense, one-shot and per-round victims."""
     stages = {"dense": last_round(dense_outputs), "one_shot": last_round(one_shot_outputs)}
     stages |= {round_stage(r): outputs for r, outputs in sorted(iterative_outputs.items())}
-    return evaluate_stages(
-        stages,
-        splits,
-        dataset.labels,
-        attack_params,
-        run_config.seed,
-        evaluation=run_config.evaluation,
-    )
+    return evaluate_run(stages, splits, dataset.labels, attack_params, run_config)

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from wemem_pipeline.core import victim_and_shadows
 from wemem_pipeline.core.datasets import Dataset
-from wemem_pipeline.core.evaluation import evaluate_stages
+from wemem_pipeline.core.evaluation import evaluate_run
 from wemem_pipeline.core.outputs import ModelOutputs
 from wemem_pipeline.core.reports import figures
 from wemem_pipeline.core.reports import scenario as report
@@ -51,14 +51,7 @@ def attack_scenario(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every attack against the dense, the Base-pruned and the defended victim (per round)."""
     stages = scenario_stages(dense_outputs, base_outputs, defended_outputs, defense)
-    return evaluate_stages(
-        stages,
-        splits,
-        dataset.labels,
-        attack_params,
-        run_config.seed,
-        evaluation=run_config.evaluation,
-    )
+    return evaluate_run(stages, splits, dataset.labels, attack_params, run_config)
 
 
 def report_scenario(

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from .attacks import Attack, MembershipSet, build_attack, check_attack_params
+from .attacks import Attack, AttackOutput, MembershipSet, build_attack, check_attack_params
 from .metrics import (
     INTERVAL_METRICS,
     bootstrap_intervals,
@@ -129,16 +129,9 @@ def evaluate_stages(
                 "seconds": time.perf_counter() - started,
             }
             if evaluation:
-                intervals = bootstrap_intervals(
-                    victim.is_member,
-                    result.scores,
-                    result.predicted_member,
-                    evaluation.bootstrap,
-                    # The same resamples for every stage and attack: their intervals pair up.
-                    derive_seed(seed, "bootstrap", target),
-                )
-                for metric, (low, high) in intervals.items():
-                    row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = low, high
+                # The same resamples for every stage and attack: their intervals pair up.
+                bootstrap_seed = derive_seed(seed, "bootstrap", target)
+                row |= _intervals(victim, result, evaluation.bootstrap, bootstrap_seed)
                 row |= _shift_metrics(attack, shift)
             stage_rows.append(row)
             stage_outputs.append((result.scores, result.predicted_member))
@@ -164,6 +157,19 @@ def evaluate_run(
     return evaluate_stages(
         stages, table, labels, attack_params, run.seed, evaluation=run.evaluation
     )
+
+
+def _intervals(
+    scored: MembershipSet, result: AttackOutput, resamples: int, seed: int
+) -> dict[str, float]:
+    """``<metric>_ci_low`` / ``<metric>_ci_high`` of every interval metric."""
+    intervals = bootstrap_intervals(
+        scored.is_member, result.scores, result.predicted_member, resamples, seed
+    )
+    columns = {}
+    for metric, (low, high) in intervals.items():
+        columns[f"{metric}_ci_low"], columns[f"{metric}_ci_high"] = low, high
+    return columns
 
 
 def _raw_signal_auc(is_member: np.ndarray, signal: np.ndarray | None) -> float:

@@ -71,34 +71,44 @@ def build_scenario_report(
         defense: (defended, last_stage, sample_uses["defended"]),
     }
     base_seconds = float(histories["base"]["seconds"].sum())
-    models = []
-    for name, (history, stage, uses) in runs.items():
-        victim = victim_history(history).iloc[-1]
-        entry = {
-            "name": name,
-            "test_accuracy": float(victim["test_accuracy"]),
-            "sparsity": float(victim["sparsity"]),
-            "training_seconds": float(history["seconds"].sum()),
-            "attacks": attack_dict(metrics, stage),
-            "checks": stage_checks(metrics, stage),
-        }
-        if uses is not None:
-            entry["time_relative_to_base"] = entry["training_seconds"] / base_seconds
-            entry["reuse"] = reuse_statistics(uses)
-        models.append(entry)
+    models = [_model_entry(name, *run, metrics, base_seconds) for name, run in runs.items()]
     evaluation = evaluation_sizes(metrics, parameters)
-    by_name = {model["name"]: model["attacks"] for model in models}
+    base, defended_model = models[1]["attacks"], models[2]["attacks"]
     return {
         "dataset": dataset,
         "scenario": scenario,
         "defense": defense,
         "parameters": parameters,
         "evaluation": evaluation,
-        "verdicts": verdicts(by_name["base"], by_name[defense], evaluation["non_members"]),
+        "verdicts": verdicts(base, defended_model, evaluation["non_members"]),
         "defense_summary": dict(summaries),
         "models": models,
         "rounds": _defended_rounds(defended, defense, metrics),
     }
+
+
+def _model_entry(
+    name: str,
+    history: pd.DataFrame,
+    stage: str,
+    uses: pd.DataFrame | None,
+    metrics: pd.DataFrame,
+    base_seconds: float,
+) -> dict[str, Any]:
+    """One model of the report; a pruned one with its cost against Base and its data reuse."""
+    victim = victim_history(history).iloc[-1]
+    entry = {
+        "name": name,
+        "test_accuracy": float(victim["test_accuracy"]),
+        "sparsity": float(victim["sparsity"]),
+        "training_seconds": float(history["seconds"].sum()),
+        "attacks": attack_dict(metrics, stage),
+        "checks": stage_checks(metrics, stage),
+    }
+    if uses is not None:
+        entry["time_relative_to_base"] = entry["training_seconds"] / base_seconds
+        entry["reuse"] = reuse_statistics(uses)
+    return entry
 
 
 def _defended_rounds(

@@ -30,6 +30,7 @@ from kedro.io import DataCatalog, Version
 
 from .core.errors import ArtifactError
 from .core.run_config import RunConfig
+from .seed_branches import split_branch
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,13 @@ _DATA_KEYS = ("name", "path", "label_column")
 
 
 def shaping_sections(artifact: str) -> tuple[str, ...]:
-    """The parameter sections whose values an artifact depends on."""
+    """The parameter sections whose values an artifact depends on. A seed branch's artifact
+    (``seed_4.dense_models``) was made with its branch's seed, which its name already says."""
+    seed_branch, artifact = split_branch(artifact)
     namespace, _, name = artifact.rpartition(".")
     sections = next(s for pattern, s in _SHAPING if fnmatch.fnmatch(name, pattern))
+    if seed_branch:
+        sections = tuple(section for section in sections if section != "seed")
     return ("dataset", *sections, namespace) if namespace else ("dataset", *sections)
 
 

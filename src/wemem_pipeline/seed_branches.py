@@ -20,6 +20,7 @@ the nodes knows about seeds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
@@ -33,12 +34,20 @@ from .core.validation import from_mapping
 # The pipelines a multi-seed run branches: whole experiments that make every artifact they use.
 BRANCHED = ("scenario1", "scenario2", "scenario3", "compare", "__default__")
 _PLACEHOLDER = "{branch_seed}"
+_BRANCH = re.compile(r"(seed_\d+)\.")
 _run_parameters: Mapping[str, Any] | None = None
 
 
 def branch(seed: int) -> str:
     """The namespace of a seed's branch: ``seed_4``."""
     return f"seed_{seed}"
+
+
+def split_branch(name: str) -> tuple[str | None, str]:
+    """``("seed_4", "dense_models")`` of ``seed_4.dense_models``; ``(None, name)`` outside a
+    branch."""
+    match = _BRANCH.match(name)
+    return (match.group(1), name[match.end() :]) if match else (None, name)
 
 
 def remember_parameters(parameters: Mapping[str, Any] | None) -> None:

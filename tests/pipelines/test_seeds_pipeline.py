@@ -4,6 +4,7 @@ per seed, each identical to a single-seed run of its seed, and the aggregate ove
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,24 @@ def test_compare_over_seeds(seed_run: Path) -> None:
         "raised",
         "no clear difference",
     }
+
+
+def test_compare_over_seeds_reuses_the_branches_of_an_earlier_run(
+    seed_run: Path, tmp_path: Path
+) -> None:
+    """``compare`` alone loads each branch's dense models: a branch artifact was made with
+    its branch's seed, whatever the earlier run's ``seed`` parameter."""
+    project = project_copy(tmp_path)
+    shutil.copytree(seed_run / "data", project / "data", dirs_exist_ok=True)
+    (project / "conf" / "test" / "parameters_seeds.yml").write_text(
+        f"evaluation:\n  seeds: {SEEDS}\n"
+    )
+    result = run_kedro(project, "--pipeline=compare")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    again = pd.read_csv(latest(project, "08_reporting/compare/seeds/compare.csv"))
+    first = pd.read_csv(latest(seed_run, "08_reporting/compare/seeds/compare.csv"))
+    columns = [c for c in first.columns if "seconds" not in c and "time_relative" not in c]
+    pd.testing.assert_frame_equal(again[columns], first[columns])
 
 
 def test_several_seeds_refuse_a_pipeline_that_reads_earlier_runs(tmp_path: Path) -> None:

@@ -155,12 +155,14 @@ def checks_of(leak: bool, shift: float, nonmember_source: str = "paper") -> dict
 def test_a_victim_unrelated_to_its_members_is_not_reported_as_leaking() -> None:
     checks = checks_of(leak=False, shift=0.0)
     assert checks["strongest_auc"] < checks["chance"]["auc"]["q95"]
+    assert not any(checks["above_chance"].values())
     assert checks["shift"]["auc"] < checks["chance"]["auc"]["q95"]
 
 
 def test_a_leaking_victim_is_far_above_chance() -> None:
     checks = checks_of(leak=True, shift=0.0)
     assert checks["strongest_auc"] > 0.8 > checks["chance"]["auc"]["q95"]
+    assert all(checks["above_chance"].values())
     assert checks["shift"]["auc"] < checks["chance"]["auc"]["q95"]
 
 

@@ -18,6 +18,7 @@ from ..validation import from_mapping
 from ..victim_and_shadows import victim_history
 from .tables import (
     METRIC_TITLES,
+    above_chance_sentence,
     attack_dict,
     attack_tables,
     checks_cells,
@@ -158,6 +159,8 @@ def run_markdown(report: dict[str, Any]) -> str:
         f"{fmt(dense['test_accuracy'])} to {fmt(pruned['test_accuracy'])}. One-shot pruning to "
         f"the same sparsity: test accuracy {fmt(one_shot['test_accuracy'])}, strongest AUC "
         f"{fmt(strongest(one_shot['attacks'], 'auc')[1])}.",
+        "",
+        above_chance_sentence(models),
         "",
         "## Victim models",
         "",

@@ -21,6 +21,7 @@ from .figures import privacy_utility_figure
 from .run import evaluation_sizes
 from .tables import (
     METRIC_TITLES,
+    above_chance_sentence,
     attack_dict,
     attack_tables,
     checks_cells,
@@ -153,6 +154,8 @@ def scenario_markdown(report: dict[str, Any]) -> str:
         f"# {report['scenario']}: {title(defense)} on `{report['dataset']}`",
         "",
         _verdict(models, defense, report["verdicts"], unresolvable),
+        "",
+        above_chance_sentence(models),
         "",
         markdown_table(_models_table(models, unresolvable)),
         "",

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..metrics import INTERVAL_METRICS, LOW_FPRS, METRIC_NAMES
 from ..verdicts import UNRESOLVABLE, interval_verdict
+from .titles import title
 
 Attacks = dict[str, dict[str, Any]]  # {attack: {metric: value, "<metric>_ci": [low, high]}}
 # Per-attack values kept beside the metrics where the evaluation recorded them.
@@ -61,9 +62,10 @@ def flat_intervals(values: dict[str, Any]) -> dict[str, Any]:
 
 def stage_checks(metrics: pd.DataFrame, stage: str) -> dict[str, Any]:
     """What a stage's numbers mean against chance: the strongest attack under shuffled labels
-    (``chance``: mean and 95th percentile per metric) and the shift check (``shift``: the
-    strongest attack against a model that trained on neither side). Empty for metrics
-    recorded without them."""
+    (``chance``: mean and 95th percentile per metric), whether the strongest attack beats that
+    95th percentile (``above_chance``: the stage shows leakage), and the shift check
+    (``shift``: the strongest attack against a model that trained on neither side). Empty for
+    metrics recorded without them."""
     rows = metrics[metrics["stage"] == stage]
     if rows.empty or "chance_auc_q95" not in rows:
         return {}
@@ -73,6 +75,9 @@ def stage_checks(metrics: pd.DataFrame, stage: str) -> dict[str, Any]:
             m: {"mean": float(first[f"chance_{m}_mean"]), "q95": float(first[f"chance_{m}_q95"])}
             for m in INTERVAL_METRICS
         }
+    }
+    checks["above_chance"] = {
+        m: bool(rows[m].max() > checks["chance"][m]["q95"]) for m in INTERVAL_METRICS
     }
     shift = rows.dropna(subset=["shift_auc"])
     if not shift.empty:
@@ -224,7 +229,27 @@ def checks_cells(checks: dict[str, Any]) -> dict[str, str]:
     """Table cells of :func:`stage_checks`: chance reference and shift check of the AUC."""
     chance = checks.get("chance", {}).get("auc", {}).get("q95", math.nan)
     shift = checks.get("shift", {}).get("auc", math.nan)
-    return {"chance AUC (95th pct)": fmt(chance), "shift check AUC": fmt(shift)}
+    above = checks.get("above_chance", {}).get("auc")
+    return {
+        "chance AUC (95th pct)": fmt(chance),
+        "leaks (AUC above chance)": "" if above is None else ("yes" if above else "no"),
+        "shift check AUC": fmt(shift),
+    }
+
+
+def above_chance_sentence(models: dict[str, dict[str, Any]]) -> str:
+    """Which models leak: their strongest AUC above the chance reference's 95th percentile."""
+    verdicts = [
+        f"{title(name)} {'yes' if above else 'no'}"
+        for name, model in models.items()
+        if (above := model.get("checks", {}).get("above_chance", {}).get("auc")) is not None
+    ]
+    if not verdicts:
+        return ""
+    return (
+        "Leaks, i.e. the strongest AUC is above what the attacks reach on shuffled labels "
+        f"(95th percentile): {', '.join(verdicts)}."
+    )
 
 
 def reading_notes(evaluation: dict[str, Any]) -> list[str]:

@@ -64,7 +64,8 @@ def check_seeds(seeds: Any) -> int | tuple[int, ...]:
     if isinstance(seeds, (list, tuple)):
         if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
             raise ParameterError(
-                f"evaluation.seeds as a list must hold integer seeds, got {list(seeds)!r}"
+                "evaluation.seeds as a list must hold one or more integer seeds, got "
+                f"{list(seeds)!r}"
             )
         if any(s < 0 for s in seeds) or len(set(seeds)) < len(seeds):
             raise ParameterError(

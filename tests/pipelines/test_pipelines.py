@@ -132,7 +132,6 @@ BAD_PARAMETERS = [
     ("autotune.search_space.width=0.5", "autotune.search_space has nothing to search"),
     ("compare.tuned=3", "compare.tuned"),
     ("evaluation.seeds=0", "evaluation.seeds"),
-    ("evaluation.seeds=-2", "evaluation.seeds"),
     ("evaluation.seeds=[]", "evaluation.seeds"),
     ("evaluation.seeds=[1.5]", "evaluation.seeds"),
     ("evaluation.bootstrap=50", "evaluation.bootstrap"),

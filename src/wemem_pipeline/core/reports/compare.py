@@ -8,9 +8,15 @@ from matplotlib.figure import Figure
 
 from ..compare import ATTACK_METRICS
 from ..defenses import WEMEM_NAMES
-from ..verdicts import UNRESOLVABLE, interval_verdict
 from .figures import PRIVACY_METRICS, privacy_utility_figure
-from .tables import METRIC_TITLES, fmt, markdown_table, metric_cell, unresolvable_metrics
+from .tables import (
+    METRIC_TITLES,
+    fmt,
+    markdown_table,
+    metric_cell,
+    metric_verdict,
+    unresolvable_metrics,
+)
 from .titles import title
 
 
@@ -85,13 +91,10 @@ def _verdicts_against_base(comparison: pd.DataFrame, non_members: int) -> list[s
         if row["defense"] in ("base", "dense"):
             cells.append("")
             continue
-        words = []
-        for metric in ("auc", "tpr_at_1pct_fpr"):
-            intervals = _interval(base, metric), _interval(row, metric)
-            if metric in unresolvable_metrics(non_members) or None in intervals:
-                words.append(UNRESOLVABLE)
-            else:
-                words.append(interval_verdict(*intervals))
+        words = [
+            metric_verdict(metric, _interval(base, metric), _interval(row, metric), non_members)
+            for metric in ("auc", "tpr_at_1pct_fpr")
+        ]
         cells.append(" / ".join(words))
     return cells
 

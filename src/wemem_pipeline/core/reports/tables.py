@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -150,15 +151,26 @@ def plot_columns(rows: pd.DataFrame) -> dict[str, pd.Series]:
 
 def verdicts(reference: Attacks, other: Attacks, non_members: int) -> dict[str, str]:
     """``other`` against ``reference`` on the strongest AUC and TPR@1%FPR, by their intervals
-    (see :mod:`..verdicts`); ``not resolvable`` where the non-members cannot resolve it."""
-    result = {}
-    for metric in ("auc", "tpr_at_1pct_fpr"):
-        intervals = strongest_interval(reference, metric), strongest_interval(other, metric)
-        if metric in unresolvable_metrics(non_members) or None in intervals:
-            result[metric] = UNRESOLVABLE
-        else:
-            result[metric] = interval_verdict(*intervals)
-    return result
+    (see :mod:`..verdicts`)."""
+    return {
+        metric: metric_verdict(
+            metric,
+            strongest_interval(reference, metric),
+            strongest_interval(other, metric),
+            non_members,
+        )
+        for metric in ("auc", "tpr_at_1pct_fpr")
+    }
+
+
+def metric_verdict(
+    metric: str, reference: Sequence[float] | None, other: Sequence[float] | None, non_members: int
+) -> str:
+    """The verdict of two intervals of ``metric``; ``not resolvable`` where the non-members
+    cannot resolve the metric or an interval is missing."""
+    if metric in unresolvable_metrics(non_members) or reference is None or other is None:
+        return UNRESOLVABLE
+    return interval_verdict(reference, other)
 
 
 def unresolvable_metrics(non_members: int) -> set[str]:

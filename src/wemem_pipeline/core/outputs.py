@@ -47,12 +47,15 @@ class ModelOutputs:
         scored_by: str | None = None,
     ) -> MembershipSet:
         """``model``'s balanced member / test non-member set with the outputs of
-        ``scored_by`` (default: ``model`` itself).
+        ``scored_by`` (default: ``model`` itself); ``seed`` is the run's, from which each
+        model's subsample is derived, so a model's set is the same whoever scores it.
 
         The references are the models other than ``scored_by`` and the attacked ``target``.
         """
         scored_by = scored_by or model
-        indices, is_member = balanced_evaluation_set(roles_of(table, model), seed)
+        indices, is_member = balanced_evaluation_set(
+            roles_of(table, model), derive_seed(seed, "evaluation", model)
+        )
         rows = self.rows(indices)
         sensitivity = self.sensitivity.get(scored_by)
         return MembershipSet(
@@ -105,13 +108,12 @@ class ModelOutputs:
     ) -> tuple[list[MembershipSet], MembershipSet]:
         """The other models' sets (to calibrate attacks) and ``target``'s set (to score)."""
 
-        def member_set(name: str) -> MembershipSet:
-            return self.membership_set(
-                table, labels, name, derive_seed(seed, "evaluation", name), target
-            )
-
-        shadows = [member_set(name) for name in model_names(table) if name != target]
-        return shadows, member_set(target)
+        shadows = [
+            self.membership_set(table, labels, name, seed, target)
+            for name in model_names(table)
+            if name != target
+        ]
+        return shadows, self.membership_set(table, labels, target, seed, target)
 
     def shift_set(
         self, table: pd.DataFrame, labels: np.ndarray, seed: int, target: str = VICTIM
@@ -120,12 +122,7 @@ class ModelOutputs:
         of it: attacks find membership there only where members and non-members differ in
         distribution."""
         return self.membership_set(
-            table,
-            labels,
-            target,
-            derive_seed(seed, "evaluation", target),
-            target,
-            scored_by=stand_in(table, target),
+            table, labels, target, seed, target, scored_by=stand_in(table, target)
         )
 
     def record(

@@ -111,6 +111,8 @@ def evaluate_stages(
     strongest attack, ``chance_<metric>_mean`` / ``chance_<metric>_q95``.
     """
     names = check_attack_params(attack_params)
+    # The same resamples for every stage and attack: their intervals pair up.
+    bootstrap_seed = derive_seed(seed, "bootstrap", target)
     metric_rows, roc_frames = [], []
     for stage, outputs in stages.items():
         shadows, victim = outputs.attack_sets(table, labels, seed, target)
@@ -130,8 +132,6 @@ def evaluate_stages(
                 "seconds": time.perf_counter() - started,
             }
             if evaluation:
-                # The same resamples for every stage and attack: their intervals pair up.
-                bootstrap_seed = derive_seed(seed, "bootstrap", target)
                 row |= _intervals(victim, result, evaluation.bootstrap, bootstrap_seed)
                 row |= _shift_metrics(attack, shift)
             stage_rows.append(row)

@@ -64,6 +64,7 @@ PARAMETERS = [
     "attacks.names=nosuch",
     "attacks.lira.global_variance_below=-1",
     "attacks.samia.epochs=0",
+    "attacks.samia.min_delta=2",
     "attacks.rmia.gamma=0",
     "attack_stored.shadows=nope",
     "scenario3.settings.window.stride=0",
@@ -189,6 +190,21 @@ def cases(folder: Path) -> list[Case]:
             ["--pipeline=scenario3", "--params", "scenario3.settings=auto"],
         ),
         Case("`--pipeline=nosuch`", "pipeline", ["--pipeline=nosuch"]),
+        *(
+            Case(f"`{' '.join(runner)}`", "runner", ["--pipeline=scenario3", *runner])
+            for runner in (
+                ["--runner=ParallelRunner", "--runner-params=max_workers=0"],
+                ["--runner=wemem_pipeline.runners.DaskRunner", "--runner-params=workers=0"],
+                [
+                    "--runner=wemem_pipeline.runners.DaskRunner",
+                    "--runner-params=address=tcp://127.0.0.1:9",  # nothing listens there
+                ],
+                [
+                    "--runner=wemem_pipeline.runners.DaskRunner",
+                    "--runner-params=address=tcp://127.0.0.1:9,workers=2",
+                ],
+            )
+        ),
         Case(
             "`--pipeline=attacks --params evaluation.seeds=2` (reads one earlier run)",
             "parameter",

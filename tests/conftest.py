@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from kedro_project import CONF, project_copy, run_kedro
+from kedro_project import CONF, project_copy, run_kedro, with_seeds
 
 from wemem_pipeline.core.datasets import Dataset, load_dataset
 from wemem_pipeline.core.splits import SplitConfig, split_samples
@@ -106,5 +106,14 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ``data/`` into a project of their own rather than write here."""
     project = project_copy(tmp_path_factory.mktemp("default"))
     result = run_kedro(project)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return project
+
+
+@pytest.fixture(scope="session")
+def seed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``kedro run --pipeline=scenario3`` with ``evaluation.seeds: [0, 2]``."""
+    project = with_seeds(project_copy(tmp_path_factory.mktemp("seeds")))
+    result = run_kedro(project, "--pipeline=scenario3")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return project

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,20 +29,132 @@ def project_copy(tmp_path: Path) -> Path:
     return project
 
 
-def run_kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
-    """``kedro run --env=test *args`` in ``project``."""
+def _kedro_env() -> dict[str, str]:
     # Wide enough that rich writes each log message on one line, for the tests to read.
-    env = {
+    return {
         **os.environ,
         "KEDRO_DISABLE_TELEMETRY": "1",
         "PYTHONWARNINGS": "ignore",
         "COLUMNS": "400",
     }
+
+
+def run_kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """``kedro run --env=test *args`` in ``project``."""
     command = [sys.executable, "-m", "kedro", "run", "--env=test", *args]
-    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+    return subprocess.run(command, cwd=project, env=_kedro_env(), capture_output=True, text=True)
+
+
+SEEDS = [0, 2]  # a list, as a parameters file gives it; seed 0 is the session's default run
+
+
+def with_seeds(project: Path) -> Path:
+    """``project`` with ``evaluation.seeds: SEEDS`` in its test environment."""
+    (project / "conf" / "test" / "parameters_seeds.yml").write_text(
+        f"evaluation:\n  seeds: {SEEDS}\n"
+    )
+    return project
 
 
 def latest(project: Path, relative: str) -> Path:
     """The newest version of the versioned artifact ``data/<relative>``."""
     versions = sorted((project / "data" / relative).iterdir())
     return versions[-1] / Path(relative).name
+
+
+def run_kedro_each(runs: Sequence[tuple[Path, Sequence[str]]]) -> list[subprocess.CompletedProcess]:
+    """``run_kedro(project, *args)`` for each ``(project, args)``, two at a time.
+
+    For runs that stop early (at the parameter check, say) nearly all of a ``kedro run`` is
+    its start-up: importing torch, Kedro and the project, ~5 s. So one driver process (this
+    file run as a script) pays the imports once and forks a child per run. Each child goes on
+    as that ``python -m kedro run`` would from its imports on: the same CLI code path, with its
+    own working directory, Kedro project, hooks, logging and exit code, and its stdout and
+    stderr in files of its own.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        jobs = [[str(project), *args] for project, args in runs]
+        Path(scratch, "jobs.json").write_text(json.dumps(jobs))
+        command = [sys.executable, __file__, scratch]
+        driver = subprocess.run(command, env=_kedro_env(), capture_output=True, text=True)
+        if driver.returncode != 0:
+            raise RuntimeError(f"the kedro run driver failed:\n{driver.stderr}")
+        returncodes = json.loads(Path(scratch, "returncodes.json").read_text())
+        return [
+            subprocess.CompletedProcess(
+                [sys.executable, "-m", "kedro", "run", "--env=test", *args],
+                returncode,
+                Path(scratch, f"{i}.out").read_text(),
+                Path(scratch, f"{i}.err").read_text(),
+            )
+            for i, ((_, args), returncode) in enumerate(zip(runs, returncodes, strict=True))
+        ]
+
+
+def _fork_kedro_run(output: str, project: str, *args: str) -> int:
+    """Start ``kedro run --env=test *args`` in ``project`` in a child, its stdout and stderr
+    to ``output.out`` and ``output.err``; the child's pid."""
+    from kedro.framework.cli import main
+    from kedro.framework.project import LOGGING
+
+    sys.stdout.flush()  # or the child writes this process's pending output again
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        for fd, suffix in ((1, "out"), (2, "err")):
+            os.dup2(os.open(f"{output}.{suffix}", os.O_WRONLY | os.O_CREAT, 0o600), fd)
+        os.chdir(project)
+        sys.path[0] = project  # as ``python -m`` puts the working directory first
+        sys.argv = ["python -m kedro", "run", "--env=test", *args]
+        # Kedro sets up logging when imported, from the working directory's conf/ (and logs
+        # which file it took): what the run's own import would have done.
+        LOGGING.__init__()
+        main()
+        code = 0
+    except SystemExit as exit_:  # as the interpreter would exit with it
+        if exit_.code is None or isinstance(exit_.code, int):
+            code = exit_.code or 0
+        else:
+            print(exit_.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # not the driver's exit: its atexit handlers are not the run's
+
+
+def _drive(scratch: Path, at_once: int = 2) -> None:
+    """The runs of ``scratch/jobs.json``, ``at_once`` at a time (each is single-threaded)."""
+    jobs = json.loads((scratch / "jobs.json").read_text())
+    running: dict[int, int] = {}  # pid: job
+    returncodes = [0] * len(jobs)
+
+    def wait() -> None:
+        pid, status = os.wait()
+        returncodes[running.pop(pid)] = os.waitstatus_to_exitcode(status)
+
+    for i, job in enumerate(jobs):
+        if len(running) == at_once:
+            wait()
+        running[_fork_kedro_run(str(scratch / str(i)), *job)] = i
+    while running:
+        wait()
+    (scratch / "returncodes.json").write_text(json.dumps(returncodes))
+
+
+if __name__ == "__main__":
+    # What a ``kedro run`` of this project imports (torch through the project, after the
+    # package's __init__ sets OpenMP up), once for all the forked runs. Not its settings:
+    # their hooks take the working directory when imported, the run's project in the child.
+    import kedro.framework.cli  # noqa: F401
+
+    import wemem_pipeline.cli  # noqa: F401
+    import wemem_pipeline.hooks  # noqa: F401
+    import wemem_pipeline.pipeline_registry  # noqa: F401
+
+    _drive(Path(sys.argv[1]))

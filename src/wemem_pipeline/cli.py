@@ -12,6 +12,7 @@ from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.project import pipelines
 
 from .core.errors import UserError, user_error_in
+from .runners import check_worker_counts
 
 
 @click.group(name="wemem-pipeline")
@@ -22,6 +23,7 @@ def cli() -> None:
 def _run(verbose: bool, **options: Any) -> Any:
     try:
         _check_pipeline_names(options["pipeline"], options["pipelines"])
+        check_worker_counts(options["runner_params"])  # Kedro's own runners' too
         return kedro_run.callback(**options)
     except Exception as error:
         user_error = user_error_in(error)

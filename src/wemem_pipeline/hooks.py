@@ -10,11 +10,12 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.framework.project import pipelines
+from kedro.io import MemoryDataset
 
 from .core.autotune import AutotuneConfig, open_storage
 from .core.errors import ArtifactError
 from .core.parameter_checks import validate_parameters
-from .core.threads import use_threads
+from .core.threads import threads_set_here, use_threads
 from .core.validation import from_mapping
 from .run_records import (
     RUNS_DIR,
@@ -159,11 +160,26 @@ class RunHooks:
         return resolved
 
     @hook_impl
-    def after_dataset_saved(self, dataset_name: str) -> None:
-        self._record.saved.append(dataset_name)
+    def before_node_run(self, catalog: Any) -> None:
+        """A parallel runner's worker process sets torch's threads before its first node."""
+        if not threads_set_here():
+            config = catalog.load("run_config")
+            use_threads(config.threads, config.model.name)
 
     @hook_impl
-    def after_pipeline_run(self) -> None:
+    def after_dataset_saved(self, dataset_name: str) -> None:
+        if self._record is not None:  # None in a Dask worker: the record lives in the main process
+            self._record.saved.append(dataset_name)
+
+    @hook_impl
+    def after_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
+        # A parallel runner's workers saved datasets that this process's hooks did not see.
+        saved = set(self._record.saved)
+        self._record.saved += sorted(
+            name
+            for name in pipeline.all_outputs() - saved
+            if not isinstance(catalog.get(name, fallback_to_runtime_pattern=True), MemoryDataset)
+        )
         self._record.finish(self._project)
         log.info("Run %s completed; its record: %s", self._record.run_id, self._record_path())
 

@@ -27,13 +27,14 @@ def load_parameters(conf_source: str | Path, env: str = "base") -> dict[str, Any
 
 def memory_catalog(parameters: Mapping[str, Any]) -> DataCatalog:
     """A catalog that feeds ``parameters`` to nodes as a project run does (``parameters``,
-    ``params:a``, ``params:a.b``, ..., and ``run_config``, after the same check of every
-    parameter, with the same thread count) and keeps every other dataset in memory.
+    ``run_parameters``, ``params:a``, ``params:a.b``, ..., and ``run_config``, after the same
+    check of every parameter, with the same thread count) and keeps every other dataset in
+    memory.
 
     With Kedro's runner it runs a pipeline without reading or writing ``data/``.
     """
     catalog = DataCatalog()
-    catalog["parameters"] = parameters
+    catalog["parameters"] = catalog["run_parameters"] = parameters
     catalog["run_config"] = config = validate_parameters(parameters)
     use_threads(config.threads, config.model.name)
 

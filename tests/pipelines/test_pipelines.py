@@ -10,13 +10,12 @@ import json
 import pickle
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
-from kedro_project import latest, project_copy, run_kedro
+from kedro_project import latest, project_copy, run_kedro, run_kedro_each
 
 from wemem_pipeline.core.attacks import ATTACKS
 from wemem_pipeline.core.outputs import ModelOutputs
@@ -144,8 +143,8 @@ def bad_parameter_runs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
     """``kedro run --params <override>`` of every selected bad override, each in its own
-    project copy, two at a time: such a run is Kedro's single-threaded start-up (importing
-    torch and the project) and the parameter check, so two share the 2 cores well."""
+    project copy. Such a run is Kedro's start-up and the parameter check, so they share one
+    start-up (``run_kedro_each``)."""
     selected = sorted(
         {
             item.callspec.params["override"]
@@ -154,9 +153,8 @@ def bad_parameter_runs(
         }
     )
     projects = {override: project_copy(tmp_path_factory.mktemp("bad")) for override in selected}
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = pool.map(lambda o: run_kedro(projects[o], "--params", o), selected)
-        return {o: (projects[o], result) for o, result in zip(selected, results, strict=True)}
+    results = run_kedro_each([(projects[o], ("--params", o)) for o in selected])
+    return {o: (projects[o], result) for o, result in zip(selected, results, strict=True)}
 
 
 @pytest.mark.parametrize(("override", "parameter"), BAD_PARAMETERS)

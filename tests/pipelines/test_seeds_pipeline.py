@@ -9,24 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from kedro_project import latest, project_copy, run_kedro
+from kedro_project import SEEDS, latest, project_copy, run_kedro
 
 from wemem_pipeline import seed_branches
 from wemem_pipeline.pipeline_registry import register_pipelines
-
-SEEDS = [0, 2]  # a list, as a parameters file gives it; seed 0 is the session's default run
-
-
-@pytest.fixture(scope="module")
-def seed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``kedro run --pipeline=scenario3`` with ``evaluation.seeds: [0, 2]``."""
-    project = project_copy(tmp_path_factory.mktemp("seeds"))
-    (project / "conf" / "test" / "parameters_seeds.yml").write_text(
-        f"evaluation:\n  seeds: {SEEDS}\n"
-    )
-    result = run_kedro(project, "--pipeline=scenario3")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return project
 
 
 def without_seconds(frame: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,10 @@ class UserError(Exception):
         super().__init__(message)
         self.hint = hint
 
+    def __reduce__(self):
+        # Keeps the hint when the error travels back from a worker process.
+        return type(self), (str(self), self.hint)
+
 
 class ParameterError(UserError, ValueError):
     """A parameter is outside its allowed values; raised before any training starts."""

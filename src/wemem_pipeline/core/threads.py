@@ -17,6 +17,8 @@ from .validation import ParameterError
 
 # Models whose steps are large enough for several threads to pay off.
 _PARALLEL_MODELS = ("cnn", "resnet18")
+_core_limit: int | None = None  # a parallel runner's worker shares the machine's cores
+_set_in_process: int | None = None  # the process whose threads use_threads has set
 
 
 def check_threads(value: object) -> int | str:
@@ -27,16 +29,41 @@ def check_threads(value: object) -> int | str:
 
 
 def thread_count(setting: int | str, model_name: str) -> int:
-    """``auto``: one thread for MLPs, every core this process may use for convolutions."""
+    """``auto``: one thread for MLPs, every core this process may use for convolutions; a
+    number is capped at a runner's worker's share of the cores."""
     if setting != "auto":
-        return int(setting)
+        return min(int(setting), _core_limit or int(setting))
     if model_name not in _PARALLEL_MODELS:
         return 1
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return available_cores()
+
+
+def available_cores() -> int:
+    """The cores this process may use: its CPU affinity, or its share as a runner's worker."""
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    return min(cores, _core_limit) if _core_limit else cores
+
+
+def limit_cores(count: int | None) -> None:
+    """Let this process use at most ``count`` cores (None: all): it is one of several
+    workers."""
+    global _core_limit
+    _core_limit = count
 
 
 def use_threads(setting: int | str, model_name: str) -> int:
     """Set torch's thread count for this process; returns it."""
+    global _set_in_process
     count = thread_count(setting, model_name)
     torch.set_num_threads(count)
+    _set_in_process = os.getpid()
     return count
+
+
+def threads_set_here() -> bool:
+    """Whether :func:`use_threads` ran in this very process (in a forked worker, the inherited
+    record names the parent)."""
+    return _set_in_process == os.getpid()

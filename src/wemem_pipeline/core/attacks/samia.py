@@ -4,7 +4,8 @@ Each sample becomes a sequence of one token per class, ``(p_c, log(1 + s_c), [c 
 where ``s_c`` is how fast ``p_c`` moves when the input is nudged (:func:`input_sensitivity`).
 Self-attention lets the network compare the true class with the others, which a fixed
 feature order (NN, NN_cls) has to learn class by class. Trained on the shadows' members and
-non-members; the target's score is the predicted membership probability.
+non-members; the target's score is the predicted membership probability. Training stops
+after ``patience`` epochs whose held-out loss is not ``min_delta`` below the best so far.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..validation import ParameterError, require_int
+from ..validation import ParameterError, require_int, require_number
 from .base import AttackOutput, MembershipSet
 
 
@@ -93,6 +94,7 @@ class SAMIA:
         layers: int = 1,
         epochs: int = 30,
         patience: int = 5,
+        min_delta: float = 1e-3,
         batch_size: int = 256,
         seed: int = 0,
     ):
@@ -105,6 +107,7 @@ class SAMIA:
         self.layers = require_int("attacks.samia.layers", layers, 1)
         self.epochs = require_int("attacks.samia.epochs", epochs, 1)
         self.patience = require_int("attacks.samia.patience", patience, 1)
+        self.min_delta = require_number("attacks.samia.min_delta", min_delta, 0, 1)
         self.batch_size = require_int("attacks.samia.batch_size", batch_size, 1)
         self.seed = seed
         self.network: _Transformer | None = None
@@ -131,7 +134,7 @@ class SAMIA:
             self.network.eval()
             with torch.no_grad():
                 loss = loss_fn(self.network(tokens[held_out]), targets[held_out]).item()
-            if loss < best_loss - 1e-4:
+            if loss < best_loss - self.min_delta:
                 best_loss, stale = loss, 0
                 best_state = {k: v.clone() for k, v in self.network.state_dict().items()}
             else:

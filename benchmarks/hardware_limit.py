@@ -6,7 +6,8 @@ by torch's ``FlopCounterMode`` in a separate, identical run), its time, the GFLO
 and that as a fraction of the peak on the threads it was given:
 
 - dense training: the victim, ``training.max_epochs`` epochs (no early stopping);
-- prune-round fine-tuning: Base's first round (prune, then ``pruning.epochs_per_round``);
+- prune-round fine-tuning: Base's last round (prune to ``pruning.sparsity``, then
+  ``pruning.epochs_per_round`` epochs);
 - memorability ensemble: one chunk of ``memorability`` models trained batched;
 - input sensitivity: SAMIA's feature, for the victim's scored samples;
 - attack suite: every registered attack calibrated on the shadows and scoring the victim,
@@ -40,7 +41,7 @@ from wemem_pipeline.core.attacks.samia import input_sensitivity
 from wemem_pipeline.core.ensemble import ModelEnsemble, fit_ensemble
 from wemem_pipeline.core.evaluation import last_round
 from wemem_pipeline.core.memorability import subset_masks
-from wemem_pipeline.core.pruning import prune_to_sparsity, sparsity_schedule
+from wemem_pipeline.core.pruning import prune_to_sparsity
 from wemem_pipeline.core.run_config import run_config
 from wemem_pipeline.core.splits import VICTIM, roles_of
 from wemem_pipeline.core.threads import thread_count
@@ -89,7 +90,7 @@ def widest_layer(model: nn.Module) -> tuple[int, int]:
 
 
 class Workloads:
-    """The pieces of a scenario, each a function of no arguments, at the project's settings."""
+    """The pieces of a scenario at the project's settings (training ones take their epochs)."""
 
     def __init__(self, params: dict) -> None:
         self.run = run_config(params)
@@ -99,52 +100,24 @@ class Workloads:
         self.features, self.labels = dataset_tensors(self.dataset, self.run.torch_device)
         self.members = roles_of(self.table, VICTIM)["member"]
         self.dense = self.model()
-        fit(
-            self.dense,
-            self.features,
-            self.labels,
-            self.members,
-            None,
-            self.training(1),
-            seed=0,
-            progress=False,
-        )
+        self.train(self.dense, 1)
 
     def model(self) -> nn.Module:
         return self.run.model.build(self.dataset.input_shape, self.dataset.num_classes, 0)
 
-    def training(self, epochs: int):
-        return dataclasses.replace(self.run.training, max_epochs=epochs)
-
     def dense_training(self, epochs: int) -> None:
-        model = self.model()
-        fit(
-            model,
-            self.features,
-            self.labels,
-            self.members,
-            None,
-            self.training(epochs),
-            seed=0,
-            progress=False,
-        )
+        self.train(self.model(), epochs)
 
     def fine_tuning(self, epochs: int) -> None:
+        """Base's last round: prune the dense model to ``pruning.sparsity``, fine-tune it."""
         model = copy.deepcopy(self.dense)
-        pruning = self.run.pruning
-        prune_to_sparsity(
-            model, sparsity_schedule(pruning.sparsity, pruning.rounds)[0], pruning.scope
-        )
-        fit(
-            model,
-            self.features,
-            self.labels,
-            self.members,
-            None,
-            self.training(epochs),
-            seed=0,
-            progress=False,
-        )
+        prune_to_sparsity(model, self.run.pruning.sparsity, self.run.pruning.scope)
+        self.train(model, epochs)
+
+    def train(self, model: nn.Module, epochs: int) -> None:
+        """``epochs`` epochs on the victim's members, no early stopping."""
+        training = dataclasses.replace(self.run.training, max_epochs=epochs)
+        fit(model, self.features, self.labels, self.members, None, training, seed=0, progress=False)
 
     def ensemble(self, epochs: int) -> None:
         config = self.run.memorability
@@ -173,7 +146,9 @@ class Workloads:
     def attack_sets(self) -> None:
         """The dense victim's and shadows' membership sets (briefly trained: the attacks' cost
         does not depend on how well the models learned)."""
-        brief = dataclasses.replace(self.run, training=self.training(2))
+        brief = dataclasses.replace(
+            self.run, training=dataclasses.replace(self.run.training, max_epochs=2)
+        )
         dense = train_victim_and_shadows(self.dataset, self.table, brief, "dense")
         self.outputs = last_round(dense.outputs)
         self.shadows, self.victim = self.outputs.attack_sets(

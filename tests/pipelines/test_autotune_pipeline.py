@@ -11,7 +11,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
-from kedro_project import latest, project_copy, run_kedro
+from kedro_project import latest, project_copy, run_kedro, run_kedro_each
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +25,45 @@ def tuned_project(finished_run: Path, tmp_path_factory: pytest.TempPathFactory) 
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return project
+
+
+@pytest.fixture(scope="module")
+def refused(tuned_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The runs the refusal tests below look at, by name: ``(project, result)``. They stop
+    at the checks before the first node, so they share one start-up (``run_kedro_each``)."""
+    folder = tmp_path_factory.mktemp("refused")
+    fresh = {}
+    for name in ("no_study", "corrupt", "foreign"):
+        (folder / name).mkdir()
+        fresh[name] = project_copy(folder / name)
+    corrupt, foreign = folder / "corrupt.journal", folder / "foreign.journal"
+    corrupt.write_text("{not a journal\n")
+    backend = optuna.storages.journal.JournalFileBackend(str(foreign))
+    optuna.create_study(storage=optuna.storages.JournalStorage(backend), study_name="other")
+    auto = "scenario3.settings=auto"
+    runs = {
+        "another_setup": (
+            tuned_project,
+            ("--pipeline=scenario3", "--params", f"{auto},pruning.sparsity=0.5"),
+        ),
+        "several_seeds": (
+            tuned_project,
+            ("--pipeline=scenario3", "--params", f"{auto},evaluation.seeds=2"),
+        ),
+        "no_study": (fresh["no_study"], ("--params", "compare.tuned=true")),
+        "corrupt": (
+            fresh["corrupt"],
+            ("--pipeline=autotune", "--params", f"autotune.storage={corrupt}"),
+        ),
+        "foreign": (
+            fresh["foreign"],
+            ("--pipeline=autotune", "--params", f"autotune.storage={foreign}"),
+        ),
+    }
+    results = run_kedro_each(list(runs.values()))
+    return {
+        name: (run[0], result) for (name, run), result in zip(runs.items(), results, strict=True)
+    }
 
 
 def newest_tuned(project: Path, defense: str) -> dict:
@@ -95,36 +134,25 @@ def test_compare_takes_tuned_settings_where_asked(tuned_project: Path) -> None:
     assert json.loads(settings["hamp"]) == {"alpha": 0.001, "gamma": 0.5}  # conf/test's grid
 
 
-def test_auto_settings_of_another_setup_are_refused(tuned_project: Path) -> None:
-    result = run_kedro(
-        tuned_project,
-        "--pipeline=scenario3",
-        "--params",
-        "scenario3.settings=auto,pruning.sparsity=0.5",
-    )
+def test_auto_settings_of_another_setup_are_refused(refused: dict) -> None:
+    _, result = refused["another_setup"]
     assert result.returncode == 1
     assert "(artifact problem)" in result.stderr and "Traceback" not in result.stderr
     assert "pruning.sparsity=0.6 (this run: 0.5)" in result.stderr
     assert "kedro run --pipeline=autotune --params autotune.defense=swmr" in result.stderr
 
 
-def test_several_seeds_need_a_study_per_seed(tuned_project: Path) -> None:
+def test_several_seeds_need_a_study_per_seed(refused: dict) -> None:
     """The study was made with seed 0: a 2-seed run finds seed 0's and asks for seed 1's."""
-    result = run_kedro(
-        tuned_project,
-        "--pipeline=scenario3",
-        "--params",
-        "scenario3.settings=auto,evaluation.seeds=2",
-    )
+    _, result = refused["several_seeds"]
     assert result.returncode == 1
     message = " ".join(result.stderr.split())
     assert "seed 1:" in message and "seed 0:" not in message
     assert "kedro run --pipeline=autotune --params autotune.defense=swmr,seed=1" in message
 
 
-def test_auto_settings_without_a_study_name_the_command(tmp_path: Path) -> None:
-    project = project_copy(tmp_path)
-    result = run_kedro(project, "--params", "compare.tuned=true")  # everything, compare too
+def test_auto_settings_without_a_study_name_the_command(refused: dict) -> None:
+    project, result = refused["no_study"]  # the default run, compare included
     assert result.returncode == 1
     message = " ".join(result.stderr.split())
     for defense in ("rsw", "rmr", "swmr", "ppb", "advreg", "dpsgd", "relaxloss", "hamp"):
@@ -133,15 +161,8 @@ def test_auto_settings_without_a_study_name_the_command(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["corrupt", "foreign"])
-def test_a_bad_study_file_is_refused_before_training(tmp_path: Path, kind: str) -> None:
-    project = project_copy(tmp_path)
-    storage = tmp_path / "study.journal"
-    if kind == "corrupt":
-        storage.write_text("{not a journal\n")
-    else:
-        backend = optuna.storages.journal.JournalFileBackend(str(storage))
-        optuna.create_study(storage=optuna.storages.JournalStorage(backend), study_name="other")
-    result = run_kedro(project, "--pipeline=autotune", "--params", f"autotune.storage={storage}")
+def test_a_bad_study_file_is_refused_before_training(refused: dict, kind: str) -> None:
+    project, result = refused[kind]
     assert result.returncode == 1
     assert "(data problem)" in result.stderr and "autotune.storage" in result.stderr
     assert "Traceback" not in result.stderr

@@ -10,7 +10,6 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.framework.project import pipelines
-from kedro.io import MemoryDataset
 
 from .core.autotune import AutotuneConfig, open_storage
 from .core.errors import ArtifactError
@@ -27,6 +26,7 @@ from .run_records import (
     replacing_quietly,
     shaping_values,
 )
+from .runners import memory_datasets
 from .seed_branches import (
     branch,
     branch_parameters,
@@ -174,12 +174,8 @@ class RunHooks:
     @hook_impl
     def after_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
         # A parallel runner's workers saved datasets that this process's hooks did not see.
-        saved = set(self._record.saved)
-        self._record.saved += sorted(
-            name
-            for name in pipeline.all_outputs() - saved
-            if not isinstance(catalog.get(name, fallback_to_runtime_pattern=True), MemoryDataset)
-        )
+        unseen = pipeline.all_outputs() - set(self._record.saved)
+        self._record.saved += sorted(unseen - memory_datasets(pipeline, catalog))
         self._record.finish(self._project)
         log.info("Run %s completed; its record: %s", self._record.run_id, self._record_path())
 

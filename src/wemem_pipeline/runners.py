@@ -152,7 +152,7 @@ class _Schedule:
     def __init__(self, client: Any, pipeline: Pipeline, catalog: Any, is_async: bool, run_id):
         self.client, self.pipeline, self.catalog = client, pipeline, catalog
         self.is_async, self.run_id = is_async, run_id
-        self.in_memory = _memory_datasets(pipeline, catalog)
+        self.in_memory = memory_datasets(pipeline, catalog)
         self.progress = BranchProgress(pipeline)
         self.done: dict[Node, Any] = {}  # finished nodes and their futures
         self.running: dict[Any, tuple[Node, str]] = {}  # future: (node, worker)
@@ -270,7 +270,7 @@ def _connect(address: str) -> Any:
     return client
 
 
-def _memory_datasets(pipeline: Pipeline, catalog: Any) -> set[str]:
+def memory_datasets(pipeline: Pipeline, catalog: Any) -> set[str]:
     """The pipeline's datasets that live in memory: they must travel between workers."""
     return {
         name

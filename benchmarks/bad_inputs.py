@@ -52,6 +52,16 @@ PARAMETERS = [
     "split.pool_size=-5",
     "model.name=transformer",
     "model.hidden=0",
+    # A user's own model: the classes are tests/custom_models.py (on the runs' PYTHONPATH).
+    "model.name=custom",
+    "model.class_path=custom_models:TinyConvNet",
+    "model.name=custom,model.class_path=custom_models.TinyConvNet",
+    "model.name=custom,model.class_path=no_such_module:Net",
+    "model.name=custom,model.class_path=custom_models:NotAModule",
+    "model.name=custom,model.class_path=custom_models:TinyConvNet,model.kwargs.chanels=3",
+    "model.name=custom,model.class_path=custom_models:Refuses",
+    "model.name=custom,model.class_path=custom_models:WrongShape",
+    "model.name=custom,model.class_path=custom_models:NormNet",  # mem-scores batch copies
     "training.lr=-1",
     "training.batch_size=0",
     "training.optimizer=rmsprop",
@@ -247,7 +257,13 @@ def cases(folder: Path) -> list[Case]:
 
 
 def kedro(project: Path, *arguments: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONWARNINGS": "ignore"}
+    importable = os.pathsep.join(filter(None, [str(ROOT / "tests"), os.environ.get("PYTHONPATH")]))
+    env = {
+        **os.environ,
+        "KEDRO_DISABLE_TELEMETRY": "1",
+        "PYTHONWARNINGS": "ignore",
+        "PYTHONPATH": importable,  # the custom-model cases' classes
+    }
     command = [sys.executable, "-m", "kedro", "run", "--env=test", *arguments]
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
 

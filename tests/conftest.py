@@ -8,6 +8,7 @@ import mode puts this folder (the rootdir conftest's) on ``sys.path``.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from kedro_project import CONF, project_copy, run_kedro, with_seeds
+from kedro_project import CONF, RUN_OUTPUT, project_copy, run_kedro, with_seeds
 
 from wemem_pipeline.core.datasets import Dataset, load_dataset
 from wemem_pipeline.core.splits import SplitConfig, split_samples
@@ -98,6 +99,10 @@ def score_table() -> ScoreTable:
 
 # ----------------------------------------------------------------------------- Kedro runs
 
+# kedro-mlflow (the ``mlflow`` extra, which CI installs) would track every run of the suite and
+# create an MLflow store in each project copy, seconds each: off, but in test_tracking.py.
+os.environ["WEMEM_TRACKING"] = "off"
+
 
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -107,6 +112,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = project_copy(tmp_path_factory.mktemp("default"))
     result = run_kedro(project)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (project / RUN_OUTPUT).write_text(result.stdout + result.stderr)
     return project
 
 
@@ -116,4 +122,5 @@ def seed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = with_seeds(project_copy(tmp_path_factory.mktemp("seeds")))
     result = run_kedro(project, "--pipeline=scenario3")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (project / RUN_OUTPUT).write_text(result.stdout + result.stderr)
     return project

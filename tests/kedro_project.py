@@ -45,6 +45,8 @@ def run_kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=project, env=_kedro_env(), capture_output=True, text=True)
 
 
+RUN_OUTPUT = "kedro_run.log"  # what a session fixture's run printed, kept in its project
+
 SEEDS = [0, 2]  # a list, as a parameters file gives it; seed 0 is the session's default run
 
 
@@ -156,5 +158,11 @@ if __name__ == "__main__":
     import wemem_pipeline.cli  # noqa: F401
     import wemem_pipeline.hooks  # noqa: F401
     import wemem_pipeline.pipeline_registry  # noqa: F401
+
+    try:  # kedro-mlflow (the mlflow extra): Kedro imports its hooks even when they are turned off
+        import kedro_mlflow.framework.cli.cli  # noqa: F401
+        import kedro_mlflow.framework.hooks.mlflow_hook  # noqa: F401
+    except ImportError:
+        pass
 
     _drive(Path(sys.argv[1]))

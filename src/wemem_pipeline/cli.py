@@ -1,10 +1,12 @@
 """``kedro run`` for this project: Kedro's own command, with errors a user can fix printed as
 one short block (what, where, what to do) and exit code 1. ``--verbose`` shows the traceback;
-any other error (a bug) keeps Kedro's full report."""
+any other error (a bug) keeps Kedro's full report. ``kedro clean``: housekeeping of the
+versioned artifacts in data/ (housekeeping.py)."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +14,7 @@ from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.project import pipelines
 
 from .core.errors import UserError, user_error_in
+from .housekeeping import apply_cleanup, describe, plan_cleanup
 from .runners import check_worker_counts
 
 
@@ -36,13 +39,14 @@ def _run(verbose: bool, **options: Any) -> Any:
 _KINDS = {"ParameterError": "parameter", "DataError": "data", "ArtifactError": "artifact"}
 
 
-def error_block(error: UserError) -> str:
-    """``error`` as the few lines the user reads."""
+def error_block(error: UserError, command: str = "run") -> str:
+    """``error`` as the few lines the user reads; ``command``: the ``kedro`` command it stopped."""
     kind = _KINDS.get(type(error).__name__, "input")
-    lines = [f"wemem-pipeline: the run stopped ({kind} problem)", f"  {error}"]
+    stopped = "the run stopped" if command == "run" else f"kedro {command} stopped"
+    lines = [f"wemem-pipeline: {stopped} ({kind} problem)", f"  {error}"]
     if error.hint:
         lines.append(f"  What to do: {error.hint}")
-    lines.append("  (kedro run --verbose ... shows the full traceback)")
+    lines.append(f"  (kedro {command} --verbose ... shows the full traceback)")
     return "\n".join(lines)
 
 
@@ -67,3 +71,33 @@ run = click.Command(
     help=kedro_run.help,
 )
 cli.add_command(run)
+
+
+@cli.command(name="clean")
+@click.option(
+    "--keep",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Versions to keep per dataset, the newest (at least 1).",
+)
+@click.option("--delete", is_flag=True, help="Delete; without it, only print what would go.")
+@click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of every error.")
+@click.pass_obj
+def clean(metadata: Any, keep: int, delete: bool, verbose: bool) -> None:
+    """Delete old versions of the artifacts in data/.
+
+    A dry run unless --delete: prints what would be deleted. Keeps per dataset the newest
+    --keep versions, the newest version made by a completed run (the next run loads it) and
+    the versions of runs still running; a run record goes with the last of its versions."""
+    project = Path(metadata.project_path) if metadata else Path.cwd()
+    try:
+        plan = plan_cleanup(project, keep)
+    except UserError as error:
+        if verbose:
+            raise
+        click.echo(error_block(error, command="clean"), err=True)
+        sys.exit(1)
+    if delete:
+        apply_cleanup(project, plan)
+    click.echo(describe(plan, deleted=delete))

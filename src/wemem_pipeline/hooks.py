@@ -11,13 +11,13 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.framework.project import pipelines
 
+from . import tracking
 from .core.autotune import AutotuneConfig, open_storage
 from .core.errors import ArtifactError
-from .core.parameter_checks import validate_parameters
+from .core.parameter_checks import check_model_on_data, validate_parameters
 from .core.threads import threads_set_here, use_threads
 from .core.validation import from_mapping
 from .run_records import (
-    RUNS_DIR,
     RunRecord,
     add_parameter,
     choose_input_versions,
@@ -26,6 +26,7 @@ from .run_records import (
     replacing_quietly,
     shaping_values,
 )
+from .run_summary import run_headlines, summary_text
 from .runners import memory_datasets
 from .seed_branches import (
     branch,
@@ -46,6 +47,8 @@ class RunHooks:
     def __init__(self) -> None:
         self._project = Path.cwd()
         self._record: RunRecord | None = None  # the record of the run in progress
+        self._tracked: str | None = None  # kedro-mlflow's MLflow run for it (tracking.py)
+        self._parameters: dict[str, Any] = {}  # the parameter tree it used, to be tracked
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
@@ -59,6 +62,13 @@ class RunHooks:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         """Refuse bad parameters, unusable data and inputs of different runs before any node
         runs; then put the typed ``run_config`` in the catalog for every node to take."""
+        try:
+            self._prepare(run_params, pipeline, catalog)
+        except Exception as error:  # Kedro calls no on_pipeline_error for a refused run
+            tracking.end_refused_run(error)
+            raise
+
+    def _prepare(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         parameters = catalog.load("parameters")
         config = validate_parameters(parameters)
         catalog["run_config"] = config
@@ -71,7 +81,9 @@ class RunHooks:
         record = new_record(run_params, config, parameters)
         if any(name.split(".")[-1] == "dataset" for name in pipeline.all_outputs()):
             # This run reads the data files: check them now.
-            record.dataset_fingerprint = config.dataset.load().fingerprint()
+            dataset = config.dataset.load()
+            record.dataset_fingerprint = dataset.fingerprint()
+            check_model_on_data(config, dataset, pipeline.all_outputs())
         if "tuned_settings" in pipeline.all_outputs():  # a corrupt or foreign study file
             open_storage(from_mapping(AutotuneConfig, "autotune", parameters["autotune"]).storage)
         inputs = {
@@ -91,14 +103,20 @@ class RunHooks:
         if record.dataset_fingerprint is None and "dataset" in record.loaded:
             made = RunRecord.load(self._project, record.loaded["dataset"])
             record.dataset_fingerprint = made.dataset_fingerprint if made else None
+            if config.model.name == "custom":  # its check needs the stored data's shapes
+                check_model_on_data(config, catalog.load("dataset"), pipeline.all_outputs())
         if len(seeds) == 1:
             resolved = self._use_tuned_settings(parameters, pipeline, catalog, record, config)
             record.settings = shaping_values(config, resolved)
             catalog["run_parameters"] = resolved
         else:
+            resolved = parameters  # the seed branches' own are in their namespaces
             self._fill_seed_branches(parameters, pipeline, catalog, record, config, seeds)
         record.save(self._project)
         self._record = record
+        # kedro-mlflow (the mlflow extra) has started its run by now: plugins' hooks come first.
+        self._tracked = tracking.active_run_id()
+        self._parameters = resolved
 
     def _fill_seed_branches(self, parameters, pipeline, catalog, record, config, seeds) -> None:
         """Each seed branch's parameters (the run's with ``seed`` replaced and ``auto``
@@ -177,15 +195,30 @@ class RunHooks:
         unseen = pipeline.all_outputs() - set(self._record.saved)
         self._record.saved += sorted(unseen - memory_datasets(pipeline, catalog))
         self._record.finish(self._project)
-        log.info("Run %s completed; its record: %s", self._record.run_id, self._record_path())
+        log.info("Run %s completed", self._record.run_id)
+        headlines = run_headlines(pipeline.all_outputs(), catalog, self._record.run_id)
+        print(f"\n{summary_text(headlines, self._project, self._record.run_id)}\n", flush=True)
+        self._track(headlines)
 
     @hook_impl
     def on_pipeline_error(self, error: Exception) -> None:
         self._record.finish(self._project, error)
         log.info("Run %s failed; its versions are marked partial", self._record.run_id)
+        self._track()
 
-    def _record_path(self) -> Path:
-        return RUNS_DIR / f"{self._record.run_id}.json"
+    def _track(self, headlines: list | None = None) -> None:
+        """The parameters, and the headlines' numbers and the report files of a completed
+        run, in kedro-mlflow's MLflow run (ended by now); nothing without one. A failure is
+        logged, not raised: the run's results are saved already."""
+        if self._tracked is None:
+            return
+        try:
+            tracking.log_parameters(self._tracked, self._parameters)
+            if headlines is not None:
+                numbers = [(headline.numbers, markdown) for headline, markdown in headlines]
+                tracking.log_results(self._tracked, self._project, self._record.run_id, numbers)
+        except Exception as error:
+            log.warning("Experiment tracking failed (the run's results are saved): %s", error)
 
 
 def _producers(artifact: str) -> list[str]:

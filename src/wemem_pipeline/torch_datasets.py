@@ -53,9 +53,15 @@ class TorchStateDictsDataset(AbstractVersionedDataset[dict, dict]):
     Loading never unpickles arbitrary objects, so a model file from elsewhere is safe to load.
     """
 
-    def __init__(self, filepath: str, version: Version | None = None) -> None:
+    def __init__(
+        self,
+        filepath: str,
+        version: Version | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         protocol, path = get_protocol_and_path(filepath, version)
         self._protocol = protocol
+        self.metadata = metadata  # the catalog entry's, for kedro-viz (its layer); not used here
         self._fs = fsspec.filesystem(protocol)
         super().__init__(
             filepath=PurePosixPath(path),
@@ -87,9 +93,13 @@ class StoredModelsDataset(TorchStateDictsDataset):
     """
 
     def __init__(
-        self, filepath: str, version: Version | None = None, file: str | None = None
+        self,
+        filepath: str,
+        version: Version | None = None,
+        file: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(filepath, version)
+        super().__init__(filepath, version, metadata)
         self._file = file
 
     def load(self) -> dict:

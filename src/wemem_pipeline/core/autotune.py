@@ -12,7 +12,7 @@ same tuning models pruned without a defense, once per study) of at most
 ``max_accuracy_loss``. The victim model, the shadows and the scored non-members are never
 touched (:func:`check_tuning_disjoint`).
 
-Optuna's TPE sampler does the search: it handles the constraint (``constraints_func``) and
+Optuna's TPE sampler does the search: it handles the constraint (``Trial.set_constraint``) and
 mixed numeric/categorical spaces, and it is sample-efficient at the 10-50 trials a CPU can
 afford; NSGA-II would need populations of that size for one generation. The front of
 leakage against accuracy is computed from the trials afterwards. A trial is pruned when,
@@ -329,11 +329,20 @@ def study_identity(dataset: Dataset, run: RunConfig, config: AutotuneConfig) -> 
         "dataset": dataset.name,
         "dataset_fingerprint": dataset.fingerprint(),
         "seed": run.seed,
-        **{s: asdict(getattr(run, s)) for s in ("split", "model", "training", "pruning")},
+        **{s: _settings(run, s) for s in ("split", "model", "training", "pruning")},
         "memorability": asdict(run.memorability) if config.defense in WEMEM_NAMES else None,
         "autotune": tuned,
     }
     return json.loads(json.dumps(identity, default=str))
+
+
+def _settings(run: RunConfig, section: str) -> dict[str, Any]:
+    """``run``'s ``section`` as a dict, without a custom model's fields when they are unset:
+    studies and tuned settings made before ``model.class_path`` existed stay the same."""
+    values = asdict(getattr(run, section))
+    if section == "model" and values.get("class_path") is None and not values.get("kwargs"):
+        values = {k: v for k, v in values.items() if k not in ("class_path", "kwargs")}
+    return values
 
 
 def study_name(identity: Mapping[str, Any]) -> str:
@@ -392,7 +401,6 @@ def open_study(
             multivariate=True,
             group=True,  # RMR's decoupled is searched only with a separate optimizer
             seed=derive_seed(identity["seed"], "autotune", "sampler"),
-            constraints_func=_constraints,
         )
     study = optuna.create_study(
         storage=storage, study_name=name, direction="minimize", sampler=sampler, load_if_exists=True
@@ -404,11 +412,6 @@ def open_study(
         # A run killed mid-trial left it running; it will never finish.
         storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
     return study
-
-
-def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
-    """Feasible (<= 0) when the accuracy loss against Base is within the budget."""
-    return [trial.user_attrs.get("accuracy_loss", 1.0) - trial.user_attrs.get("budget", 0.0)]
 
 
 def run_study(study: optuna.Study, defender: DefenderStudy, log_trial: Callable[[str], None]):
@@ -473,6 +476,12 @@ class _Objective:
             return True
         return self.fallback is not None and accuracy < self.fallback[1][round_index]
 
+    def _set_accuracy_loss(self, trial: optuna.Trial, loss: float) -> None:
+        """Record the loss against Base; the sampler's constraint: feasible (<= 0) when it is
+        within the budget."""
+        trial.set_user_attr("accuracy_loss", loss)
+        trial.set_constraint("accuracy_loss", loss - self.budget)
+
     def __call__(self, trial: optuna.Trial) -> float:
         flat = suggest_settings(trial, self.space)
         settings = nested_settings({**self.pinned, **flat})
@@ -483,7 +492,7 @@ class _Objective:
             trial.report(accuracy, round_index)
             if self._out_of_the_running(round_index, accuracy):
                 behind = self.base["round_accuracy"][round_index] - accuracy
-                trial.set_user_attr("accuracy_loss", self.base["accuracy"] - accuracy)
+                self._set_accuracy_loss(trial, self.base["accuracy"] - accuracy)
                 trial.set_user_attr("pruned_after_round", round_index)
                 self.log_trial(
                     f"trial {trial.number} {_flat(flat)}: pruned after round {round_index} "
@@ -495,7 +504,7 @@ class _Objective:
         for key in ("accuracy", "dev_accuracy", "leakage", "attack", "seconds"):
             trial.set_user_attr(key, getattr(result, key))
         loss = self.base["accuracy"] - result.accuracy
-        trial.set_user_attr("accuracy_loss", loss)
+        self._set_accuracy_loss(trial, loss)
         self._consider_fallback(loss, dict(enumerate(result.round_accuracy)))
         self.log_trial(
             f"trial {trial.number} {_flat(flat)}: accuracy {result.accuracy:.4f} "
@@ -631,7 +640,7 @@ def tuned_for_differences(
         differences.append(f"dataset={tuned.get('dataset')!r} (this run: {run.dataset.name!r})")
     if tuned.get("seed") != run.seed:
         differences.append(f"seed={tuned.get('seed')!r} (this run: {run.seed!r})")
-    now = json.loads(json.dumps({s: asdict(getattr(run, s)) for s in TUNED_SECTIONS}, default=str))
+    now = json.loads(json.dumps({s: _settings(run, s) for s in TUNED_SECTIONS}, default=str))
     for section, values in now.items():
         made = tuned.get(section) or {}
         differences += [

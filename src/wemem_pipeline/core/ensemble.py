@@ -36,8 +36,9 @@ class ModelEnsemble:
         models = [spec.build(input_shape, num_classes, seed).to(device) for seed in seeds]
         if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in models[0].modules()):
             raise ParameterError(
-                f"model.name={spec.name!r} has batch normalization, whose running statistics "
-                "cannot be trained batched; pick a model without it or a single-model method"
+                f"{spec.label} has batch normalization, whose running statistics "
+                "cannot be trained batched; pick a model without it or a single-model method",
+                hint="memorability.method: loss_proxy trains one model (or import scores)",
             )
         params, self.buffers = stack_module_state(models)
         # Linear weights are stacked as (models, in, out), the transpose of nn.Linear's
@@ -56,18 +57,44 @@ class ModelEnsemble:
         }
         self._template = copy.deepcopy(models[0]).to("meta")
         self.size = len(models)
+        if spec.name == "custom":
+            self._check_batched(spec, input_shape, device)
+
+    def _check_batched(
+        self, spec: ModelSpec, input_shape: Sequence[int], device: torch.device
+    ) -> None:
+        """A user's forward pass may do what ``vmap`` cannot batch: refuse it now, by name,
+        rather than in the first training step."""
+        try:
+            with torch.no_grad():
+                self(torch.zeros(self.size, 2, *input_shape, device=device))
+        except Exception as error:
+            raise ParameterError(
+                f"{spec.label}: Feldman mem-scores train many copies of the model as one "
+                f"batched computation (torch.func.vmap), which its forward pass does not "
+                f"support ({type(error).__name__}: {error})",
+                hint="set memorability.method: loss_proxy (one model) or import; or keep "
+                "out of forward what vmap cannot batch: .item(), Python branches on tensor "
+                "values, in-place updates of buffers",
+            ) from error
 
     def _forward_one(self, params, buffers, inputs):
         params = {name: (p.T if name in self._transposed else p) for name, p in params.items()}
         return functional_call(self._template, (params, buffers), (inputs,))
 
     def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Logits of every copy on its own inputs: ``(M, B, ...) -> (M, B, C)``."""
-        return vmap(self._forward_one)(self.params, self.buffers, inputs)
+        """Logits of every copy on its own inputs, in training mode: ``(M, B, ...) -> (M, B, C)``.
+
+        Random layers (dropout) draw each copy's randomness of its own, as in separate runs.
+        """
+        self._template.train()
+        forward = vmap(self._forward_one, randomness="different")
+        return forward(self.params, self.buffers, inputs)
 
     @torch.no_grad()
     def predict_logits(self, features: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-        """Logits of every copy on the same samples: ``(N, ...) -> (M, N, C)``."""
+        """Logits of every copy on the same samples, in eval mode: ``(N, ...) -> (M, N, C)``."""
+        self._template.eval()  # no dropout when predicting
         shared = vmap(self._forward_one, in_dims=(0, 0, None))
         chunks = [shared(self.params, self.buffers, chunk) for chunk in features.split(batch_size)]
         return torch.cat(chunks, dim=1)

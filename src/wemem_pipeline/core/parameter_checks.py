@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+import torch
 
 from .attacks import check_attack_params
 from .autotune import AutotuneConfig
 from .compare import check_compare_params
+from .datasets import Dataset
 from .defenses import AUTO, check_defense_settings
+from .ensemble import ModelEnsemble
+from .models import check_model
 from .pruning import PROCEDURES
 from .run_config import SECTIONS, RunConfig, run_config
 from .validation import ParameterError, check_known_keys, from_mapping, require_choice
@@ -79,3 +84,19 @@ def check_attack_stored(values: Mapping[str, Any] | None) -> None:
     require_choice("attack_stored.shadows", values.get("shadows", "iterative"), PROCEDURES)
     if not isinstance(values.get("model", "victim"), str):
         raise ParameterError(f"attack_stored.model must be a model name, got {values['model']!r}")
+
+
+def check_model_on_data(config: RunConfig, dataset: Dataset, outputs: Iterable[str]) -> None:
+    """Refuse a ``custom`` model that does not fit ``dataset``, before any training.
+
+    ``outputs`` are the run's artifacts: a run that makes Feldman mem-scores trains the model
+    as a batched ensemble, so two stacked copies must run a forward pass too.
+    """
+    if config.model.name != "custom":
+        return
+    shape, classes = dataset.input_shape, dataset.num_classes
+    check_model(config.model, shape, classes)
+    makes_scores = any(name.split(".")[-1].endswith("_mem_scores") for name in outputs)
+    if makes_scores and config.memorability.method == "feldman":
+        with torch.random.fork_rng(devices=[]):
+            ModelEnsemble(config.model, shape, classes, [0, 1], torch.device("cpu"))

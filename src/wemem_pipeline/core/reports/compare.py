@@ -35,7 +35,7 @@ def comparison_markdown(comparison: pd.DataFrame, dataset: str, non_members: int
         "",
         "## Where the WeMem defenses stand",
         "",
-        *(_front_sentence(comparison, metric) for metric in ("tpr_at_1pct_fpr", "auc")),
+        *(front_sentence(comparison, metric) for metric in ("tpr_at_1pct_fpr", "auc")),
     ]
     if non_members < 100:
         lines.append(
@@ -99,7 +99,8 @@ def _verdicts_against_base(comparison: pd.DataFrame, non_members: int) -> list[s
     return cells
 
 
-def _front_sentence(comparison: pd.DataFrame, metric: str) -> str:
+def front_sentence(comparison: pd.DataFrame, metric: str) -> str:
+    """Which runs are on the accuracy-``metric`` Pareto front, WeMem's first."""
     on_front = comparison[comparison[f"pareto_{metric}"]]
     wemem = on_front[on_front["defense"].isin(WEMEM_NAMES)]["run"].tolist()
     others = on_front[~on_front["defense"].isin(WEMEM_NAMES)]["run"].tolist()

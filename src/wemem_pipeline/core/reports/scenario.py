@@ -48,6 +48,7 @@ def build_scenario_report(
     metrics: pd.DataFrame,
     sample_uses: Mapping[str, pd.DataFrame],
     summaries: Mapping[str, Any],
+    record_risk: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``report.json`` of a scenario.
 
@@ -60,6 +61,8 @@ def build_scenario_report(
         metrics: every attack on every stage (see :func:`..scenario.scenario_stages`).
         sample_uses: the member reuse of ``base`` and ``defended``.
         summaries: the defense's summary per model.
+        record_risk: which members are exposed under Base and the defense
+            (:func:`..record_risk.risk_summary`).
 
     Fine-tuning time is summed over the victim and its shadows, which all run the same
     procedure.
@@ -85,6 +88,7 @@ def build_scenario_report(
         "defense_summary": dict(summaries),
         "models": models,
         "rounds": _defended_rounds(defended, defense, metrics),
+        **({"record_risk": dict(record_risk)} if record_risk else {}),
     }
 
 
@@ -163,6 +167,7 @@ def scenario_markdown(report: dict[str, Any]) -> str:
         "",
         markdown_table(_reuse_table(models)),
         *_risky_section(report),
+        *_record_risk_section(report),
         "",
         "## Per attack",
         "",
@@ -255,6 +260,42 @@ def _risky_section(report: dict[str, Any]) -> list[str]:
         return []
     table = pd.DataFrame([{"class": "risky", **{c: str(n) for c, n in risky.items()}}])
     return ["", "## Risky members per class (victim)", "", markdown_table(table)]
+
+
+def _record_risk_section(report: dict[str, Any]) -> list[str]:
+    risk = report.get("record_risk")
+    if not risk:
+        return []
+    defense, fpr = report["defense"], risk["exposed_at_fpr"]
+    top_fifth = risk["exposed_share_top_mem_quintile"]
+    table = pd.DataFrame(
+        [
+            {
+                "model": title(model),
+                f"members exposed at {fpr:.0%} FPR": f"{share:.1%}",
+                "of the most memorable fifth": f"{top_fifth[model]:.1%}",
+            }
+            for model, share in risk["exposed_share"].items()
+        ]
+    )
+    medians = risk["median_mem_score"]
+    count = risk["most_exposed"]
+    return [
+        "",
+        "## Which records leak (victim members, LiRA and RMIA)",
+        "",
+        f"A member is exposed when LiRA or RMIA flags it at {fpr:.0%} FPR (at most "
+        f"{2 * fpr:.0%} of non-members are). Of the {count} most exposed members, "
+        f"{risk['most_exposed_shared']} {'is' if risk['most_exposed_shared'] == 1 else 'are'} "
+        f"the same under Base and {title(defense)}. Their "
+        f"median mem-score: Base {fmt(medians['base'], 2)}, {title(defense)} "
+        f"{fmt(medians[defense], 2)}, all members {fmt(medians['members'], 2)}.",
+        "",
+        markdown_table(table),
+        "",
+        "Per record: `record_risk.parquet` (exposure, mem-score, uses per round); plots "
+        "`record_risk.png` (exposure against mem-score) and `exposed_records.png`.",
+    ]
 
 
 def scenario_figure(report: dict[str, Any]) -> Figure:

@@ -9,9 +9,11 @@ from matplotlib.figure import Figure
 
 from wemem_pipeline.core import victim_and_shadows
 from wemem_pipeline.core.datasets import Dataset
-from wemem_pipeline.core.evaluation import evaluate_run
+from wemem_pipeline.core.evaluation import evaluate_run, last_round
 from wemem_pipeline.core.outputs import ModelOutputs
+from wemem_pipeline.core.record_risk import record_risk, risk_summary
 from wemem_pipeline.core.reports import figures
+from wemem_pipeline.core.reports import record_risk as risk_figures
 from wemem_pipeline.core.reports import scenario as report
 from wemem_pipeline.core.run_config import RunConfig
 from wemem_pipeline.core.scenario import scenario_stages
@@ -63,6 +65,7 @@ def report_scenario(
     defended_sample_uses: pd.DataFrame,
     defense_summaries: dict[str, Any],
     attack_metrics: pd.DataFrame,
+    risk: pd.DataFrame,
     scenario_name: str,
     defense: str,
     parameters: dict[str, Any],
@@ -77,6 +80,7 @@ def report_scenario(
         attack_metrics,
         {"base": base_sample_uses, "defended": defended_sample_uses},
         defense_summaries,
+        risk_summary(risk, defense),
     )
     return (
         scenario_report,
@@ -91,3 +95,38 @@ def plot_scenario(
     """The privacy-utility plot and the ROC curves of Dense, Base and the defense."""
     panels = report.scenario_roc_panels(scenario_report)
     return report.scenario_figure(scenario_report), figures.roc_figure(roc_curves, panels)
+
+
+def assess_record_risk(
+    dataset: Dataset,
+    splits: pd.DataFrame,
+    dense_outputs: RoundOutputs,
+    base_outputs: RoundOutputs,
+    defended_outputs: RoundOutputs,
+    dense_sample_uses: pd.DataFrame,
+    base_sample_uses: pd.DataFrame,
+    defended_sample_uses: pd.DataFrame,
+    victim_mem_scores: pd.DataFrame,
+    defense: str,
+    attack_params: dict[str, Any],
+    run_config: RunConfig,
+) -> pd.DataFrame:
+    """Every scored member of the victim under Dense, Base and the defense's last round:
+    its exposure to LiRA and RMIA, its mem-score and its reuse per round."""
+    stages = {
+        "dense": last_round(dense_outputs),
+        "base": last_round(base_outputs),
+        defense: last_round(defended_outputs),
+    }
+    uses = {"dense": dense_sample_uses, "base": base_sample_uses, defense: defended_sample_uses}
+    return record_risk(
+        stages, uses, victim_mem_scores, splits, dataset.labels, attack_params, run_config.seed
+    )
+
+
+def plot_record_risk(dataset: Dataset, risk: pd.DataFrame, defense: str) -> tuple[Figure, Figure]:
+    """Exposure against mem-score, Base and the defense; their most exposed members."""
+    return (
+        risk_figures.record_risk_figure(risk, defense),
+        risk_figures.exposed_records_figure(dataset, risk, defense),
+    )

@@ -14,7 +14,14 @@ from ..data_split import create_pipeline as data_split
 from ..memorability import create_pipeline as memorability
 from ..pruning import create_pipeline as pruning
 from ..training import create_pipeline as training
-from .nodes import attack_scenario, plot_scenario, prune_defended, report_scenario
+from .nodes import (
+    assess_record_risk,
+    attack_scenario,
+    plot_record_risk,
+    plot_scenario,
+    prune_defended,
+    report_scenario,
+)
 
 SCENARIOS = ("scenario1", "scenario2", "scenario3")
 
@@ -27,6 +34,7 @@ _SHARED_INPUTS = {
     "dense_models",
     "dense_history",
     "dense_outputs",
+    "dense_sample_uses",
     "victim_mem_scores",
     "shadow_mem_scores",
     "iterative_history",
@@ -88,6 +96,7 @@ def _attacks_and_report() -> list[Node]:
                 "defended_sample_uses",
                 "defense_summaries",
                 "attack_metrics",
+                "record_risk",
                 "params:name",
                 "params:defense",
                 "run_parameters",
@@ -100,6 +109,31 @@ def _attacks_and_report() -> list[Node]:
             ["report", "roc_curves"],
             ["privacy_utility_plot", "roc_plot"],
             name="plot_scenario",
+        ),
+        Node(
+            assess_record_risk,
+            [
+                "dataset",
+                "splits",
+                "dense_outputs",
+                "iterative_outputs",
+                "defended_outputs",
+                "dense_sample_uses",
+                "iterative_sample_uses",
+                "defended_sample_uses",
+                "victim_mem_scores",
+                "params:defense",
+                "params:attacks",
+                "run_config",
+            ],
+            "record_risk",
+            name="assess_record_risk",
+        ),
+        Node(
+            plot_record_risk,
+            ["dataset", "record_risk", "params:defense"],
+            ["record_risk_plot", "exposed_records_plot"],
+            name="plot_record_risk",
         ),
     ]
 

@@ -1,0 +1,190 @@
+"""The few numbers a run ends with: per model its test accuracy and strongest attack, and the
+verdict in one sentence, taken from any of the project's report documents.
+
+The console summary at the end of a run and the experiment tracker both read these, so what
+a user sees and what is logged are the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .compare import front_sentence
+from .seeds import mean_sd
+from .tables import METRIC_TITLES, STRONGEST_COLUMNS, fmt, strongest, unresolvable_metrics
+from .titles import title
+
+HEADLINE_METRICS = ("test_accuracy", "auc", "tpr_at_1pct_fpr")
+
+
+@dataclass
+class Headline:
+    """One report's result: a heading, a table of display cells, the verdict sentence and the
+    numbers behind the table (``{model: {metric: value}}``, metrics of ``HEADLINE_METRICS``)."""
+
+    heading: str
+    table: pd.DataFrame
+    verdict: str
+    numbers: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def report_headline(report: dict[str, Any]) -> Headline:
+    """A scenario's or the default run's ``report.json``: each victim model, and the defense
+    against Base (a scenario) or iterative pruning against the dense model."""
+    models = {model["name"]: model for model in report["models"]}
+    non_members = report["evaluation"]["non_members"]
+    unresolvable = unresolvable_metrics(non_members)
+    if "defense" in report:
+        reference, compared = "base", report["defense"]
+        heading = f"{report['scenario']}: {title(compared)} on {report['dataset']}"
+    else:
+        reference, compared = "dense", "iterative"
+        heading = f"Membership leakage of pruning on {report['dataset']}"
+    rows, numbers = [], {}
+    for name, model in models.items():
+        auc_attack, auc = strongest(model["attacks"], "auc")
+        tpr_attack, tpr = strongest(model["attacks"], "tpr_at_1pct_fpr")
+        numbers[name] = {
+            "test_accuracy": model["test_accuracy"],
+            "auc": auc,
+            "tpr_at_1pct_fpr": tpr,
+        }
+        rows.append(
+            {
+                "model": title(name),
+                "test acc": fmt(model["test_accuracy"]),
+                "strongest AUC": f"{fmt(auc)} ({auc_attack})",
+                "strongest TPR@1%FPR": (
+                    "n/r" if "tpr_at_1pct_fpr" in unresolvable else f"{fmt(tpr)} ({tpr_attack})"
+                ),
+            }
+        )
+    changes = "; ".join(
+        f"{METRIC_TITLES[metric]} {fmt(numbers[reference][metric])} -> "
+        f"{fmt(numbers[compared][metric])}, {report['verdicts'][metric]}"
+        for metric in ("auc", "tpr_at_1pct_fpr")
+    )
+    accuracy = 100 * (numbers[compared]["test_accuracy"] - numbers[reference]["test_accuracy"])
+    verdict = (
+        f"{title(compared)} against {title(reference)}, strongest attack: {changes}; "
+        f"test accuracy {accuracy:+.1f} points."
+    )
+    return Headline(heading, pd.DataFrame(rows), verdict, numbers)
+
+
+def seeds_headline(report: dict[str, Any]) -> Headline:
+    """A multi-seed aggregate (``seeds/report.json``): mean ± sd over the seeds and the
+    verdicts paired over the seeds."""
+    rows, numbers = [], {}
+    for model in report["models"]:
+        auc, tpr = STRONGEST_COLUMNS["auc"][0], STRONGEST_COLUMNS["tpr_at_1pct_fpr"][0]
+        numbers[model["model"]] = {
+            "test_accuracy": model["test_accuracy_mean"],
+            "auc": model[f"{auc}_mean"],
+            "tpr_at_1pct_fpr": model[f"{tpr}_mean"],
+        }
+        rows.append(
+            {
+                "model": title(model["model"]),
+                "test acc": mean_sd(model, "test_accuracy"),
+                "strongest AUC": mean_sd(model, auc),
+                "strongest TPR@1%FPR": mean_sd(model, tpr),
+            }
+        )
+    changes = "; ".join(
+        f"{METRIC_TITLES[metric]} {fmt(result['difference'])} ± "
+        f"{fmt(result['half_width']) or '-'}, {result['verdict']}"
+        for metric, result in report["verdicts"].items()
+    )
+    verdict = (
+        f"{title(report['compared'])} against {title(report['reference'])}, paired over "
+        f"{len(report['seeds'])} seeds: {changes}."
+    )
+    heading = f"{report['heading']} on {report['dataset']}, seeds {report['seeds']}"
+    return Headline(heading, pd.DataFrame(rows), verdict, numbers)
+
+
+def comparison_headline(comparison: pd.DataFrame) -> Headline:
+    """The ``compare`` table: Dense, Base and every run on an accuracy-leakage front (the
+    report lists the rest), and where the WeMem defenses stand."""
+    shown = comparison[
+        comparison["defense"].isin(("dense", "base"))
+        | comparison["pareto_auc"]
+        | comparison["pareto_tpr_at_1pct_fpr"]
+    ]
+    rows = [
+        {
+            "run": row["run"],
+            "test acc": fmt(row["test_accuracy"]),
+            "strongest AUC": f"{fmt(row['auc'])} ({row['auc_attack']})",
+            "strongest TPR@1%FPR": (
+                f"{fmt(row['tpr_at_1pct_fpr'])} ({row['tpr_at_1pct_fpr_attack']})"
+            ),
+            "on a front": "yes" if row["pareto_auc"] or row["pareto_tpr_at_1pct_fpr"] else "",
+        }
+        for _, row in shown.iterrows()
+    ]
+    hidden = len(comparison) - len(shown)
+    verdict = " ".join(
+        front_sentence(comparison, metric).removeprefix("- ")
+        for metric in ("auc", "tpr_at_1pct_fpr")
+    )
+    if hidden:
+        verdict += f" {hidden} run(s) off both fronts are in the report."
+    numbers = {
+        row["run"]: {metric: float(row[metric]) for metric in HEADLINE_METRICS}
+        for _, row in comparison.iterrows()
+    }
+    return Headline("Defense comparison", pd.DataFrame(rows), verdict, numbers)
+
+
+def comparison_seeds_headline(summary: pd.DataFrame) -> Headline:
+    """The ``compare`` table over seeds: every run's mean ± sd and its verdicts against Base."""
+    rows = [
+        {
+            "run": row["run"],
+            "test acc": mean_sd(row, "test_accuracy"),
+            "strongest AUC": mean_sd(row, "auc"),
+            "strongest TPR@1%FPR": mean_sd(row, "tpr_at_1pct_fpr"),
+            "vs Base (AUC / TPR)": (
+                f"{row['auc_vs_base']} / {row['tpr_at_1pct_fpr_vs_base']}"
+                if row["auc_vs_base"]
+                else ""
+            ),
+        }
+        for _, row in summary.iterrows()
+    ]
+    lowered = summary[summary["auc_vs_base"] == "lowered"]["run"].tolist()
+    verdict = (
+        f"Lowered the strongest AUC against Base over {int(summary['seeds'].iloc[0])} seeds: "
+        f"{', '.join(lowered) if lowered else 'no run'}."
+    )
+    numbers = {
+        row["run"]: {metric: float(row[f"{metric}_mean"]) for metric in HEADLINE_METRICS}
+        for _, row in summary.iterrows()
+    }
+    return Headline("Defense comparison over seeds", pd.DataFrame(rows), verdict, numbers)
+
+
+def autotune_headline(tuned: dict[str, Any]) -> Headline:
+    """The tuned settings: Base against the chosen trial, on the tuning models."""
+    estimate, base = tuned["estimate"], tuned["estimate"]["base"]
+    metric = METRIC_TITLES[estimate["metric"]]
+    chosen = f"{title(tuned['defense'])} trial {tuned['trial']}"
+    rows = [
+        {"model": "Base", "accuracy": fmt(base["accuracy"]), metric: fmt(base["leakage"])},
+        {"model": chosen, "accuracy": fmt(estimate["accuracy"]), metric: fmt(estimate["leakage"])},
+    ]
+    budget = fmt(tuned["autotune"]["max_accuracy_loss"])
+    verdict = (
+        f"Chose {tuned['settings']} ({'within' if tuned['feasible'] else 'outside'} the "
+        f"accuracy budget of {budget}); estimated on the tuning models, not the victim."
+    )
+    numbers = {
+        name: {"accuracy": values["accuracy"], estimate["metric"]: values["leakage"]}
+        for name, values in (("base", base), ("chosen", estimate))
+    }
+    return Headline(f"Autotune: {title(tuned['defense'])}", pd.DataFrame(rows), verdict, numbers)

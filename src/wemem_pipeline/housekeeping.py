@@ -1,0 +1,262 @@
+"""Housekeeping of versioned artifacts: keep the newest versions of each dataset, delete the rest.
+
+Every run writes a new version of each artifact it makes, ``<folder>/<run id>/<file>`` under
+``data/`` (``data/06_models/dense_models.pt/<run id>/dense_models.pt``, seed branches and
+scenarios in folders of their own), so ``data/`` only grows. :func:`plan_cleanup` finds the
+versions on disk, without the catalog or a Kedro session, and keeps per dataset:
+
+- the newest ``keep`` versions (``keep >= 1``: the newest is never deleted);
+- the newest version made by a completed run: the one the next run loads;
+- every version of a run still running, and of the runs a running run loads from (which of
+  their versions it loads is known by artifact name only, and names are not folders).
+
+A run record (``data/09_runs/<run id>.json``) goes when the cleanup deletes the last of its run's
+versions; records of runs that wrote no versioned artifact stay (they are small, and say why a
+run stopped early). Non-versioned files, ``.gitkeep`` and folders that are not versions are
+never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .core.errors import UserError
+from .run_records import COMPLETED, RUNS_DIR, RunRecord
+
+DATA_DIR = Path("data")
+# A version folder's name: Kedro's timestamp, which is also the id of the run that wrote it.
+VERSION_NAME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}\.\d{3}Z")
+
+
+def find_versions(project: Path) -> dict[str, list[str]]:
+    """Every versioned dataset under ``project/data``: its folder (``data/...``, relative to
+    ``project``) -> its versions, newest first.
+
+    A dataset folder is one with a subfolder ``<version>/<its own name>``; every
+    version-named subfolder of it counts as a version, an unfinished one (its file not yet
+    written) too.
+    """
+    datasets: dict[str, list[str]] = {}
+    for folder, subfolders, _ in os.walk(project / DATA_DIR):
+        versions = [name for name in subfolders if VERSION_NAME.fullmatch(name)]
+        if any((Path(folder, v, Path(folder).name)).exists() for v in versions):
+            datasets[Path(folder).relative_to(project).as_posix()] = sorted(versions, reverse=True)
+            # A version folder holds the saved file (or a folder of files), never datasets.
+            subfolders[:] = [name for name in subfolders if name not in versions]
+    return dict(sorted(datasets.items()))
+
+
+def folder_bytes(path: Path) -> int:
+    """The size of the files in ``path`` (a file or a folder, recursively); links not followed."""
+    if not path.is_dir():
+        return path.lstat().st_size if path.exists() else 0
+    total = 0
+    for folder, _, files in os.walk(path):
+        total += sum(Path(folder, name).lstat().st_size for name in files)
+    return total
+
+
+def bytes_written_by(project: Path, run_id: str) -> int:
+    """The bytes of every version folder named ``run_id`` under ``project/data``: what that
+    run wrote as versioned artifacts (its run record not counted)."""
+    return sum(
+        folder_bytes(project / folder / run_id)
+        for folder, versions in find_versions(project).items()
+        if run_id in versions
+    )
+
+
+def read_records(project: Path) -> dict[str, RunRecord]:
+    """Every readable run record, by run id. An unreadable one (hand-edited, from another
+    version of the project) counts as missing: its run's versions are judged without it."""
+    records = {}
+    for path in sorted((project / RUNS_DIR).glob("*.json")):
+        try:
+            record = RunRecord.load(project, path.stem)
+        except (ValueError, TypeError):
+            continue
+        if record is not None:
+            records[path.stem] = record
+    return records
+
+
+@dataclass
+class CleanupPlan:
+    """What a cleanup keeps and deletes. Folders are relative to the project."""
+
+    keep: int
+    versions: dict[str, list[str]]  # dataset folder -> versions, newest first
+    sizes: dict[tuple[str, str], int]  # (dataset folder, version) -> bytes
+    states: dict[str, str]  # run id -> completed, failed, running, killed
+    pipelines: dict[str, list[str]]  # run id -> the pipelines it ran
+    delete: dict[str, list[str]] = field(default_factory=dict)  # dataset folder -> versions
+    kept_beyond: dict[str, int] = field(default_factory=dict)  # reason -> older versions kept
+    delete_records: list[str] = field(default_factory=list)  # run ids
+
+    def deleted_bytes(self) -> int:
+        return sum(self.sizes[folder, v] for folder, vs in self.delete.items() for v in vs)
+
+    def total_bytes(self) -> int:
+        return sum(self.sizes.values())
+
+    def run_bytes(self, run_id: str) -> int:
+        """The bytes of ``run_id``'s versions (:func:`bytes_written_by` without a new scan)."""
+        return sum(size for (_, version), size in self.sizes.items() if version == run_id)
+
+    def run_ids(self) -> list[str]:
+        """Every run with versions or a record, newest first."""
+        return sorted({v for _, v in self.sizes} | set(self.states), reverse=True)
+
+
+def plan_cleanup(project: Path, keep: int) -> CleanupPlan:
+    """Which versions to delete so that each dataset keeps its newest ``keep`` (see the module
+    doc for what is kept besides). Deletes nothing."""
+    if keep < 1:
+        raise UserError(
+            f"--keep {keep}: each dataset keeps at least its newest version",
+            hint="give --keep 1 or more: how many of its newest versions each dataset keeps",
+        )
+    versions = find_versions(project)
+    records = read_records(project)
+    states = {run_id: record.state() for run_id, record in records.items()}
+    running = {run_id for run_id, state in states.items() if state == "running"}
+    # Kedro loads an input when its node starts, so what a running run loads must stay too.
+    loaded_from = {v for run_id in running for v in records[run_id].loaded.values()}
+    plan = CleanupPlan(
+        keep=keep,
+        versions=versions,
+        sizes={(f, v): folder_bytes(project / f / v) for f, vs in versions.items() for v in vs},
+        states=states,
+        pipelines={run_id: record.pipelines for run_id, record in records.items()},
+    )
+    for folder, stored in versions.items():
+        newest_completed = next((v for v in stored if states.get(v) == COMPLETED), None)
+        doomed = []
+        for version in stored[keep:]:
+            reason = _reason_to_keep(version, newest_completed, running, loaded_from)
+            if reason:
+                plan.kept_beyond[reason] = plan.kept_beyond.get(reason, 0) + 1
+            else:
+                doomed.append(version)
+        if doomed:
+            plan.delete[folder] = doomed
+    plan.delete_records = _records_left_without_versions(plan, records)
+    return plan
+
+
+def _reason_to_keep(
+    version: str, newest_completed: str | None, running: set[str], loaded_from: set[str]
+) -> str | None:
+    """Why a version older than the newest ``keep`` stays; ``None``: it may go."""
+    if version == newest_completed:
+        return "the newest made by a completed run (the next run loads it)"
+    if version in running:
+        return "of a run still running"
+    if version in loaded_from:
+        return "of a run that a running run loads from"
+    return None
+
+
+def _records_left_without_versions(
+    plan: CleanupPlan, records: Mapping[str, RunRecord]
+) -> list[str]:
+    """Runs whose every version the plan deletes: their records go with them."""
+    stored = Counter(v for versions in plan.versions.values() for v in versions)
+    deleted = Counter(v for versions in plan.delete.values() for v in versions)
+    return sorted(
+        run_id
+        for run_id, count in deleted.items()
+        if count == stored[run_id] and run_id in records and plan.states[run_id] != "running"
+    )
+
+
+def apply_cleanup(project: Path, plan: CleanupPlan) -> None:
+    """Delete what ``plan`` deletes: version folders first, then the records of their runs (a
+    record without versions is harmless; versions without their record would be skipped)."""
+    for folder, versions in plan.delete.items():
+        for version in versions:
+            shutil.rmtree(project / folder / version)
+    for run_id in plan.delete_records:
+        (project / RUNS_DIR / f"{run_id}.json").unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def human_size(size: int) -> str:
+    """``size`` bytes in decimal units: ``512 B``, ``13.4 kB``, ``5.2 MB``, ``1.3 GB``."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
+def _run_line(plan: CleanupPlan, run_id: str, deleted: bool) -> str:
+    keep, delete = ("kept", "deleted") if deleted else ("keep", "delete")
+    stored = sum(run_id in vs for vs in plan.versions.values())
+    removed = sum(run_id in vs for vs in plan.delete.values())
+    if not stored:
+        fate = f"{keep} (no versioned artifacts)"
+    elif removed == stored:
+        fate = delete + (" (and its record)" if run_id in plan.delete_records else "")
+    elif removed:
+        fate = f"{delete} {removed} of {stored} versions"
+    else:
+        fate = keep
+    state = plan.states.get(run_id, "no record")
+    pipelines = ",".join(plan.pipelines.get(run_id, [])) or "-"
+    size = human_size(plan.run_bytes(run_id))
+    return f"  {run_id}  {state:<9}  {pipelines:<22} {size:>9}  {fate}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def describe(plan: CleanupPlan, deleted: bool, command: str = "kedro clean") -> str:
+    """What the cleanup did (``deleted``) or would do, as the command prints it."""
+    if not plan.versions:
+        return f"No versioned artifacts under {DATA_DIR}/: nothing to delete."
+    count = sum(len(vs) for vs in plan.versions.values())
+    runs = plan.run_ids()
+    lines = [
+        f"Versioned artifacts under {DATA_DIR}/{' before the cleanup' if deleted else ''}: "
+        f"{_plural(len(plan.versions), 'dataset')}, {_plural(count, 'version')}, "
+        f"{human_size(plan.total_bytes())}.",
+        f"Runs ({RUNS_DIR.as_posix()}), newest first: size of the versions each run wrote",
+        *(_run_line(plan, run_id, deleted) for run_id in runs),
+    ]
+    newest = next((r for r in runs if plan.states.get(r) == COMPLETED and plan.run_bytes(r)), None)
+    if newest:
+        lines.append(
+            f"One run of {','.join(plan.pipelines[newest])} added "
+            f"{human_size(plan.run_bytes(newest))} (the newest completed run, {newest})."
+        )
+    verb = "Deleted" if deleted else "Would delete"
+    lines.append(f"{verb}, keeping the newest {_plural(plan.keep, 'version')} per dataset:")
+    width = max((len(folder) for folder in plan.delete), default=0)
+    for folder, versions in plan.delete.items():
+        size = human_size(sum(plan.sizes[folder, v] for v in versions))
+        of_all = f"{_plural(len(versions), 'version')} of {len(plan.versions[folder])}"
+        lines.append(f"  {folder:<{width}}  {of_all:<16} {size:>9}")
+    if not plan.delete:
+        lines.append("  nothing")
+    for reason, kept in plan.kept_beyond.items():
+        lines.append(f"Also kept: {_plural(kept, 'older version')}, {reason}.")
+    removed = sum(len(vs) for vs in plan.delete.values())
+    left = plan.total_bytes() - plan.deleted_bytes()
+    lines.append(
+        f"{verb} {_plural(removed, 'version')} ({human_size(plan.deleted_bytes())}) and "
+        f"{_plural(len(plan.delete_records), 'run record')}; {human_size(left)} "
+        f"{'stay' if deleted else 'would stay'}."
+    )
+    if not deleted and plan.delete:
+        again = f"{command} --keep {plan.keep} --delete"
+        lines.append(f"Dry run: nothing was deleted; `{again}` deletes the above.")
+    return "\n".join(lines)

@@ -1,0 +1,98 @@
+"""What a run found, printed when it ends: the headline of every report it wrote and where the
+report is (see :mod:`.core.reports.headline`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from .core.reports.headline import (
+    Headline,
+    autotune_headline,
+    comparison_headline,
+    comparison_seeds_headline,
+    report_headline,
+    seeds_headline,
+)
+from .housekeeping import bytes_written_by, human_size
+from .run_records import RUNS_DIR
+from .seed_branches import split_branch
+
+# Each report document the summary reads: its headline, and the markdown report beside it.
+_REPORTS: dict[str, tuple[Callable[[Any], Headline], str]] = {
+    "report": (report_headline, "report_summary"),
+    "seeds_report": (seeds_headline, "seeds_summary"),
+    "compare_table": (comparison_headline, "compare_summary"),
+    "compare_seeds_table": (comparison_seeds_headline, "compare_seeds_summary"),
+    "tuned_settings": (autotune_headline, "autotune_summary"),
+}
+_AGGREGATES = {"seeds_report", "compare_seeds_table"}
+
+
+def written_reports(outputs: Iterable[str]) -> list[tuple[str, str]]:
+    """``(document, markdown)`` dataset names of the reports among a pipeline's ``outputs``.
+
+    A multi-seed run's per-seed reports are left out: its aggregates over the seeds are the
+    result (the per-seed reports sit beside them in ``seed_<s>/`` folders).
+    """
+    outputs = set(outputs)
+    branched = any(name.rsplit(".", 1)[-1] in _AGGREGATES for name in outputs)
+    found = []
+    order = list(_REPORTS)
+    for name in sorted(outputs, key=lambda name: (_position(name, order), name)):
+        prefix, _, entry = name.rpartition(".")
+        if entry not in _REPORTS or (branched and split_branch(name)[0]):
+            continue
+        markdown = _REPORTS[entry][1]
+        found.append((name, f"{prefix}.{markdown}" if prefix else markdown))
+    return found
+
+
+def _position(name: str, order: list[str]) -> int:
+    entry = name.rsplit(".", 1)[-1]
+    return order.index(entry) if entry in order else len(order)
+
+
+def run_headlines(outputs: Iterable[str], catalog: Any, run_id: str) -> list[tuple[Headline, Path]]:
+    """The headline of every report the run ``run_id`` wrote, with its markdown file."""
+    headlines = []
+    for document, markdown in written_reports(outputs):
+        make_headline = _REPORTS[document.rsplit(".", 1)[-1]][0]
+        headline = make_headline(catalog.load(document, version=run_id))
+        headlines.append((headline, version_path(catalog, markdown, run_id)))
+    return headlines
+
+
+def version_path(catalog: Any, name: str, version: str) -> Path:
+    """Where version ``version`` of the catalog's versioned dataset ``name`` lies."""
+    return Path(str(catalog.get(name)._get_versioned_path(version)))
+
+
+def summary_text(headlines: list[tuple[Headline, Path]], project: Path, run_id: str) -> str:
+    """The lines printed at the end of a run: each report's headline and file, what the run
+    added to ``data/``, and where to look further."""
+    written = human_size(bytes_written_by(project, run_id))
+    footer = (
+        f"This run wrote {written} to data/ (`kedro clean` removes old versions); its record: "
+        f"{RUNS_DIR / run_id}.json"
+    )
+    if not headlines:
+        return footer
+    if any(part.startswith("scenario") for _, path in headlines for part in path.parts):
+        footer += "\nExplore it: jupyter lab notebooks/explore_a_run.ipynb"
+    blocks = []
+    for headline, report in headlines:
+        table = headline.table.to_markdown(index=False, tablefmt="simple")
+        blocks.append(
+            f"== {headline.heading} ==\n{table}\n{headline.verdict}\n"
+            f"Report: {_relative(report, project)}"
+        )
+    return "\n\n".join([*blocks, footer])
+
+
+def _relative(path: Path, project: Path) -> Path:
+    try:
+        return path.resolve().relative_to(project.resolve())
+    except ValueError:
+        return path

@@ -9,14 +9,19 @@ import warnings
 # OpenMP, hence here; a value the user sets wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-# Library warnings a user of this project cannot act on: Kedro 1.7 calls OmegaConf's deprecated
-# register_new_resolver itself, and `--pipeline` still works (README: `--pipelines` is the
-# new spelling). Only these messages are hidden; every other warning shows as before.
-warnings.filterwarnings(
-    "ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning
-)
-warnings.filterwarnings(
-    "ignore", message=r"Option '--pipeline' is deprecated", category=DeprecationWarning
-)
+
+def hide_library_warnings() -> None:
+    """Hide the library warnings a user of this project cannot act on: Kedro 1.7 calls
+    OmegaConf's deprecated register_new_resolver itself, and `--pipeline` still works (README:
+    `--pipelines` is the new spelling). Only these messages; every other warning shows."""
+    warnings.filterwarnings(
+        "ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning
+    )
+    warnings.filterwarnings(
+        "ignore", message=r"Option '--pipeline' is deprecated", category=DeprecationWarning
+    )
+
+
+hide_library_warnings()
 
 __version__ = "0.1.0"

@@ -13,6 +13,7 @@ import click
 from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.project import pipelines
 
+from . import hide_library_warnings
 from .core.errors import UserError, user_error_in
 from .housekeeping import apply_cleanup, describe, plan_cleanup
 from .runners import check_worker_counts
@@ -27,6 +28,8 @@ def _run(verbose: bool, **options: Any) -> Any:
     try:
         _check_pipeline_names(options["pipeline"], options["pipelines"])
         check_worker_counts(options["runner_params"])  # Kedro's own runners' too
+        # Again: importing a plugin (MLflow, with the mlflow extra) resets warning filters.
+        hide_library_warnings()
         return kedro_run.callback(**options)
     except Exception as error:
         user_error = user_error_in(error)

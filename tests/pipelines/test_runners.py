@@ -75,7 +75,7 @@ def test_a_parallel_run_makes_the_sequential_runs_artifacts(runner_run, seed_run
     aggregate = "08_reporting/scenario3/seeds/report.json"
     assert load(project, aggregate) == load(seed_run, aggregate)
     log = result.stdout + result.stderr
-    assert "nodes done per branch: run 1/1, seed_0 12/12, seed_2 12/12" in " ".join(log.split())
+    assert "nodes done per branch: run 1/1, seed_0 14/14, seed_2 14/14" in " ".join(log.split())
     record = json.loads(next((project / "data" / "09_runs").glob("*.json")).read_text())
     assert record["status"] == "completed"
     assert "seed_2.scenario3.attack_metrics" in record["saved"]  # saved by a worker process

@@ -173,7 +173,7 @@ def autotune_headline(tuned: dict[str, Any]) -> Headline:
     """The tuned settings: Base against the chosen trial, on the tuning models."""
     estimate, base = tuned["estimate"], tuned["estimate"]["base"]
     metric = METRIC_TITLES[estimate["metric"]]
-    chosen = f"{title(tuned['defense'])} trial {tuned['trial']}"
+    chosen = f"{title(tuned['defense'])} (trial {tuned['trial']})"
     rows = [
         {"model": "Base", "accuracy": fmt(base["accuracy"]), metric: fmt(base["leakage"])},
         {"model": chosen, "accuracy": fmt(estimate["accuracy"]), metric: fmt(estimate["leakage"])},

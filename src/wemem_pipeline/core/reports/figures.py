@@ -215,10 +215,7 @@ def mem_extremes_figure(dataset: Dataset, scores: pd.DataFrame, count: int = 10)
     fig, axes = plt.subplots(2, count, figsize=(1.4 * count, 4.4), squeeze=False)
     for row, (heading, samples) in zip(axes, extremes.items(), strict=True):
         for ax, sample in zip(row, samples.itertuples(), strict=False):
-            image = dataset.features[int(sample.sample_index)]
-            image = image[0] if image.shape[0] == 1 else np.moveaxis(image, 0, -1)
-            low, high = image.min(), image.max()
-            ax.imshow((image - low) / (high - low + 1e-12), cmap="gray")
+            draw_sample(ax, dataset, int(sample.sample_index))
             ax.set_title(
                 f"{dataset.class_names[int(sample.label)]}\n{sample.raw_score:.2f}", fontsize=8
             )
@@ -229,6 +226,14 @@ def mem_extremes_figure(dataset: Dataset, scores: pd.DataFrame, count: int = 10)
     fig.suptitle("Victim pool: most (top) and least (bottom) memorable samples, label and score")
     fig.tight_layout()
     return fig
+
+
+def draw_sample(ax: plt.Axes, dataset: Dataset, index: int) -> None:
+    """Image data sample ``index`` in ``ax``, grey or colour, its values scaled to [0, 1]."""
+    image = dataset.features[index]
+    image = image[0] if image.shape[0] == 1 else np.moveaxis(image, 0, -1)
+    low, high = image.min(), image.max()
+    ax.imshow((image - low) / (high - low + 1e-12), cmap="gray")
 
 
 def _extremes_table(dataset: Dataset, extremes: dict[str, pd.DataFrame], count: int) -> Figure:

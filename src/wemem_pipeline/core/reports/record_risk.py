@@ -17,7 +17,7 @@ from ..record_risk import (
     exposed_share_by_memorability,
     mem_score_quintile,
 )
-from .figures import COLORS, _style
+from .figures import COLORS, _style, draw_sample
 from .titles import title
 
 
@@ -97,10 +97,7 @@ def exposed_records_figure(
     for column, top in enumerate(tops.values()):
         for k, record in enumerate(top.itertuples()):
             ax = axes[k // side, column * (side + 1) + k % side]
-            image = dataset.features[int(record.sample_index)]
-            image = image[0] if image.shape[0] == 1 else np.moveaxis(image, 0, -1)
-            low, high = image.min(), image.max()
-            ax.imshow((image - low) / (high - low + 1e-12), cmap="gray")
+            draw_sample(ax, dataset, int(record.sample_index))
             ax.set_title(
                 f"{dataset.class_names[int(record.label)]}, mem {record.mem_score:.2f}\n"
                 f"FPR {record.exposure_fpr:.3f}",

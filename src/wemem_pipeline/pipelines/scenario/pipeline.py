@@ -110,6 +110,11 @@ def _attacks_and_report() -> list[Node]:
             ["privacy_utility_plot", "roc_plot"],
             name="plot_scenario",
         ),
+    ]
+
+
+def _record_risk() -> list[Node]:
+    return [
         Node(
             assess_record_risk,
             [
@@ -143,7 +148,7 @@ def create_pipeline(scenario: str = "scenario3", **kwargs) -> Pipeline:
     upstream = data_split() + memorability() + training()
     base_pruning = pruning().only_nodes("prune_iteratively")
     defended = Pipeline(
-        [_defended_pruning(), *_attacks_and_report()],
+        [_defended_pruning(), *_attacks_and_report(), *_record_risk()],
         namespace=scenario,
         inputs=_SHARED_INPUTS,
         parameters=_SHARED_PARAMETERS,

@@ -30,8 +30,8 @@ from wemem_pipeline.core.victim_and_shadows import (
     train_victim_and_shadows,
     victim_history,
 )
-from wemem_pipeline.parameters import load_parameters
 from wemem_pipeline.pipelines.data_split import nodes as data_split
+from wemem_pipeline.runs.parameters import load_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 

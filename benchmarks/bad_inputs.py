@@ -204,13 +204,13 @@ def cases(folder: Path) -> list[Case]:
             Case(f"`{' '.join(runner)}`", "runner", ["--pipeline=scenario3", *runner])
             for runner in (
                 ["--runner=ParallelRunner", "--runner-params=max_workers=0"],
-                ["--runner=wemem_pipeline.runners.DaskRunner", "--runner-params=workers=0"],
+                ["--runner=wemem_pipeline.runs.runners.DaskRunner", "--runner-params=workers=0"],
                 [
-                    "--runner=wemem_pipeline.runners.DaskRunner",
+                    "--runner=wemem_pipeline.runs.runners.DaskRunner",
                     "--runner-params=address=tcp://127.0.0.1:9",  # nothing listens there
                 ],
                 [
-                    "--runner=wemem_pipeline.runners.DaskRunner",
+                    "--runner=wemem_pipeline.runs.runners.DaskRunner",
                     "--runner-params=address=tcp://127.0.0.1:9,workers=2",
                 ],
             )

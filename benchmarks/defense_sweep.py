@@ -24,7 +24,7 @@ import yaml
 from kedro.framework.project import configure_project, pipelines
 from kedro.runner import SequentialRunner
 
-from wemem_pipeline.parameters import load_parameters, memory_catalog
+from wemem_pipeline.runs.parameters import load_parameters, memory_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINES = ("data_split", "memorability", "training", "compare")

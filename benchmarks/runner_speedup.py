@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RUNNERS = {
     "sequential": [],
-    "ParallelRunner": ["--runner=wemem_pipeline.runners.ParallelRunner"],
-    "Dask LocalCluster": ["--runner=wemem_pipeline.runners.DaskRunner"],
+    "ParallelRunner": ["--runner=wemem_pipeline.runs.runners.ParallelRunner"],
+    "Dask LocalCluster": ["--runner=wemem_pipeline.runs.runners.DaskRunner"],
 }
 
 

@@ -25,7 +25,7 @@ from kedro.runner import SequentialRunner
 from pluggy import PluginManager
 
 from wemem_pipeline.core import ensemble, memorability, pruning, training
-from wemem_pipeline.parameters import load_parameters, memory_catalog
+from wemem_pipeline.runs.parameters import load_parameters, memory_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,7 +21,7 @@ from kedro_project import CONF, RUN_OUTPUT, project_copy, run_kedro, with_seeds
 
 from wemem_pipeline.core.datasets import Dataset, load_dataset
 from wemem_pipeline.core.splits import SplitConfig, split_samples
-from wemem_pipeline.parameters import load_parameters
+from wemem_pipeline.runs.parameters import load_parameters
 
 # ----------------------------------------------------------------------------- torch
 

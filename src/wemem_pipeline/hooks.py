@@ -1,5 +1,5 @@
 """Project hooks: everything a run can check is checked before its first node, and every run
-leaves a record of what it was, what it loaded and whether it completed (run_records.py)."""
+leaves a record of what it was, what it loaded and whether it completed (runs/records.py)."""
 
 from __future__ import annotations
 
@@ -11,30 +11,23 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.framework.project import pipelines
 
-from . import tracking
 from .core.autotune import AutotuneConfig, open_storage
 from .core.errors import ArtifactError
 from .core.parameter_checks import check_model_on_data, validate_parameters
 from .core.threads import threads_set_here, use_threads
 from .core.validation import from_mapping
-from .run_records import (
-    RunRecord,
-    add_parameter,
-    choose_input_versions,
-    new_record,
-    pin_versions,
-    replacing_quietly,
-    shaping_values,
-)
-from .run_summary import run_headlines, summary_text
-from .runners import memory_datasets
-from .seed_branches import (
+from .runs import tracking
+from .runs.records import RunRecord, new_record, shaping_values
+from .runs.runners import memory_datasets
+from .runs.seed_branches import (
     branch,
     branch_parameters,
     check_branched,
     remember_parameters,
 )
-from .tuned_settings import auto_requests, resolve_auto_settings
+from .runs.summary import run_headlines, summary_text
+from .runs.tuned_settings import auto_requests, resolve_auto_settings
+from .runs.versions import add_parameter, choose_input_versions, pin_versions, replacing_quietly
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +40,7 @@ class RunHooks:
     def __init__(self) -> None:
         self._project = Path.cwd()
         self._record: RunRecord | None = None  # the record of the run in progress
-        self._tracked: str | None = None  # kedro-mlflow's MLflow run for it (tracking.py)
+        self._tracked: str | None = None  # kedro-mlflow's MLflow run for it (runs/tracking.py)
         self._parameters: dict[str, Any] = {}  # the parameter tree it used, to be tracked
 
     @hook_impl

@@ -27,7 +27,7 @@ from .pipelines import (
     seeds,
     training,
 )
-from .seed_branches import BRANCHED, requested_seeds
+from .runs.seed_branches import BRANCHED, requested_seeds
 
 
 def register_pipelines() -> dict[str, Pipeline]:

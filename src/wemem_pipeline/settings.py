@@ -1,8 +1,8 @@
 """Project settings (see Kedro's configuration documentation for the defaults)."""
 
 from wemem_pipeline.hooks import RunHooks
-from wemem_pipeline.seed_branches import ConfigLoader
-from wemem_pipeline.tracking import switched_off
+from wemem_pipeline.runs.seed_branches import ConfigLoader
+from wemem_pipeline.runs.tracking import switched_off
 
 HOOKS = (RunHooks(),)
 

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wemem_pipeline.core import datasets as ds
 from wemem_pipeline.core.datasets import (
     DATASET_NAMES,
     Dataset,
@@ -19,6 +18,7 @@ from wemem_pipeline.core.datasets import (
     load_dataset,
     read_idx,
 )
+from wemem_pipeline.core.datasets import idx as ds
 from wemem_pipeline.core.errors import DataError, ParameterError
 
 # ----------------------------------------------------------------------------- helpers

@@ -14,7 +14,7 @@ import pytest
 
 from wemem_pipeline.core.attacks import MembershipSet
 from wemem_pipeline.core.attacks.threshold import THRESHOLD_ATTACKS, negative_loss
-from wemem_pipeline.core.evaluation import EvaluationConfig, evaluate_stages
+from wemem_pipeline.core.evaluation import evaluate_stages
 from wemem_pipeline.core.metrics import (
     INTERVAL_METRICS,
     bootstrap_intervals,
@@ -24,6 +24,7 @@ from wemem_pipeline.core.metrics import (
 )
 from wemem_pipeline.core.outputs import ModelOutputs, stand_in
 from wemem_pipeline.core.reports.tables import attack_dict, stage_checks
+from wemem_pipeline.core.run_config import EvaluationConfig
 from wemem_pipeline.core.splits import SplitConfig, model_names, roles_of, split_samples
 from wemem_pipeline.core.validation import ParameterError, from_mapping
 from wemem_pipeline.core.verdicts import LOWERED, RAISED, UNCLEAR, interval_verdict, seed_verdict

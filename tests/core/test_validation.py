@@ -29,7 +29,7 @@ from wemem_pipeline.core.validation import (
     require_int,
     require_number,
 )
-from wemem_pipeline.parameters import load_parameters
+from wemem_pipeline.runs.parameters import load_parameters
 
 
 def with_value(params: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:

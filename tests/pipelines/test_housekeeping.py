@@ -16,16 +16,16 @@ import pytest
 from click.testing import CliRunner
 from kedro_project import project_copy
 
-from wemem_pipeline.cli import cli, error_block
 from wemem_pipeline.core.errors import UserError
-from wemem_pipeline.housekeeping import (
+from wemem_pipeline.runs.cli import cli, error_block
+from wemem_pipeline.runs.housekeeping import (
     apply_cleanup,
     bytes_written_by,
     describe,
     find_versions,
     plan_cleanup,
 )
-from wemem_pipeline.run_records import RunRecord
+from wemem_pipeline.runs.records import RunRecord
 
 # Run ids (= version names), oldest first.
 T1, T2, T3, T4, T5 = (f"2026-01-0{day}T10.00.00.000Z" for day in range(1, 6))

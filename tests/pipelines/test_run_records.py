@@ -22,10 +22,10 @@ import pytest
 import torch
 from kedro_project import latest, project_copy, run_kedro
 
-from wemem_pipeline.cli import error_block
+from wemem_pipeline.catalog_datasets.torch_state_dicts import read_state_dicts
 from wemem_pipeline.core.errors import DataError, ParameterError, user_error_in
-from wemem_pipeline.run_records import RunRecord, shaping_sections
-from wemem_pipeline.torch_datasets import read_state_dicts
+from wemem_pipeline.runs.cli import error_block
+from wemem_pipeline.runs.records import RunRecord, shaping_sections
 
 REFUSED = "wemem-pipeline: the run stopped ("
 

@@ -15,7 +15,7 @@ from kedro_project import SEEDS, latest, project_copy, run_kedro, run_kedro_each
 
 from wemem_pipeline.core import threads
 from wemem_pipeline.core.errors import ParameterError, UserError
-from wemem_pipeline.runners import (
+from wemem_pipeline.runs.runners import (
     CONNECT_TIMEOUT_S,
     BranchProgress,
     DaskRunner,
@@ -24,8 +24,8 @@ from wemem_pipeline.runners import (
 )
 
 RUNNERS = {
-    "parallel": ["--runner=wemem_pipeline.runners.ParallelRunner"],
-    "dask": ["--runner=wemem_pipeline.runners.DaskRunner", "--runner-params=workers=2"],
+    "parallel": ["--runner=wemem_pipeline.runs.runners.ParallelRunner"],
+    "dask": ["--runner=wemem_pipeline.runs.runners.DaskRunner", "--runner-params=workers=2"],
 }
 # Every artifact of a seed branch a report is made from, and the reports themselves.
 ARTIFACTS = [
@@ -85,9 +85,9 @@ def test_bad_runner_settings_stop_the_run_in_one_block(tmp_path: Path) -> None:
     silent = free_port()
     cases = {
         "max_workers": ["--runner=ParallelRunner", "--runner-params=max_workers=0"],
-        "workers": ["--runner=wemem_pipeline.runners.DaskRunner", "--runner-params=workers=0"],
+        "workers": ["--runner=wemem_pipeline.runs.runners.DaskRunner", "--runner-params=workers=0"],
         f"127.0.0.1:{silent}": [
-            "--runner=wemem_pipeline.runners.DaskRunner",
+            "--runner=wemem_pipeline.runs.runners.DaskRunner",
             f"--runner-params=address=tcp://127.0.0.1:{silent}",
         ],
     }

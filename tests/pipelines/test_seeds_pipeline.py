@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from kedro_project import SEEDS, latest, project_copy, run_kedro
 
-from wemem_pipeline import seed_branches
 from wemem_pipeline.pipeline_registry import register_pipelines
+from wemem_pipeline.runs import seed_branches
 
 
 def without_seconds(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Experiment tracking (``tracking.py``): with kedro-mlflow installed (the ``mlflow`` extra, which
+"""Experiment tracking (``runs/tracking.py``): with kedro-mlflow installed (the ``mlflow`` extra, which
 CI installs) a run logs its parameters, its reports' headline numbers and its report files to
 MLflow. Skipped without the extra."""
 
@@ -12,7 +12,7 @@ import pytest
 from kedro_project import project_copy, run_kedro
 
 from wemem_pipeline.core.reports.tables import strongest
-from wemem_pipeline.tracking import REPORTING_DIR, flatten
+from wemem_pipeline.runs.tracking import REPORTING_DIR, flatten
 
 pytest.importorskip("kedro_mlflow")
 from mlflow import MlflowClient  # noqa: E402

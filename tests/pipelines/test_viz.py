@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from kedro_project import latest, project_copy
 
-from wemem_pipeline.seed_branches import seed_catalog
+from wemem_pipeline.runs.seed_branches import seed_catalog
 
 LAYERS = ["raw", "split", "features", "models", "attack_outputs", "reporting"]
 
@@ -145,7 +145,10 @@ def test_plots_and_json_reports_are_shown(site: dict[str, Any]) -> None:
 
 def test_the_project_model_dataset_is_drawn_without_a_preview(site: dict[str, Any]) -> None:
     node = site["nodes"]["dense_models"]
-    assert node["dataset_type"] == "wemem_pipeline.torch_datasets.TorchStateDictsDataset"
+    assert (
+        node["dataset_type"]
+        == "wemem_pipeline.catalog_datasets.torch_state_dicts.TorchStateDictsDataset"
+    )
     shown = metadata(site, "dense_models")
     assert shown["preview"] is None
     assert shown["filepath"].endswith("data/06_models/dense_models.pt")

@@ -14,16 +14,63 @@ from typing import Any
 import torch
 
 from .datasets import DatasetConfig
-from .evaluation import EvaluationConfig
 from .memorability import MemorabilityConfig
 from .models import ModelSpec
 from .pruning import PruningConfig
 from .splits import SplitConfig
 from .threads import check_threads
 from .training import TrainConfig, resolve_device
-from .validation import from_mapping, require_choice, require_int
+from .validation import ParameterError, from_mapping, require_choice, require_int
 
 DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """How attack results are measured (the ``evaluation`` parameters).
+
+    ``seeds``: how many seeds a run repeats the whole experiment with (``seed``, ``seed + 1``,
+    ...), or the seeds themselves as a list; ``bootstrap``: resamples of each interval;
+    ``null_permutations``: label shuffles of the chance reference.
+    """
+
+    seeds: int | tuple[int, ...] = 1
+    bootstrap: int = 1000
+    null_permutations: int = 100
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seeds", check_seeds(self.seeds))
+        require_int("evaluation.bootstrap", self.bootstrap, 100)
+        require_int("evaluation.null_permutations", self.null_permutations, 20)
+
+    def seed_list(self, seed: int) -> list[int]:
+        """The seeds of the run whose ``seed`` parameter is ``seed``."""
+        if isinstance(self.seeds, int):
+            return list(range(seed, seed + self.seeds))
+        return list(self.seeds)
+
+
+def check_seeds(seeds: Any) -> int | tuple[int, ...]:
+    """``evaluation.seeds``: a count >= 1, or a non-empty list of distinct seeds >= 0."""
+    if isinstance(seeds, (list, tuple)):
+        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+            raise ParameterError(
+                "evaluation.seeds as a list must hold one or more integer seeds, got "
+                f"{list(seeds)!r}"
+            )
+        if any(s < 0 for s in seeds) or len(set(seeds)) < len(seeds):
+            raise ParameterError(
+                f"evaluation.seeds as a list must hold distinct seeds >= 0, got {list(seeds)!r}"
+            )
+        return tuple(seeds)
+    try:
+        return require_int("evaluation.seeds", seeds, 1)
+    except ParameterError as error:
+        raise ParameterError(
+            f"{error} (a count: seed, seed+1, ...; or a list of seeds in a parameters file)"
+        ) from None
+
+
 SECTIONS = {
     "dataset": DatasetConfig,
     "split": SplitConfig,

@@ -12,8 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..evaluation import EvaluationConfig, round_stage
+from ..evaluation import round_stage
 from ..pruning import PROCEDURES
+from ..run_config import EvaluationConfig
 from ..validation import from_mapping
 from ..victim_and_shadows import victim_history
 from .tables import (

@@ -1,4 +1,4 @@
-"""The aggregate of a multi-seed run (``evaluation.seeds``); see ``seed_branches.py``."""
+"""The aggregate of a multi-seed run (``evaluation.seeds``); see ``runs/seed_branches.py``."""
 
 from .pipeline import create_pipeline
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from ...seed_branches import branch
+from ...runs.seed_branches import branch
 from ..scenario import SCENARIOS
 from .nodes import aggregate_comparisons, aggregate_reports
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from .core.reports.headline import (
+from ..core.reports.headline import (
     Headline,
     autotune_headline,
     comparison_headline,
@@ -16,7 +16,7 @@ from .core.reports.headline import (
     seeds_headline,
 )
 from .housekeeping import bytes_written_by, human_size
-from .run_records import RUNS_DIR
+from .records import RUNS_DIR
 from .seed_branches import split_branch
 
 # Each report document the summary reads: its headline, and the markdown report beside it.

@@ -27,9 +27,9 @@ from typing import Any
 
 from kedro.config import OmegaConfigLoader
 
-from .core.errors import ParameterError
-from .core.evaluation import EvaluationConfig
-from .core.validation import from_mapping
+from ..core.errors import ParameterError
+from ..core.run_config import EvaluationConfig
+from ..core.validation import from_mapping
 
 # The pipelines a multi-seed run branches: whole experiments that make every artifact they use.
 BRANCHED = ("scenario1", "scenario2", "scenario3", "compare", "__default__")

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .core.errors import UserError
-from .run_records import COMPLETED, RUNS_DIR, RunRecord
+from ..core.errors import UserError
+from .records import COMPLETED, RUNS_DIR, RunRecord
 
 DATA_DIR = Path("data")
 # A version folder's name: Kedro's timestamp, which is also the id of the run that wrote it.

@@ -1,10 +1,10 @@
 """Runners for independent branches (the seeds of a multi-seed run, and the nodes of one branch
 that do not depend on each other): processes on one machine, or the workers of a Dask cluster.
 
-    kedro run --pipeline=scenario3 --runner=wemem_pipeline.runners.ParallelRunner
-    kedro run --pipeline=scenario3 --runner=wemem_pipeline.runners.DaskRunner \
+    kedro run --pipeline=scenario3 --runner=wemem_pipeline.runs.runners.ParallelRunner
+    kedro run --pipeline=scenario3 --runner=wemem_pipeline.runs.runners.DaskRunner \
         --runner-params=workers=2                       # a LocalCluster on this machine
-    kedro run ... --runner=wemem_pipeline.runners.DaskRunner \
+    kedro run ... --runner=wemem_pipeline.runs.runners.DaskRunner \
         --runner-params=address=tcp://scheduler:8786    # a running cluster
 
 Both give the same artifacts as Kedro's ``SequentialRunner`` for the same seed: every node
@@ -40,9 +40,9 @@ from kedro.runner import AbstractRunner
 from kedro.runner import ParallelRunner as KedroParallelRunner
 from kedro.runner.task import Task
 
-from .core.errors import UserError
-from .core.threads import available_cores, limit_cores
-from .core.validation import require_int
+from ..core.errors import UserError
+from ..core.threads import available_cores, limit_cores
+from ..core.validation import require_int
 from .seed_branches import split_branch
 
 log = logging.getLogger(__name__)
@@ -310,8 +310,9 @@ def _worker_hooks() -> Any:
     """The project's hooks in this worker process, made once. Kedro's own set-up for worker
     processes does not survive Dask's pickling of its logging settings, and plugins' hooks
     (kedro-viz's statistics) keep their state in the main process, so they stay there."""
-    if __package__ != kedro_project.PACKAGE_NAME:
-        kedro_project.configure_project(__package__)
+    package = __package__.partition(".")[0]
+    if package != kedro_project.PACKAGE_NAME:
+        kedro_project.configure_project(package)
     hooks = _create_hook_manager()
     _register_hooks(hooks, kedro_project.settings.HOOKS)
     return hooks

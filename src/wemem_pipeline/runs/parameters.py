@@ -11,8 +11,9 @@ from kedro.io import DataCatalog
 
 from wemem_pipeline.core.parameter_checks import validate_parameters
 from wemem_pipeline.core.threads import use_threads
-from wemem_pipeline.run_records import add_parameter
 from wemem_pipeline.settings import CONFIG_LOADER_ARGS
+
+from .versions import add_parameter
 
 
 def load_parameters(conf_source: str | Path, env: str = "base") -> dict[str, Any]:

@@ -11,7 +11,7 @@ import torch
 from kedro.io import AbstractVersionedDataset, Version
 from kedro.io.core import get_filepath_str, get_protocol_and_path
 
-from .core.errors import DataError
+from ..core.errors import DataError
 
 
 def read_state_dicts(file: IO[bytes], source: str) -> dict:

@@ -18,11 +18,12 @@ from typing import Any
 
 from kedro.io import DataCatalog
 
-from .core.autotune import tuned_for_differences
-from .core.defenses import AUTO
-from .core.errors import ArtifactError
-from .core.run_config import RunConfig
-from .run_records import COMPLETED, RunRecord, stored_versions
+from ..core.autotune import tuned_for_differences
+from ..core.defenses import AUTO
+from ..core.errors import ArtifactError
+from ..core.run_config import RunConfig
+from .records import COMPLETED, RunRecord
+from .versions import stored_versions
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .core.errors import ArtifactError
+from ..core.errors import ArtifactError
 from .housekeeping import read_records
-from .run_records import COMPLETED, RUNS_DIR, RunRecord
+from .records import COMPLETED, RUNS_DIR, RunRecord
 
 
 def scenario_artifacts(scenario: str = "scenario3", branch: str = "") -> dict[str, str]:

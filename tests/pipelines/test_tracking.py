@@ -1,6 +1,6 @@
 """Experiment tracking (``runs/tracking.py``): with kedro-mlflow installed (the ``mlflow``
-extra, which CI installs) a run logs its parameters, its reports' headline numbers and its report files to
-MLflow. Skipped without the extra."""
+extra, which CI installs) a run logs its parameters, its reports' headline numbers and its
+report files to MLflow. Skipped without the extra."""
 
 from __future__ import annotations
 

@@ -17,8 +17,8 @@ from .core.parameter_checks import check_model_on_data, validate_parameters
 from .core.threads import threads_set_here, use_threads
 from .core.validation import from_mapping
 from .runs import tracking
+from .runs.integrity import guard_artifacts, versioned
 from .runs.records import RunRecord, new_record, shaping_values
-from .runs.runners import memory_datasets
 from .runs.seed_branches import (
     branch,
     branch_parameters,
@@ -27,7 +27,7 @@ from .runs.seed_branches import (
 )
 from .runs.summary import run_headlines, summary_text
 from .runs.tuned_settings import auto_requests, resolve_auto_settings
-from .runs.versions import add_parameter, choose_input_versions, pin_versions, replacing_quietly
+from .runs.versions import add_parameter, choose_input_versions, replacing_quietly
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +92,12 @@ class RunHooks:
             self._project,
             _producers,
         )
-        pin_versions(catalog, record.loaded, record.run_id)
+        made_by = {v: RunRecord.load(self._project, v) for v in set(record.loaded.values())}
+        outputs = versioned(catalog, pipeline.all_outputs())
+        with replacing_quietly():
+            guard_artifacts(catalog, record.loaded, outputs, record.run_id, made_by, self._project)
         if record.dataset_fingerprint is None and "dataset" in record.loaded:
-            made = RunRecord.load(self._project, record.loaded["dataset"])
-            record.dataset_fingerprint = made.dataset_fingerprint if made else None
+            record.dataset_fingerprint = made_by[record.loaded["dataset"]].dataset_fingerprint
             if config.model.name == "custom":  # its check needs the stored data's shapes
                 check_model_on_data(config, catalog.load("dataset"), pipeline.all_outputs())
         if len(seeds) == 1:
@@ -105,7 +107,7 @@ class RunHooks:
         else:
             resolved = parameters  # the seed branches' own are in their namespaces
             self._fill_seed_branches(parameters, pipeline, catalog, record, config, seeds)
-        record.save(self._project)
+        record.create(self._project)
         self._record = record
         # kedro-mlflow (the mlflow extra) has started its run by now: plugins' hooks come first.
         self._tracked = tracking.active_run_id()
@@ -178,18 +180,10 @@ class RunHooks:
             use_threads(config.threads, config.model.name)
 
     @hook_impl
-    def after_dataset_saved(self, dataset_name: str) -> None:
-        if self._record is not None:  # None in a Dask worker: the record lives in the main process
-            self._record.saved.append(dataset_name)
-
-    @hook_impl
     def after_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
-        # A parallel runner's workers saved datasets that this process's hooks did not see.
-        unseen = pipeline.all_outputs() - set(self._record.saved)
-        self._record.saved += sorted(unseen - memory_datasets(pipeline, catalog))
         self._record.finish(self._project)
         log.info("Run %s completed", self._record.run_id)
-        headlines = run_headlines(pipeline.all_outputs(), catalog, self._record.run_id)
+        headlines = run_headlines(pipeline.all_outputs(), catalog, self._record, self._project)
         print(f"\n{summary_text(headlines, self._project, self._record.run_id)}\n", flush=True)
         self._track(headlines)
 

@@ -131,13 +131,22 @@ def test_a_killed_run_leaves_nothing_the_next_run_loads(project: Path, finished_
     )
     splits = project / "data/03_primary/splits.parquet"
     before = len(list(splits.iterdir()))
+
+    def logged_splits() -> bool:  # the run's log of what it saved names its splits
+        logs = (project / "data/09_runs").glob("*.saved.*.jsonl")
+        return any('"splits"' in log.read_text() for log in logs)
+
     deadline = time.monotonic() + 120
-    while len(list(splits.iterdir())) == before and time.monotonic() < deadline:
+    while not logged_splits() and time.monotonic() < deadline:
         time.sleep(0.2)
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
     assert len(list(splits.iterdir())) == before + 1, "the run wrote its splits before the kill"
-    assert records(project)[-1]["status"] == "running"  # as the kill left it
+    killed = records(project)[-1]
+    assert killed["status"] == "running"  # as the kill left it
+    # Its record lists what it saved, with the hashes its processes logged as they saved.
+    saved = RunRecord.load(project, killed["run_id"]).saved
+    assert {"dataset", "splits"} <= saved.keys() and len(saved["splits"]["sha256"]) == 64
 
     result = run_kedro(project, "--pipeline=attacks", "--params", "seed=3")
     assert_refused(result, "seed=0 (this run: 3)")  # seed 3 never finished: nothing to load
@@ -172,7 +181,7 @@ def test_each_artifact_is_compared_on_the_settings_that_shaped_it() -> None:
 
 def test_a_record_left_running_by_a_dead_process_reads_killed(tmp_path: Path) -> None:
     record = RunRecord(run_id="2026-01-01T00.00.00.000Z", pipelines=["attacks"], env="test")
-    record.save(tmp_path)
+    record.create(tmp_path)
     assert RunRecord.load(tmp_path, record.run_id).state() == "running"  # this process
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ArtifactError
-from .housekeeping import read_records
-from .records import COMPLETED, RUNS_DIR, RunRecord
+from .integrity import load_checked
+from .records import COMPLETED, RUNS_DIR, RunRecord, read_records
 
 
 def scenario_artifacts(scenario: str = "scenario3", branch: str = "") -> dict[str, str]:
@@ -46,5 +46,7 @@ def load_run(
             f"no completed run in {project / RUNS_DIR} has written "
             f"{', '.join(artifacts.values())}: run `{command}` in {project} first"
         )
-    loaded = {short: catalog.load(name, version=record.run_id) for short, name in artifacts.items()}
+    loaded = {
+        short: load_checked(catalog, name, record, project) for short, name in artifacts.items()
+    }
     return record, loaded

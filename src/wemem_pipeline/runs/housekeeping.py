@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import UserError
-from .records import COMPLETED, RUNS_DIR, RunRecord
+from .records import COMPLETED, RUNS_DIR, RunRecord, SaveLog, read_records
 
 DATA_DIR = Path("data")
 # A version folder's name: Kedro's timestamp, which is also the id of the run that wrote it.
@@ -70,20 +70,6 @@ def bytes_written_by(project: Path, run_id: str) -> int:
         for folder, versions in find_versions(project).items()
         if run_id in versions
     )
-
-
-def read_records(project: Path) -> dict[str, RunRecord]:
-    """Every readable run record, by run id. An unreadable one (hand-edited, from another
-    version of the project) counts as missing: its run's versions are judged without it."""
-    records = {}
-    for path in sorted((project / RUNS_DIR).glob("*.json")):
-        try:
-            record = RunRecord.load(project, path.stem)
-        except (ValueError, TypeError):
-            continue
-        if record is not None:
-            records[path.stem] = record
-    return records
 
 
 @dataclass
@@ -184,6 +170,7 @@ def apply_cleanup(project: Path, plan: CleanupPlan) -> None:
             shutil.rmtree(project / folder / version)
     for run_id in plan.delete_records:
         (project / RUNS_DIR / f"{run_id}.json").unlink(missing_ok=True)
+        SaveLog(project / RUNS_DIR, run_id).remove()  # a killed run's log of what it saved
 
 
 # ----------------------------------------------------------------------------- report

@@ -10,16 +10,20 @@ artifact carries its run's identity through its version (:mod:`.versions` picks 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fnmatch
+import glob
 import json
 import logging
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..core.errors import ArtifactError
 from ..core.run_config import RunConfig
 from .seed_branches import split_branch
 
@@ -27,6 +31,8 @@ log = logging.getLogger(__name__)
 
 RUNS_DIR = Path("data") / "09_runs"
 COMPLETED = "completed"
+# Room at the end of every record for its final state when the disk is full (see save).
+_SLACK = " " * 1024
 
 # Settings that shape each artifact besides the data (first matching name pattern wins). The
 # data itself is also compared by fingerprint, which catches a file changed in place. A
@@ -80,7 +86,12 @@ def shaping_values(config: RunConfig, parameters: Mapping[str, Any]) -> dict[str
 
 @dataclass
 class RunRecord:
-    """What one ``kedro run`` was and did; saved as ``data/09_runs/<run_id>.json``."""
+    """What one ``kedro run`` was and did; saved as ``data/09_runs/<run_id>.json``.
+
+    ``saved`` maps each artifact the run saved to its file, content hash and size. The run's
+    processes log each save as it happens (:class:`SaveLog`) and :meth:`load` merges those
+    logs, so the record of a killed run lists what it saved too.
+    """
 
     run_id: str
     pipelines: list[str]
@@ -90,37 +101,168 @@ class RunRecord:
     finished: str | None = None
     error: str | None = None
     process: int = field(default_factory=os.getpid)
+    host: str = field(default_factory=socket.gethostname)
     dataset: str | None = None
     dataset_fingerprint: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     loaded: dict[str, str] = field(default_factory=dict)  # artifact -> version
-    saved: list[str] = field(default_factory=list)
+    saved: dict[str, dict[str, Any]] = field(default_factory=dict)  # artifact -> SavedFile
 
-    def save(self, project: Path) -> None:
-        path = project / RUNS_DIR / f"{self.run_id}.json"
+    def path(self, project: Path) -> Path:
+        return record_path(project, self.run_id)
+
+    def saved_file(self, file: str) -> dict[str, Any] | None:
+        """What the run recorded of ``file`` (relative to the project), under whichever
+        artifact saved it (``stored_models`` reads the file ``iterative_models`` saved)."""
+        return next((saved for saved in self.saved.values() if saved.get("file") == file), None)
+
+    def create(self, project: Path) -> None:
+        """Write the record of a new run; refuses a run id another run already has."""
+        path = self.path(project)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.open("x").close()  # two runs started in the same millisecond share an id
+        except FileExistsError:
+            raise ArtifactError(
+                f"another run already has the id {self.run_id} ({path})",
+                hint="start the run again: run ids are start times to the millisecond",
+            ) from None
+        self.save(project)
+
+    def save(self, project: Path) -> bool:
+        """Write the record; ``False`` when a full disk left room only for its compact form
+        (without the artifacts its processes logged as saved, whose logs then stay)."""
+        text = json.dumps(dataclasses.asdict(self), indent=2) + _SLACK
+        path = self.path(project)
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")  # a kill mid-write must not leave half a record
-        temporary.write_text(json.dumps(dataclasses.asdict(self), indent=2))
-        temporary.replace(path)
+        try:
+            temporary.write_text(text)
+            temporary.replace(path)
+            return True
+        except OSError as error:
+            temporary.unlink(missing_ok=True)
+            if error.errno != errno.ENOSPC or not path.is_file():
+                raise
+            # A full disk has no room for a new file, but the record's own blocks hold its
+            # new text: without the merged save log (still on disk), it fits in the slack.
+            compact = json.dumps(dataclasses.asdict(self) | {"saved": {}}, indent=2)
+            with path.open("r+") as file:
+                file.write(compact)
+                file.truncate()
+            return False
 
     @classmethod
     def load(cls, project: Path, run_id: str) -> RunRecord | None:
-        path = project / RUNS_DIR / f"{run_id}.json"
+        """The record of ``run_id`` with its save log merged; ``None`` if there is none.
+
+        Raises :class:`TornRecordError` when the file is not a record (cut short, edited).
+        """
+        path = record_path(project, run_id)
         if not path.is_file():
             return None
-        return cls(**json.loads(path.read_text()))
+        try:
+            values = json.loads(path.read_text())
+            record = cls(**values)
+        except (ValueError, TypeError) as error:
+            raise TornRecordError(path, str(error)) from None
+        if not isinstance(record.saved, dict):  # a record from before content hashes
+            record.saved = {}
+        record.saved |= SaveLog(project / RUNS_DIR, run_id).entries()
+        return record
 
     def finish(self, project: Path, error: BaseException | None = None) -> None:
+        """Mark the run ``completed`` or ``failed`` (with the reason), with everything its
+        processes logged as saved; their logs go once the record holds them."""
         self.finished = _now()
         self.status = COMPLETED if error is None else "failed"
         self.error = None if error is None else f"{type(error).__name__}: {error}"[:500]
-        self.save(project)
+        log_files = SaveLog(project / RUNS_DIR, self.run_id)
+        self.saved |= log_files.entries()
+        if self.save(project):
+            log_files.remove()
 
     def state(self) -> str:
-        """``completed``, ``failed``, ``running``, or ``killed`` (its process is gone)."""
-        if self.status == "running" and not _process_alive(self.process):
+        """``completed``, ``failed``, ``running``, or ``killed`` (its process is gone; a run
+        of another host is taken to be running)."""
+        here = self.host == socket.gethostname()
+        if self.status == "running" and here and not _process_alive(self.process):
             return "killed"
         return self.status
+
+
+class TornRecordError(ArtifactError):
+    """A run record that cannot be read: cut short by a full disk, or edited by hand."""
+
+    def __init__(self, path: Path, cause: str) -> None:
+        super().__init__(
+            f"the run record {path} is damaged ({cause})",
+            hint="the versions of that run are skipped; restore the file, or delete it and "
+            "the run's version folders (`kedro clean` lists them) if they are not needed",
+        )
+        self.path, self.cause = path, cause
+
+    def __reduce__(self):
+        return type(self), (self.path, self.cause)
+
+
+def record_path(project: Path, run_id: str) -> Path:
+    return project / RUNS_DIR / f"{run_id}.json"
+
+
+def readable_record(project: Path, run_id: str) -> RunRecord | None:
+    """``run_id``'s record; ``None`` when there is none or it is damaged (named in a warning:
+    that run's versions are then judged as having no record)."""
+    try:
+        return RunRecord.load(project, run_id)
+    except TornRecordError as error:
+        log.warning("%s", error)
+        return None
+
+
+def read_records(project: Path) -> dict[str, RunRecord]:
+    """Every readable run record by run id (see :func:`readable_record`)."""
+    records = {path.stem: readable_record(project, path.stem) for path in _record_files(project)}
+    return {run_id: record for run_id, record in records.items() if record is not None}
+
+
+def _record_files(project: Path) -> list[Path]:
+    return sorted((project / RUNS_DIR).glob("*.json"))
+
+
+class SaveLog:
+    """The artifacts a run's processes have saved, one JSON line each, logged as they are
+    saved: ``data/09_runs/<run id>.saved.<host>-<pid>.jsonl``. Each process appends to a file
+    of its own, so parallel workers (on other hosts too) never write into one file."""
+
+    def __init__(self, runs_dir: Path, run_id: str) -> None:
+        self.runs_dir, self.run_id = Path(runs_dir), run_id
+
+    def add(self, artifact: str, saved: dict[str, Any]) -> None:
+        name = f"{self.run_id}.saved.{socket.gethostname()}-{os.getpid()}.jsonl"
+        line = json.dumps({"artifact": artifact, **saved}) + "\n"
+        with (self.runs_dir / name).open("a") as file:
+            file.write(line)
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        """Artifact -> what was saved (the last save wins: a retried node saves again). A
+        line cut short by a kill is skipped: its artifact's save did not finish."""
+        saved = {}
+        for path in self.files():
+            for line in path.read_text().splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                saved[entry.pop("artifact")] = entry
+        return saved
+
+    def files(self) -> list[Path]:
+        return sorted(self.runs_dir.glob(f"{glob.escape(self.run_id)}.saved.*.jsonl"))
+
+    def remove(self) -> None:
+        for path in self.files():
+            path.unlink(missing_ok=True)
 
 
 def new_record(run_params: Mapping[str, Any], config: RunConfig, parameters: Mapping) -> RunRecord:

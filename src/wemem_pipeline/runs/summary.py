@@ -16,7 +16,7 @@ from ..core.reports.headline import (
     seeds_headline,
 )
 from .housekeeping import bytes_written_by, human_size
-from .records import RUNS_DIR
+from .records import RUNS_DIR, RunRecord
 from .seed_branches import split_branch
 
 # Each report document the summary reads: its headline, and the markdown report beside it.
@@ -54,19 +54,17 @@ def _position(name: str, order: list[str]) -> int:
     return order.index(entry) if entry in order else len(order)
 
 
-def run_headlines(outputs: Iterable[str], catalog: Any, run_id: str) -> list[tuple[Headline, Path]]:
-    """The headline of every report the run ``run_id`` wrote, with its markdown file."""
+def run_headlines(
+    outputs: Iterable[str], catalog: Any, record: RunRecord, project: Path
+) -> list[tuple[Headline, Path]]:
+    """The headline of every report the finished run of ``record`` wrote (the catalog reads
+    them at its version), with its markdown file."""
     headlines = []
     for document, markdown in written_reports(outputs):
         make_headline = _REPORTS[document.rsplit(".", 1)[-1]][0]
-        headline = make_headline(catalog.load(document, version=run_id))
-        headlines.append((headline, version_path(catalog, markdown, run_id)))
+        headline = make_headline(catalog.load(document))
+        headlines.append((headline, project / record.saved[markdown]["file"]))
     return headlines
-
-
-def version_path(catalog: Any, name: str, version: str) -> Path:
-    """Where version ``version`` of the catalog's versioned dataset ``name`` lies."""
-    return Path(str(catalog.get(name)._get_versioned_path(version)))
 
 
 def summary_text(headlines: list[tuple[Headline, Path]], project: Path, run_id: str) -> str:

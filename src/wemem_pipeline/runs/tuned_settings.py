@@ -22,7 +22,8 @@ from ..core.autotune import tuned_for_differences
 from ..core.defenses import AUTO
 from ..core.errors import ArtifactError
 from ..core.run_config import RunConfig
-from .records import COMPLETED, RunRecord
+from .integrity import check_file
+from .records import COMPLETED, readable_record
 from .versions import stored_versions
 
 log = logging.getLogger(__name__)
@@ -94,10 +95,12 @@ def _completed_studies(catalog: DataCatalog, project: Path) -> list[dict[str, An
     folder = Path(catalog.config_resolver.resolve_pattern(ARTIFACT)["filepath"])
     studies = []
     for version in stored_versions(catalog, ARTIFACT) or []:
-        record = RunRecord.load(project, version)
-        if record is None or record.state() != COMPLETED:
+        record = readable_record(project, version)
+        if record is None or record.state() != COMPLETED or ARTIFACT not in record.saved:
             continue
-        tuned = json.loads((folder / version / folder.name).read_text())
+        file = folder / version / folder.name
+        check_file(ARTIFACT, str(file), record.saved[ARTIFACT], version, project)
+        tuned = json.loads(file.read_text())
         studies.append({**tuned, "version": version})
     return studies
 

@@ -16,26 +16,40 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kedro.io import DataCatalog, Version
+from kedro.io import DataCatalog
 
 from ..core.errors import ArtifactError
-from .records import COMPLETED, RunRecord, shaping_sections
+from .records import COMPLETED, RunRecord, readable_record, shaping_sections
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class _Candidate:
-    """One stored version of an artifact and the record of the run that made it."""
+    """One stored version of an artifact and the record of the run that made it (``None``:
+    no record, or a damaged one)."""
 
     artifact: str
     version: str
+    file: str  # relative to the project
     record: RunRecord | None
 
     @property
+    def usable(self) -> bool:
+        """Made by a completed run whose record holds the file's hash (to check it by)."""
+        return self.state == COMPLETED and self.record.saved_file(self.file) is not None
+
+    @property
+    def state(self) -> str:
+        return self.record.state() if self.record else "no readable run record"
+
+    @property
     def label(self) -> str:
-        state = self.record.state() if self.record else "no run record"
-        return f"{self.artifact}@{self.version}" + ("" if state == COMPLETED else f" ({state})")
+        if self.state == COMPLETED and not self.usable:
+            why = " (no content hash in its record)"
+        else:
+            why = "" if self.state == COMPLETED else f" ({self.state})"
+        return f"{self.artifact}@{self.version}{why}"
 
 
 def _folder(catalog: DataCatalog, artifact: str, project: Path) -> str:
@@ -74,10 +88,16 @@ def choose_input_versions(
         versions = stored_versions(catalog, artifact)
         if versions is None:
             return None
+        folder = _folder(catalog, artifact, project)
         for version in versions:
             if version not in records:
-                records[version] = RunRecord.load(project, version)
-        return [_Candidate(artifact, version, records[version]) for version in versions]
+                records[version] = readable_record(project, version)
+        return [
+            _Candidate(
+                artifact, version, f"{folder}/{version}/{Path(folder).name}", records[version]
+            )
+            for version in versions
+        ]
 
     chosen: dict[str, _Candidate] = {}
     missing: dict[str, list[_Candidate]] = {}
@@ -87,7 +107,7 @@ def choose_input_versions(
             continue
         if artifact in requested:
             chosen[artifact] = _requested(artifact, requested[artifact], stored)
-        elif picked := _newest_complete(stored):
+        elif picked := _newest_usable(stored):
             chosen[artifact] = picked
         else:
             missing[artifact] = stored
@@ -108,19 +128,20 @@ def _requested(artifact: str, version: str, stored: list[_Candidate]) -> _Candid
             f"--load-versions {artifact}:{version}: no such version",
             hint=f"stored versions: {', '.join(c.version for c in stored) or 'none'}",
         )
-    if not picked.record or picked.record.state() != COMPLETED:
+    if picked.state != COMPLETED:
         log.warning("Loading %s as asked, although its run did not complete", picked.label)
     return picked
 
 
-def _newest_complete(stored: list[_Candidate]) -> _Candidate | None:
-    """The newest version made by a completed run; newer ones of unfinished runs are named."""
+def _newest_usable(stored: list[_Candidate]) -> _Candidate | None:
+    """The newest version made by a completed run that recorded its hash; newer ones are
+    named (unfinished runs, versions no run of this project recorded)."""
     for index, candidate in enumerate(stored):
-        if candidate.record and candidate.record.state() == COMPLETED:
+        if candidate.usable:
             skipped = stored[:index]
             if skipped:
                 names = ", ".join(c.label for c in skipped)
-                log.warning("Skipping %s: a run that did not complete", names)
+                log.warning("Skipping %s: not made by a run that completed and recorded it", names)
             return candidate
     return None
 
@@ -212,7 +233,7 @@ def _missing_error(
 ) -> ArtifactError:
     lines, commands = [], []
     for artifact, stored in missing.items():
-        unfinished = f"; only unfinished: {', '.join(c.label for c in stored)}" if stored else ""
+        unfinished = f"; only: {', '.join(c.label for c in stored)}" if stored else ""
         made_by = producers(artifact)
         lines.append(
             f"  - {artifact}: no version from a completed run in {folders[artifact]}{unfinished}"
@@ -237,13 +258,7 @@ def _mix_error(
     matching: dict[str, _Candidate] = {}
     for artifact in chosen:
         match = next(
-            (
-                c
-                for c in candidates(artifact)
-                if c.record
-                and c.record.state() == COMPLETED
-                and not _setting_differences(c, record)
-            ),
+            (c for c in candidates(artifact) if c.usable and not _setting_differences(c, record)),
             None,
         )
         if match:
@@ -275,13 +290,6 @@ def replacing_quietly():
         yield
     finally:
         catalog_log.setLevel(level)
-
-
-def pin_versions(catalog: DataCatalog, versions: Mapping[str, str], save_version: str) -> None:
-    """Make the catalog load ``versions`` (artifact -> version) instead of the newest."""
-    with replacing_quietly():
-        for artifact, version in versions.items():
-            catalog[artifact] = catalog.get(artifact, version=Version(version, save_version))
 
 
 def add_parameter(catalog: DataCatalog, name: str, value: Any) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from kedro.io import DataCatalog
 
 from ..core.errors import ArtifactError
-from .records import COMPLETED, RunRecord, readable_record, shaping_sections
+from .records import COMPLETED, RunRecord, TornRecordError, shaping_sections
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ class _Candidate:
     version: str
     file: str  # relative to the project
     record: RunRecord | None
+    damaged: Path | None = None  # the run record, when it cannot be read
 
     @property
     def usable(self) -> bool:
@@ -41,7 +42,9 @@ class _Candidate:
 
     @property
     def state(self) -> str:
-        return self.record.state() if self.record else "no readable run record"
+        if self.damaged:
+            return f"its run record {self.damaged} is damaged"
+        return self.record.state() if self.record else "no run record"
 
     @property
     def label(self) -> str:
@@ -83,18 +86,27 @@ def choose_input_versions(
     that make an artifact (asked only for the message when one is missing).
     """
     records: dict[str, RunRecord | None] = {}
+    damaged: dict[str, Path] = {}  # version -> its run record, which cannot be read
 
     def candidates(artifact: str) -> list[_Candidate] | None:
         versions = stored_versions(catalog, artifact)
         if versions is None:
             return None
-        folder = _folder(catalog, artifact, project)
         for version in versions:
             if version not in records:
-                records[version] = readable_record(project, version)
+                try:
+                    records[version] = RunRecord.load(project, version)
+                except TornRecordError as error:
+                    records[version], damaged[version] = None, error.path
+        folder = _folder(catalog, artifact, project)
+        name = Path(folder).name
         return [
             _Candidate(
-                artifact, version, f"{folder}/{version}/{Path(folder).name}", records[version]
+                artifact,
+                version,
+                f"{folder}/{version}/{name}",
+                records[version],
+                damaged.get(version),
             )
             for version in versions
         ]

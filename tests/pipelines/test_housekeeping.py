@@ -32,7 +32,7 @@ T1, T2, T3, T4, T5 = (f"2026-01-0{day}T10.00.00.000Z" for day in range(1, 6))
 GONE = 2**22 + 12345  # above Linux's largest pid: a process that is gone
 MODELS = "data/06_models/dense_models.pt"
 REPORT = "data/08_reporting/scenario3/report.md"
-BRANCH = "data/07_model_output/seed_1/dense_outputs.pkl"
+BRANCH = "data/07_model_output/seed_1/dense_outputs.npz"
 
 
 def add_version(project: Path, folder: str, run_id: str, size: int) -> None:
@@ -115,7 +115,7 @@ def test_keep_two_deletes_the_older_versions_and_their_records(project: Path) ->
     assert set(before) - set(after) == {
         f"{MODELS}/{T2}/dense_models.pt",
         f"{MODELS}/{T1}/dense_models.pt",
-        f"{BRANCH}/{T1}/dense_outputs.pkl",
+        f"{BRANCH}/{T1}/dense_outputs.npz",
         f"{REPORT}/{T2}/report.md",
         f"{REPORT}/{T1}/report.md",
         f"data/09_runs/{T1}.json",

@@ -275,9 +275,8 @@ def describe(plan: CleanupPlan, deleted: bool, command: str = "kedro clean") -> 
         )
     if plan.store:
         lines.append(
-            f"Dataset store ({DATASET_STORE}/, one file per data content, which runs' dataset "
-            f"versions refer to): {_plural(len(plan.store), 'file')}, "
-            f"{human_size(sum(plan.store.values()))}."
+            f"Dataset store ({DATASET_STORE}/, which the dataset versions refer to): "
+            f"{_plural(len(plan.store), 'file')}, {human_size(sum(plan.store.values()))}."
         )
     verb = "Deleted" if deleted else "Would delete"
     lines.append(f"{verb}, keeping the newest {_plural(plan.keep, 'version')} per dataset:")
@@ -286,9 +285,8 @@ def describe(plan: CleanupPlan, deleted: bool, command: str = "kedro clean") -> 
         size = human_size(sum(plan.sizes[folder, v] for v in versions))
         of_all = f"{_plural(len(versions), 'version')} of {len(plan.versions[folder])}"
         lines.append(f"  {folder:<{width}}  {of_all:<16} {size:>9}")
-    for file in plan.delete_store:
-        unused = "no kept version refers to it"
-        lines.append(f"  {file:<{width}}  {human_size(plan.store[file]):>9}  {unused}")
+    for file in plan.delete_store:  # no kept version refers to it
+        lines.append(f"  {file:<{width}}  {'unreferenced':<16} {human_size(plan.store[file]):>9}")
     if not plan.delete and not plan.delete_store:
         lines.append("  nothing")
     for reason, kept in plan.kept_beyond.items():

@@ -135,7 +135,9 @@ def outputs_dataset(folder: Path, version: str | None = None) -> ModelOutputsDat
 
 def test_model_outputs_round_trip_bit_identical(tmp_path: Path) -> None:
     saved = outputs()
+    assert not outputs_dataset(tmp_path).exists()
     outputs_dataset(tmp_path, V1).save(saved)
+    assert outputs_dataset(tmp_path).exists()
     loaded = outputs_dataset(tmp_path).load()
     assert list(loaded) == list(saved)
     for round_index, stage in saved.items():
@@ -246,7 +248,9 @@ def reference(project: Path, version: str) -> dict[str, Any]:
 def test_the_dataset_is_stored_once_and_runs_refer_to_it(
     tmp_path: Path, toy_dataset: Dataset
 ) -> None:
+    assert not store_dataset(tmp_path).exists()
     store_dataset(tmp_path, V1).save(toy_dataset)
+    assert store_dataset(tmp_path).exists()
     [stored] = store_files(tmp_path)
     assert stored.name == f"{toy_dataset.fingerprint()}.npz"
     written = stored.stat()

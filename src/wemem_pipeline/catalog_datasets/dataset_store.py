@@ -184,5 +184,8 @@ class StoredDatasetDataset(AbstractVersionedDataset[Dataset, Dataset]):
             if self._fs.exists(temporary):
                 self._fs.rm(temporary)
 
+    def _exists(self) -> bool:
+        return self._fs.exists(get_filepath_str(self._get_load_path(), self._protocol))
+
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath, "store": self._store, "version": self._version}

@@ -126,5 +126,8 @@ class ModelOutputsDataset(AbstractVersionedDataset[dict, dict]):
         with self._fs.open(path, "wb") as file:
             np.savez(file, **arrays)
 
+    def _exists(self) -> bool:
+        return self._fs.exists(get_filepath_str(self._get_load_path(), self._protocol))
+
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath, "version": self._version}

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -274,3 +275,12 @@ def test_a_reference_that_cannot_be_read_keeps_no_store_file(stored: Path) -> No
     (stored / REFERENCE / T3 / "dataset.json").write_bytes(b"\x80\x04 not a reference")
     # T3's version is kept (the newest), but no run can load it: B is no longer needed.
     assert plan_cleanup(stored, keep=1).delete_store == [f"{STORE}/{n}.npz" for n in (A, B, C)]
+
+
+def test_the_run_that_wrote_a_store_file_counts_its_bytes(stored: Path) -> None:
+    # B's file was written during T2 (after it started), so T2 wrote it; T3 found it there.
+    t2_started = datetime(2026, 1, 2, 10, tzinfo=timezone.utc).timestamp()
+    os.utime(stored / STORE / f"{B}.npz", (t2_started + 5, t2_started + 5))
+    reference = len((stored / REFERENCE / T2 / "dataset.json").read_bytes())
+    assert bytes_written_by(stored, T2) == 100 + 10 + 1 + reference + 2000
+    assert bytes_written_by(stored, T3) == 100 + 10 + 1 + reference

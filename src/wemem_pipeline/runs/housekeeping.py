@@ -26,6 +26,7 @@ import shutil
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..catalog_datasets.dataset_store import DATASET_STORE, fingerprint_of_reference
@@ -69,12 +70,34 @@ def folder_bytes(path: Path) -> int:
 
 
 def bytes_written_by(project: Path, run_id: str) -> int:
-    """The bytes of every version folder named ``run_id`` under ``project/data``: what that
-    run wrote as versioned artifacts (its run record not counted)."""
-    return sum(
+    """The bytes of every version folder named ``run_id`` under ``project/data``, and of the
+    dataset store file it wrote: what that run added (its run record not counted)."""
+    versions = find_versions(project)
+    written = sum(
         folder_bytes(project / folder / run_id)
-        for folder, versions in find_versions(project).items()
-        if run_id in versions
+        for folder, stored in versions.items()
+        if run_id in stored
+    )
+    return written + _store_bytes_written_by(project, run_id, versions)
+
+
+def _store_bytes_written_by(project: Path, run_id: str, versions: dict[str, list[str]]) -> int:
+    """The store file ``run_id``'s dataset refers to, if written after the run started (the
+    run wrote it; a later run on the same data found it there)."""
+    try:
+        started = datetime.strptime(run_id, "%Y-%m-%dT%H.%M.%S.%fZ").replace(tzinfo=timezone.utc)
+    except ValueError:  # not Kedro's timestamp: no start time to compare with
+        return 0
+    fingerprints = {
+        _referred(project, folder, run_id)
+        for folder, stored in versions.items()
+        if Path(folder).name == DATASET_REFERENCE and run_id in stored
+    }
+    files = [project / DATASET_STORE / f"{f}.npz" for f in fingerprints - {None}]
+    return sum(
+        file.stat().st_size
+        for file in files
+        if file.is_file() and file.stat().st_mtime >= started.timestamp()
     )
 
 
@@ -168,19 +191,25 @@ def plan_cleanup(project: Path, keep: int) -> CleanupPlan:
 
 
 def _fingerprints_kept(project: Path, plan: CleanupPlan) -> set[str]:
-    """The dataset store files that the ``dataset`` versions the plan keeps refer to. A
-    reference that cannot be read refers to nothing: no run can load it either."""
-    fingerprints = set()
-    for folder, versions in plan.versions.items():
-        if Path(folder).name != DATASET_REFERENCE:
-            continue
-        for version in set(versions) - set(plan.delete.get(folder, [])):
-            try:
-                text = (project / folder / version / DATASET_REFERENCE).read_bytes()
-            except OSError:  # an unfinished version: its run is running, which keeps its data
-                continue
-            fingerprints.add(fingerprint_of_reference(text))
+    """The dataset store files that the ``dataset`` versions the plan keeps refer to."""
+    fingerprints = {
+        _referred(project, folder, version)
+        for folder, versions in plan.versions.items()
+        if Path(folder).name == DATASET_REFERENCE
+        for version in set(versions) - set(plan.delete.get(folder, []))
+    }
     return fingerprints - {None}
+
+
+def _referred(project: Path, folder: str, version: str) -> str | None:
+    """The fingerprint that the ``dataset`` version ``folder/version`` names. ``None`` for a
+    reference that cannot be read (no run can load it either) or is not written yet (its run
+    is running, which keeps its data)."""
+    try:
+        text = (project / folder / version / DATASET_REFERENCE).read_bytes()
+    except OSError:
+        return None
+    return fingerprint_of_reference(text)
 
 
 def _reason_to_keep(

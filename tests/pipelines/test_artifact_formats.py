@@ -173,6 +173,8 @@ def wrong_outputs(sentinel: Path) -> dict[str, tuple[bytes, str]]:
     samples = np.arange(3, dtype=np.int64)
     logits = np.zeros((3, 2), np.float32)
     good = npz_bytes(**{"0/sample_index": samples, "0/logits/victim": logits})
+    compressed = io.BytesIO()  # as the dataset saves them
+    np.savez_compressed(compressed, **{"0/sample_index": samples, "0/logits/victim": logits})
     single = io.BytesIO()
     np.save(single, logits)
     return {
@@ -200,6 +202,7 @@ def wrong_outputs(sentinel: Path) -> dict[str, tuple[bytes, str]]:
         "an empty file": (b"", "not an .npz archive (it starts with b'')"),
         "a truncated archive": (good[: len(good) // 2], "unreadable"),
         "flipped bytes": (flip_byte(good, len(good) // 4), "unreadable"),
+        "flipped compressed bytes": (flip_byte(compressed.getvalue(), 100), "unreadable"),
         "JSON": (b'{"0": [1, 2]}', "not an .npz archive"),
         "a pickle": (crafted["a pickle"], "pickled data"),
         "a torch.save file": (crafted["a torch.save file"], "which is not a numpy array"),

@@ -1,8 +1,9 @@
 """Kedro dataset of the models' outputs per round: ``{round: ModelOutputs}`` in one ``.npz``.
 
 The archive holds plain arrays only, saved as they are (float32 logits stay float32, NaNs of
-the sensitivity included) and compressed without loss, so a round trip is bit-identical; it is read without unpickling
-anything (:mod:`.npz_files`) and checked entry by entry before it becomes ``ModelOutputs``.
+the sensitivity included) and compressed without loss, so a round trip is bit-identical. It is
+read without unpickling anything (:mod:`.npz_files`) and checked entry by entry before it
+becomes ``ModelOutputs``.
 """
 
 from __future__ import annotations
@@ -124,8 +125,8 @@ class ModelOutputsDataset(AbstractVersionedDataset[dict, dict]):
         path = get_filepath_str(self._get_save_path(), self._protocol)
         self._fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
         with self._fs.open(path, "wb") as file:
-            # Compressed: a third smaller (the sensitivity's NaN rows, the logits' exponents),
-            # for a tenth of a second per MB; every run writes several of these.
+            # Compressed: a third smaller (the sensitivity's NaN rows, the logits' exponents)
+            # for under 0.1 s per MB; every run writes several of these.
             np.savez_compressed(file, **arrays)
 
     def _exists(self) -> bool:

@@ -13,12 +13,14 @@ whose ``log p_y`` is exactly 0 in float32, and both TPR@1%FPR and AUC.
 from __future__ import annotations
 
 import argparse
-import pickle
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from kedro.io import Version
 
+from wemem_pipeline.catalog_datasets.dataset_store import DATASET_STORE, StoredDatasetDataset
+from wemem_pipeline.catalog_datasets.model_outputs import ModelOutputsDataset
 from wemem_pipeline.core.attacks.threshold import ThresholdAttack, negative_loss, top_confidence
 from wemem_pipeline.core.evaluation import last_round
 from wemem_pipeline.core.metrics import membership_metrics
@@ -49,9 +51,9 @@ def newest(folder: Path) -> Path:
     return version / folder.name
 
 
-def load(path: Path) -> object:
-    with path.open("rb") as file:
-        return pickle.load(file)
+def newest_outputs(folder: Path) -> dict:
+    """The newest version of a ``*_outputs.npz`` artifact."""
+    return ModelOutputsDataset(str(folder), version=Version(None, None)).load()
 
 
 def main() -> None:
@@ -66,16 +68,18 @@ def main() -> None:
         path = args.project / "data" / relative
         return path.parent / args.branch / path.name if args.branch else path
 
-    dataset = load(newest(artifact("02_intermediate/dataset.pkl")))
+    store = {"path": str(args.project / DATASET_STORE)}
+    dataset_file = artifact("02_intermediate/dataset.json")
+    dataset = StoredDatasetDataset(str(dataset_file), store, Version(None, None)).load()
     splits = pd.read_parquet(newest(artifact("03_primary/splits.parquet")))
-    defended = artifact(f"07_model_output/{args.scenario}/defended_outputs.pkl")
+    defended = artifact(f"07_model_output/{args.scenario}/defended_outputs.npz")
     if args.branch:
         defended = args.project / "data" / f"07_model_output/{args.scenario}/{args.branch}"
-        defended = defended / "defended_outputs.pkl"
+        defended = defended / "defended_outputs.npz"
     stages = {
-        "dense": last_round(load(newest(artifact("07_model_output/dense_outputs.pkl")))),
-        "base": last_round(load(newest(artifact("07_model_output/iterative_outputs.pkl")))),
-        args.scenario: last_round(load(newest(defended))),
+        "dense": last_round(newest_outputs(artifact("07_model_output/dense_outputs.npz"))),
+        "base": last_round(newest_outputs(artifact("07_model_output/iterative_outputs.npz"))),
+        args.scenario: last_round(newest_outputs(defended)),
     }
     seed = int(args.branch.removeprefix("seed_")) if args.branch else args.seed
     rows = []

@@ -7,9 +7,11 @@ run, the versions of running runs and the ones they load; nothing else under ``d
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -32,7 +34,7 @@ T1, T2, T3, T4, T5 = (f"2026-01-0{day}T10.00.00.000Z" for day in range(1, 6))
 GONE = 2**22 + 12345  # above Linux's largest pid: a process that is gone
 MODELS = "data/06_models/dense_models.pt"
 REPORT = "data/08_reporting/scenario3/report.md"
-BRANCH = "data/07_model_output/seed_1/dense_outputs.pkl"
+BRANCH = "data/07_model_output/seed_1/dense_outputs.npz"
 
 
 def add_version(project: Path, folder: str, run_id: str, size: int) -> None:
@@ -115,7 +117,7 @@ def test_keep_two_deletes_the_older_versions_and_their_records(project: Path) ->
     assert set(before) - set(after) == {
         f"{MODELS}/{T2}/dense_models.pt",
         f"{MODELS}/{T1}/dense_models.pt",
-        f"{BRANCH}/{T1}/dense_outputs.pkl",
+        f"{BRANCH}/{T1}/dense_outputs.npz",
         f"{REPORT}/{T2}/report.md",
         f"{REPORT}/{T1}/report.md",
         f"data/09_runs/{T1}.json",
@@ -211,3 +213,74 @@ def test_kedro_clean_deletes_in_a_project(tmp_path: Path) -> None:
     assert find_versions(project) == {BRANCH: [T2], MODELS: [T2]}
     assert not (project / "data/09_runs" / f"{T1}.json").exists()
     assert all(file.read_text() == "keep me" for file in kept)
+
+
+# ----------------------------------------------------------------------------- dataset store
+
+STORE = "data/02_intermediate/datasets"
+REFERENCE = "data/02_intermediate/dataset.json"
+A, B, C = "a" * 16, "b" * 16, "c" * 16  # fingerprints
+
+
+def add_reference(project: Path, run_id: str, fingerprint: str) -> None:
+    """A version of ``dataset``: the run's reference to the store file ``fingerprint``."""
+    path = project / REFERENCE / run_id / "dataset.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"fingerprint": fingerprint, "name": "digits"}))
+
+
+def add_store_file(project: Path, fingerprint: str, size: int) -> None:
+    path = project / STORE / f"{fingerprint}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x" * size)
+
+
+@pytest.fixture
+def stored(project: Path) -> Path:
+    """``project`` whose runs T1 (data A), T2 and T3 (data B) wrote ``dataset``; the store
+    holds A, B and C (1, 2 and 4 kB); no version refers to C."""
+    for run_id, fingerprint in ((T1, A), (T2, B), (T3, B)):
+        add_reference(project, run_id, fingerprint)
+    for fingerprint, size in ((A, 1000), (B, 2000), (C, 4000)):
+        add_store_file(project, fingerprint, size)
+    return project
+
+
+def test_store_files_no_kept_version_refers_to_go(stored: Path) -> None:
+    plan = plan_cleanup(stored, keep=1)
+    assert plan.delete[REFERENCE] == [T2, T1]
+    assert plan.delete_store == [f"{STORE}/{A}.npz", f"{STORE}/{C}.npz"]  # B: T3's
+    lines = describe(plan, deleted=False).splitlines()
+    assert (
+        "Dataset store (data/02_intermediate/datasets/, which the dataset versions refer to): "
+        "3 files, 7.0 kB." in lines
+    )
+    assert f"  {STORE}/{C}.npz  unreferenced        4.0 kB" in lines
+    assert lines[-2].startswith("Would delete 9 versions (")
+    assert ", 2 dataset store files (5.0 kB) and 2 run records;" in lines[-2]
+    apply_cleanup(stored, plan)
+    assert sorted(p.name for p in (stored / STORE).iterdir()) == [f"{B}.npz"]
+    assert plan_cleanup(stored, keep=1).delete_store == []
+
+
+def test_store_files_of_kept_versions_and_running_runs_stay(stored: Path) -> None:
+    # T5 is running on data C: it may be writing C's store file before its reference.
+    running = RunRecord(T5, ["data_split"], "base", process=os.getpid(), dataset_fingerprint=C)
+    running.save(stored)
+    assert plan_cleanup(stored, keep=3).delete_store == []  # T1's reference is kept: A stays
+    assert plan_cleanup(stored, keep=1).delete_store == [f"{STORE}/{A}.npz"]
+
+
+def test_a_reference_that_cannot_be_read_keeps_no_store_file(stored: Path) -> None:
+    (stored / REFERENCE / T3 / "dataset.json").write_bytes(b"\x80\x04 not a reference")
+    # T3's version is kept (the newest), but no run can load it: B is no longer needed.
+    assert plan_cleanup(stored, keep=1).delete_store == [f"{STORE}/{n}.npz" for n in (A, B, C)]
+
+
+def test_the_run_that_wrote_a_store_file_counts_its_bytes(stored: Path) -> None:
+    # B's file was written during T2 (after it started), so T2 wrote it; T3 found it there.
+    t2_started = datetime(2026, 1, 2, 10, tzinfo=timezone.utc).timestamp()
+    os.utime(stored / STORE / f"{B}.npz", (t2_started + 5, t2_started + 5))
+    reference = len((stored / REFERENCE / T2 / "dataset.json").read_bytes())
+    assert bytes_written_by(stored, T2) == 100 + 10 + 1 + reference + 2000
+    assert bytes_written_by(stored, T3) == 100 + 10 + 1 + reference

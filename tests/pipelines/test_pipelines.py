@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-import pickle
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,8 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from kedro.io import Version
 from kedro_project import latest, project_copy, run_kedro, run_kedro_each
 
+from wemem_pipeline.catalog_datasets.model_outputs import ModelOutputsDataset
 from wemem_pipeline.core.attacks import ATTACKS
 from wemem_pipeline.core.outputs import ModelOutputs
 
@@ -87,8 +88,8 @@ def test_splits_and_histories_are_persisted(finished_run: Path) -> None:
     assert (history["sparsity"] - history["target_sparsity"]).abs().max() < 0.005
     # Every procedure keeps its outputs by round and its members' reuse.
     for stage, rounds in (("dense", [0]), ("one_shot", [0]), ("iterative", [0, 1, 2])):
-        with latest(finished_run, f"07_model_output/{stage}_outputs.pkl").open("rb") as file:
-            outputs = pickle.load(file)
+        folder = finished_run / f"data/07_model_output/{stage}_outputs.npz"
+        outputs = ModelOutputsDataset(str(folder), Version(None, None)).load()  # the newest
         assert sorted(outputs) == rounds, stage
         assert all(
             isinstance(o, ModelOutputs) and set(o.logits) == models for o in outputs.values()

@@ -12,8 +12,10 @@ versions on disk, without the catalog or a Kedro session, and keeps per dataset:
 
 A run record (``data/09_runs/<run id>.json``) goes when the cleanup deletes the last of its run's
 versions; records of runs that wrote no versioned artifact stay (they are small, and say why a
-run stopped early). Non-versioned files, ``.gitkeep`` and folders that are not versions are
-never touched.
+run stopped early). A file of the dataset store (``data/02_intermediate/datasets/``, one
+``<fingerprint>.npz`` per data content, not versioned: runs refer to it by fingerprint) goes
+when no kept version of a ``dataset`` reference names it and no running run uses that data.
+Other non-versioned files, ``.gitkeep`` and folders that are not versions are never touched.
 """
 
 from __future__ import annotations
@@ -24,14 +26,19 @@ import shutil
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
+from ..catalog_datasets.dataset_store import DATASET_STORE, fingerprint_of_reference
 from ..core.errors import UserError
 from .records import COMPLETED, RUNS_DIR, RunRecord, SaveLog, read_records
 
 DATA_DIR = Path("data")
 # A version folder's name: Kedro's timestamp, which is also the id of the run that wrote it.
 VERSION_NAME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}\.\d{3}Z")
+# The file name of the ``dataset`` artifact (and of its seed branches' variants): a reference
+# into the dataset store.
+DATASET_REFERENCE = "dataset.json"
 
 
 def find_versions(project: Path) -> dict[str, list[str]]:
@@ -63,12 +70,34 @@ def folder_bytes(path: Path) -> int:
 
 
 def bytes_written_by(project: Path, run_id: str) -> int:
-    """The bytes of every version folder named ``run_id`` under ``project/data``: what that
-    run wrote as versioned artifacts (its run record not counted)."""
-    return sum(
+    """The bytes of every version folder named ``run_id`` under ``project/data``, and of the
+    dataset store file it wrote: what that run added (its run record not counted)."""
+    versions = find_versions(project)
+    written = sum(
         folder_bytes(project / folder / run_id)
-        for folder, versions in find_versions(project).items()
-        if run_id in versions
+        for folder, stored in versions.items()
+        if run_id in stored
+    )
+    return written + _store_bytes_written_by(project, run_id, versions)
+
+
+def _store_bytes_written_by(project: Path, run_id: str, versions: dict[str, list[str]]) -> int:
+    """The store file ``run_id``'s dataset refers to, if written after the run started (the
+    run wrote it; a later run on the same data found it there)."""
+    try:
+        started = datetime.strptime(run_id, "%Y-%m-%dT%H.%M.%S.%fZ").replace(tzinfo=timezone.utc)
+    except ValueError:  # not Kedro's timestamp: no start time to compare with
+        return 0
+    fingerprints = {
+        _referred(project, folder, run_id)
+        for folder, stored in versions.items()
+        if Path(folder).name == DATASET_REFERENCE and run_id in stored
+    }
+    files = [project / DATASET_STORE / f"{f}.npz" for f in fingerprints - {None}]
+    return sum(
+        file.stat().st_size
+        for file in files
+        if file.is_file() and file.stat().st_mtime >= started.timestamp()
     )
 
 
@@ -84,12 +113,15 @@ class CleanupPlan:
     delete: dict[str, list[str]] = field(default_factory=dict)  # dataset folder -> versions
     kept_beyond: dict[str, int] = field(default_factory=dict)  # reason -> older versions kept
     delete_records: list[str] = field(default_factory=list)  # run ids
+    store: dict[str, int] = field(default_factory=dict)  # dataset store file -> bytes
+    delete_store: list[str] = field(default_factory=list)  # dataset store files
 
     def deleted_bytes(self) -> int:
-        return sum(self.sizes[folder, v] for folder, vs in self.delete.items() for v in vs)
+        versions = sum(self.sizes[folder, v] for folder, vs in self.delete.items() for v in vs)
+        return versions + sum(self.store[file] for file in self.delete_store)
 
     def total_bytes(self) -> int:
-        return sum(self.sizes.values())
+        return sum(self.sizes.values()) + sum(self.store.values())
 
     def run_bytes(self, run_id: str) -> int:
         """The bytes of ``run_id``'s versions (:func:`bytes_written_by` without a new scan)."""
@@ -133,7 +165,37 @@ def plan_cleanup(project: Path, keep: int) -> CleanupPlan:
         if doomed:
             plan.delete[folder] = doomed
     plan.delete_records = _records_left_without_versions(plan, records)
+    plan.store = {
+        path.relative_to(project).as_posix(): path.stat().st_size
+        for path in sorted((project / DATASET_STORE).glob("*.npz"))
+    }
+    in_use = _fingerprints_kept(project, plan) | {
+        records[run_id].dataset_fingerprint for run_id in running
+    }
+    plan.delete_store = [file for file in plan.store if Path(file).stem not in in_use]
     return plan
+
+
+def _fingerprints_kept(project: Path, plan: CleanupPlan) -> set[str]:
+    """The dataset store files that the ``dataset`` versions the plan keeps refer to."""
+    fingerprints = {
+        _referred(project, folder, version)
+        for folder, versions in plan.versions.items()
+        if Path(folder).name == DATASET_REFERENCE
+        for version in set(versions) - set(plan.delete.get(folder, []))
+    }
+    return fingerprints - {None}
+
+
+def _referred(project: Path, folder: str, version: str) -> str | None:
+    """The fingerprint that the ``dataset`` version ``folder/version`` names. ``None`` for a
+    reference that cannot be read (no run can load it either) or is not written yet (its run
+    is running, which keeps its data)."""
+    try:
+        text = (project / folder / version / DATASET_REFERENCE).read_bytes()
+    except OSError:
+        return None
+    return fingerprint_of_reference(text)
 
 
 def _reason_to_keep(
@@ -171,6 +233,8 @@ def apply_cleanup(project: Path, plan: CleanupPlan) -> None:
     for run_id in plan.delete_records:
         (project / RUNS_DIR / f"{run_id}.json").unlink(missing_ok=True)
         SaveLog(project / RUNS_DIR, run_id).remove()  # a killed run's log of what it saved
+    for file in plan.delete_store:
+        (project / file).unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------- report
@@ -208,14 +272,14 @@ def _plural(count: int, word: str) -> str:
 
 def describe(plan: CleanupPlan, deleted: bool, command: str = "kedro clean") -> str:
     """What the cleanup did (``deleted``) or would do, as the command prints it."""
-    if not plan.versions:
+    if not plan.versions and not plan.store:
         return f"No versioned artifacts under {DATA_DIR}/: nothing to delete."
     count = sum(len(vs) for vs in plan.versions.values())
     runs = plan.run_ids()
     lines = [
         f"Versioned artifacts under {DATA_DIR}/{' before the cleanup' if deleted else ''}: "
         f"{_plural(len(plan.versions), 'dataset')}, {_plural(count, 'version')}, "
-        f"{human_size(plan.total_bytes())}.",
+        f"{human_size(sum(plan.sizes.values()))}.",
         f"Runs ({RUNS_DIR.as_posix()}), newest first: size of the versions each run wrote",
         *(_run_line(plan, run_id, deleted) for run_id in runs),
     ]
@@ -225,25 +289,39 @@ def describe(plan: CleanupPlan, deleted: bool, command: str = "kedro clean") -> 
             f"One run of {','.join(plan.pipelines[newest])} added "
             f"{human_size(plan.run_bytes(newest))} (the newest completed run, {newest})."
         )
+    if plan.store:
+        lines.append(
+            f"Dataset store ({DATASET_STORE}/, which the dataset versions refer to): "
+            f"{_plural(len(plan.store), 'file')}, {human_size(sum(plan.store.values()))}."
+        )
     verb = "Deleted" if deleted else "Would delete"
     lines.append(f"{verb}, keeping the newest {_plural(plan.keep, 'version')} per dataset:")
-    width = max((len(folder) for folder in plan.delete), default=0)
+    width = max((len(name) for name in [*plan.delete, *plan.delete_store]), default=0)
     for folder, versions in plan.delete.items():
         size = human_size(sum(plan.sizes[folder, v] for v in versions))
         of_all = f"{_plural(len(versions), 'version')} of {len(plan.versions[folder])}"
         lines.append(f"  {folder:<{width}}  {of_all:<16} {size:>9}")
-    if not plan.delete:
+    for file in plan.delete_store:  # no kept version refers to it
+        lines.append(f"  {file:<{width}}  {'unreferenced':<16} {human_size(plan.store[file]):>9}")
+    if not plan.delete and not plan.delete_store:
         lines.append("  nothing")
     for reason, kept in plan.kept_beyond.items():
         lines.append(f"Also kept: {_plural(kept, 'older version')}, {reason}.")
     removed = sum(len(vs) for vs in plan.delete.values())
+    removed_bytes = sum(plan.sizes[folder, v] for folder, vs in plan.delete.items() for v in vs)
+    store = ""
+    if plan.store:
+        store_bytes = sum(plan.store[file] for file in plan.delete_store)
+        store = (
+            f", {_plural(len(plan.delete_store), 'dataset store file')} ({human_size(store_bytes)})"
+        )
     left = plan.total_bytes() - plan.deleted_bytes()
     lines.append(
-        f"{verb} {_plural(removed, 'version')} ({human_size(plan.deleted_bytes())}) and "
+        f"{verb} {_plural(removed, 'version')} ({human_size(removed_bytes)}){store} and "
         f"{_plural(len(plan.delete_records), 'run record')}; {human_size(left)} "
         f"{'stay' if deleted else 'would stay'}."
     )
-    if not deleted and plan.delete:
+    if not deleted and (plan.delete or plan.delete_store):
         again = f"{command} --keep {plan.keep} --delete"
         lines.append(f"Dry run: nothing was deleted; `{again}` deletes the above.")
     return "\n".join(lines)

@@ -26,6 +26,7 @@ from .core.validation import from_mapping
 from .runs import tracking
 from .runs.project_paths import project_relative, use_project_paths
 from .runs.records import RunRecord, new_record, shaping_values
+from .runs.run_options import check_load_versions
 from .runs.runners import memory_datasets
 from .runs.seed_branches import (
     branch,
@@ -94,6 +95,7 @@ class RunHooks:
             for name in pipeline.inputs()
             if name.split(".")[-1] not in _NOT_ARTIFACTS and not name.startswith("params:")
         }
+        check_load_versions(run_params.get("load_versions") or {}, inputs)
         record.loaded = choose_input_versions(
             catalog,
             inputs,

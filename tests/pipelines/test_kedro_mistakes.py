@@ -14,7 +14,7 @@ import pytest
 from kedro_project import project_copy, run_kedro_each
 
 from wemem_pipeline.core.autotune import MADE_BY
-from wemem_pipeline.runs.run_options import CommandLineError, check_runner
+from wemem_pipeline.runs.run_options import CommandLineError, check_load_versions, check_runner
 
 REFUSED = "wemem-pipeline: the run stopped ("
 DASK = "--runner=wemem_pipeline.runs.runners.DaskRunner"
@@ -49,6 +49,10 @@ CASES = {
     "load_versions_dataset": [
         "--pipeline=attacks",
         "--load-versions=splitz:2026-01-01T00.00.00.000Z",
+    ],
+    "load_versions_not_loaded": [
+        "--pipeline=attacks",
+        "--load-versions=dense_models:2026-01-01T00.00.00.000Z",
     ],
     "runner": ["--runner=nosuch"],
     "runner_params": ["--runner-params=nosuch=1"],
@@ -95,6 +99,10 @@ def block(refused: dict, name: str, kind: str) -> str:
         (
             "load_versions_dataset",
             ["--load-versions names 'splitz'", "loads: dataset,", "did you mean 'splits'?"],
+        ),
+        (
+            "load_versions_not_loaded",
+            ["names 'dense_models', which this run does not load", "did you mean 'dense_outputs'?"],
         ),
         ("runner", ["--runner=nosuch: there is no runner", "wemem_pipeline.runs.runners.Dask"]),
         ("runner_params", ["SequentialRunner takes no parameter 'nosuch'", "is_async"]),
@@ -184,3 +192,9 @@ def test_runner_mistakes_are_named(runner: str, params: dict, named: str) -> Non
 )
 def test_runners_and_their_parameters_pass(runner, params) -> None:
     check_runner(runner, params)
+
+
+def test_load_versions_of_datasets_a_run_makes_are_refused() -> None:
+    check_load_versions({"splits": "v"}, ["dataset", "splits"])
+    with pytest.raises(CommandLineError, match="names 'splits', which this run does not load"):
+        check_load_versions({"splits": "v"}, [])

@@ -15,7 +15,7 @@ import difflib
 import functools
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -222,24 +222,40 @@ def _load_versions_mistake(error: DatasetNotFoundError, options: Mapping[str, An
     unknown = re.search(r"keys \[(.*)\]", str(error))
     names = unknown.group(1).split(", ") if unknown else list(options.get("load_versions") or {})
     label, pipeline = _run_pipeline(options)
-    loads = sorted(
+    loads = [
         name
         for name in pipeline.inputs()
         if not name.startswith("params:") and name.split(".")[-1] not in _NOT_DATASETS
-    )
-    if loads:
-        hint = f"the datasets this run loads: {', '.join(loads)}{_close(names[0], loads)}"
-    else:
-        hint = (
-            f"--pipeline={label} makes every dataset it uses, so there is nothing to load; "
-            "--load-versions is for pipelines that load earlier runs' artifacts, such as "
-            "--pipeline=attacks"
-        )
+    ]
     return CommandLineError(
         f"--load-versions names {', '.join(map(repr, names))}, which is not a dataset of "
         "this project",
-        hint=hint,
+        hint=_loads_hint(names, loads),
     )
+
+
+def check_load_versions(requested: Mapping[str, str], loads: Iterable[str]) -> None:
+    """Every dataset ``--load-versions`` names is one the run loads from earlier runs: Kedro
+    would ignore the others without a word."""
+    loads = list(loads)
+    ignored = sorted(set(requested) - set(loads))
+    if ignored:
+        raise CommandLineError(
+            f"--load-versions names {', '.join(map(repr, ignored))}, which this run does not "
+            "load (it makes them, or does not use them)",
+            hint=_loads_hint(ignored, loads),
+        )
+
+
+def _loads_hint(names: list[str], loads: Iterable[str]) -> str:
+    loads = sorted(loads)
+    if not loads:
+        return (
+            "this run makes every dataset it uses, so there is nothing to load; "
+            "--load-versions is for pipelines that load earlier runs' artifacts, such as "
+            "--pipeline=attacks"
+        )
+    return f"the datasets this run loads: {', '.join(loads)}{_close(names[0], loads)}"
 
 
 _FILTER_ERRORS = (

@@ -116,6 +116,13 @@ def test_the_file_kedro_names_is_named() -> None:
     )
 
 
+def test_a_fault_in_a_worker_process_is_read_from_the_error_it_sent_back() -> None:
+    """A worker's error travels back without its cause: only its text names the fault."""
+    error = DatasetError("dense_models: Failed while saving.\n[Errno 28] No space left on device")
+    fault = storage_fault(error, PROJECT)
+    assert str(fault).startswith("the disk that holds data/ is full: No space left on device")
+
+
 def test_permission_denied_outside_data_names_the_file() -> None:
     fault = storage_fault(PermissionError(errno.EACCES, "Permission denied", "/srv/x.csv"), PROJECT)
     assert str(fault) == "/srv/x.csv: permission denied"

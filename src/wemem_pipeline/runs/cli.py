@@ -49,12 +49,13 @@ def _what_to_fix(error: Exception, options: dict[str, Any]) -> UserError | None:
     """The problem behind ``error`` that the user can fix: the latest :class:`UserError` or
     fault of the disk among its causes, else a mistake in the options or in conf/ that Kedro
     raised it for; ``None`` for anything else (a bug)."""
+    project = _project()
     for cause in causes(error):
         if isinstance(cause, UserError):
             return cause
-        if isinstance(cause, OSError) and (fault := storage_fault(error, _project())):
-            return fault
-    return explain(error, options)
+        if isinstance(cause, OSError) and storage_fault(cause, project) is not None:
+            break
+    return storage_fault(error, project) or explain(error, options)
 
 
 def _project() -> Path:

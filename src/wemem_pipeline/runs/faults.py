@@ -17,6 +17,7 @@ _NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
 # Kedro's error for a dataset that failed to save names it, and its file when it has one.
 _DATASET = re.compile(r"^([\w.\-]+): ")
 _FILEPATH = re.compile(r"filepath=([^,)]+)")
+_ERRNO = re.compile(r"\[Errno (\d+)\] ([^:\n]+)")
 
 
 class StorageError(UserError):
@@ -27,9 +28,7 @@ def storage_fault(error: BaseException, project: Path) -> StorageError | None:
     """The full disk or the unwritable folder that made a run of ``project`` fail with
     ``error``; ``None`` when no such fault is among its causes."""
     chain = list(causes(error))
-    fault = next(
-        (e for e in chain if isinstance(e, OSError) and e.errno in _FULL | _NOT_WRITABLE), None
-    )
+    fault = _fault_in(chain)
     if fault is None:
         return None
     path = _path_of(fault, chain)
@@ -37,7 +36,7 @@ def storage_fault(error: BaseException, project: Path) -> StorageError | None:
     where = _shown(path, project) if path else _dataset_of(chain)
     in_data = path is None or _is_below(path, data)
     if fault.errno in _FULL:
-        usage = shutil.disk_usage(data if data.exists() else project)
+        usage = shutil.disk_usage(next(p for p in (data, *data.parents) if p.exists()))
         return StorageError(
             f"the disk that holds {'data/' if in_data else _shown(path.parent, project)} is "
             f"full: {fault.strerror} while writing {where} ({_size(usage.free)} free of "
@@ -59,6 +58,19 @@ def storage_fault(error: BaseException, project: Path) -> StorageError | None:
         hint="check the permissions of that file and its folder (ls -ld), or give the run "
         "a path it may use",
     )
+
+
+def _fault_in(chain: list[BaseException]) -> OSError | None:
+    """The first fault among ``chain``: an ``OSError``, or one that an error of a worker
+    process names in its text (its cause did not travel back with it)."""
+    for link in chain:
+        if isinstance(link, OSError) and link.errno in _FULL | _NOT_WRITABLE:
+            return link
+    for link in chain:
+        named = _ERRNO.search(str(link))
+        if named and int(named.group(1)) in _FULL | _NOT_WRITABLE:
+            return OSError(int(named.group(1)), named.group(2).strip())
+    return None
 
 
 def _path_of(fault: OSError, chain: list[BaseException]) -> Path | None:

@@ -30,7 +30,9 @@ def import_scores(path: Path | str) -> str:
 
 def write_inputs(folder: Path) -> dict[str, Path]:
     """The bad files the runs below are given."""
-    files = {"other_scale": folder / "other_scale.csv", "torn": folder / "torn.journal"}
+    names = ("other_scale.csv", "one_row.csv", "torn.journal")
+    files = {Path(name).stem: folder / name for name in names}
+    files["one_row"].write_text("index,score\n0,0.5\n")
     rows = "\n".join(f"{i},{(i % 131) - 50}" for i in range(1797))  # every digits row, -50..80
     files["other_scale"].write_text(f"index,score\n{rows}\n")
     backend = optuna.storages.journal.JournalFileBackend(str(files["torn"]))
@@ -64,6 +66,7 @@ CASES = {
     "raw_dir_outside": ["--pipeline=data_split", "--params", "dataset.raw_dir=../../raw"],
     "passwd_scores": ["--pipeline=scenario3", "--params", import_scores("/etc/passwd")],
     "other_scale_scores": ["--pipeline=scenario3", "--params", import_scores("{other_scale}")],
+    "uncovered_scores": ["--pipeline=scenario3", "--params", import_scores("{one_row}")],
     "torn_journal": ["--pipeline=autotune", "--params", "autotune.storage={torn}"],
 }
 
@@ -153,6 +156,13 @@ def test_a_file_that_is_no_score_table_is_refused_before_the_first_node(refused)
 def test_scores_on_another_scale_are_refused(refused: dict) -> None:
     message = block(refused, "other_scale_scores", "data")
     assert "scores outside [-1, 1] (they range from -50 to 80)" in message
+
+
+def test_scores_that_leave_pool_samples_out_are_refused_before_the_first_node(refused) -> None:
+    """The pools are drawn before the first node, as the split node will draw them."""
+    message = block(refused, "uncovered_scores", "data")
+    assert "mem-score file" in message and "it must cover the whole pool" in message
+    assert "has no score for 628 of the 629 pool samples" in message  # digits, seed 0
 
 
 def test_a_torn_journal_is_refused_with_a_hint_that_keeps_the_studies(refused: dict) -> None:

@@ -123,6 +123,7 @@ KEDRO_OPTIONS = [
     [DASK, "--runner-params=address=not-an-address"],
     ["--nodes=nosuch"],
     ["--from-nodes=nosuch"],
+    ["--pipeline=data_split", "--nodes=load_dataset", "--from-nodes=split_samples"],
 ]
 DATA_FILES = {
     "empty.csv": "an empty CSV",

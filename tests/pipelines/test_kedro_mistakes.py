@@ -61,6 +61,11 @@ CASES = {
     "dask_address": [DASK, "--runner-params=address=not-an-address"],
     "nodes": ["--pipeline=scenario3", "--nodes=load_datset"],
     "from_nodes": ["--from-nodes=nosuch"],
+    "disjoint_filters": [
+        "--pipeline=data_split",
+        "--nodes=load_dataset",
+        "--from-nodes=split_samples",
+    ],
     "yaml": ["--env=local", "--pipeline=data_split"],
     "storage_outside": ["--pipeline=autotune", "--params", "autotune.storage=../outside/x.journal"],
     "raw_dir_outside": ["--pipeline=data_split", "--params", "dataset.raw_dir=../../raw"],
@@ -112,6 +117,7 @@ def block(refused: dict, name: str, kind: str) -> str:
         ("dask_address", ["address='not-an-address' is not a Dask scheduler", "tcp://<host>"]),
         ("nodes", ["has no node 'load_datset'", "did you mean 'load_dataset'?"]),
         ("from_nodes", ["--from-nodes=nosuch:", "kedro registry describe __default__"]),
+        ("disjoint_filters", ["--nodes, --from-nodes together select no node of data_split"]),
     ],
 )
 def test_kedro_option_mistakes_are_one_block(refused: dict, name: str, phrases: list) -> None:

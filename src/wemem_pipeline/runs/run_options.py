@@ -14,6 +14,7 @@ import copy
 import difflib
 import functools
 import inspect
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -198,13 +199,14 @@ def _shown(path: Path) -> str:
 
 def _env_mistake(error: MissingConfigException, options: Mapping[str, Any]) -> UserError | None:
     missing = re.search(r"not a valid directory: (.+)$", str(error))
-    env = options.get("env")
+    env = options.get("env") or os.environ.get("KEDRO_ENV")
     if not (missing and env and Path(missing.group(1)).name == env):
         return None
     conf = Path(missing.group(1)).parent
     envs = sorted(p.name for p in conf.iterdir() if p.is_dir() and p.name != "base")
+    given = f"--env={env}" if options.get("env") else f"KEDRO_ENV={env}"
     return CommandLineError(
-        f"--env={env}: there is no configuration environment {env!r} "
+        f"{given}: there is no configuration environment {env!r} "
         f"({_shown(conf / env)} does not exist)",
         hint=f"use one of: {', '.join(envs)} (the folders of {_shown(conf)}/ beside base)"
         f"{_close(env, envs)}",
@@ -275,11 +277,13 @@ _FILTERS = (
 )
 
 
-def _filter_mistake(options: Mapping[str, Any]) -> UserError:
+def _filter_mistake(options: Mapping[str, Any]) -> UserError | None:
     """Which of ``--tags``, ``--nodes``, ... selects no node of the run's pipelines. Kedro
     applies each to the whole pipeline and keeps the nodes all of them select."""
     label, pipeline = _run_pipeline(options)
     given = [f for f in _FILTERS if options.get(f[1])]
+    if not given:
+        return None
     for option, key, method, kind in given:
         values = list(options[key])
         existing = _existing(pipeline, kind)

@@ -15,6 +15,7 @@ from kedro_project import project_copy, run_kedro_each
 
 from wemem_pipeline.core.autotune import MADE_BY
 from wemem_pipeline.runs.run_options import CommandLineError, check_load_versions, check_runner
+from wemem_pipeline.runs.runners import DaskRunner
 
 REFUSED = "wemem-pipeline: the run stopped ("
 DASK = "--runner=wemem_pipeline.runs.runners.DaskRunner"
@@ -214,3 +215,10 @@ def test_load_versions_of_datasets_a_run_makes_are_refused() -> None:
     check_load_versions({"splits": "v"}, ["dataset", "splits"])
     with pytest.raises(CommandLineError, match="names 'splits', which this run does not load"):
         check_load_versions({"splits": "v"}, [])
+
+
+@pytest.mark.parametrize("address", ["not-an-address", "tcp://host:port", "inproc://x", 8786])
+def test_a_malformed_dask_address_is_refused_before_connecting(address) -> None:
+    with pytest.raises(CommandLineError, match="is not a Dask scheduler address") as refused:
+        DaskRunner(address=address)
+    assert "tcp://<host>:<port>" in refused.value.hint

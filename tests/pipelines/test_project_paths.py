@@ -9,10 +9,17 @@ import logging
 from pathlib import Path
 
 import pytest
+import torch
+from kedro.io import DataCatalog
 from kedro_project import project_copy, run_kedro_each
 
 from wemem_pipeline.core.errors import ParameterError
-from wemem_pipeline.runs.project_paths import PATH_PARAMETERS, project_relative, resolve_paths
+from wemem_pipeline.runs.project_paths import (
+    PATH_PARAMETERS,
+    project_relative,
+    resolve_paths,
+    use_project_paths,
+)
 
 PROJECT = Path("/work/project")
 
@@ -83,6 +90,26 @@ def test_records_keep_the_project_relative_spelling() -> None:
         "memorability": {"victim_scores_path": "/srv/v.csv", "method": "import"},
         "seed": 0,
     }
+
+
+def test_the_stored_model_file_is_opened_from_the_project_root(tmp_path, monkeypatch) -> None:
+    """``attack_stored.file`` reaches the catalog as given on the command line; a node in
+    another working directory (a subfolder, a Dask worker) still opens the project's file."""
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    torch.save({"weight": torch.ones(2)}, project / "models/victim.pt")
+    entry = {
+        "type": "wemem_pipeline.catalog_datasets.torch_state_dicts.StoredModelsDataset",
+        "filepath": str(project / "data/06_models/iterative_models.pt"),
+        "file": "models/victim.pt",
+        "versioned": True,
+    }
+    catalog = DataCatalog.from_config({"stored_models": entry})
+    catalog["parameters"] = {"attack_stored": {"file": "models/victim.pt"}}
+    use_project_paths(catalog, project)
+    monkeypatch.chdir(tmp_path)
+    stored = catalog.load("stored_models")
+    assert torch.equal(stored["victim"]["weight"], torch.ones(2))
 
 
 # ----------------------------------------------------------------------------- end to end

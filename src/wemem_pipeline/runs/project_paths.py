@@ -92,9 +92,9 @@ def _point_stored_models(catalog: Any, parameters: Mapping[str, Any]) -> None:
     file = (parameters.get("attack_stored") or {}).get("file")
     if not config.get("file") or not _is_local_path(file):
         return
-    with replacing_quietly():
+    with replacing_quietly():  # a user's file has no versions: the catalog's are not read
         catalog[_STORED_MODELS] = AbstractDataset.from_config(
-            _STORED_MODELS, {**config, "file": file}
+            _STORED_MODELS, {**config, "file": file, "versioned": False}
         )
 
 

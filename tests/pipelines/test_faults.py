@@ -123,6 +123,19 @@ def test_a_fault_in_a_worker_process_is_read_from_the_error_it_sent_back() -> No
     assert str(fault).startswith("the disk that holds data/ is full: No space left on device")
 
 
+def test_the_fault_the_run_failed_with_is_named_not_a_later_one() -> None:
+    """The run record written while the run fails may meet the full disk again."""
+    try:
+        try:
+            raise saving_failed(OSError(errno.ENOSPC, "No space left on device"), "splits")
+        except DatasetError as failed:
+            record = "/work/project/data/09_runs/r.tmp"
+            raise OSError(errno.ENOSPC, "No space left", record) from failed
+    except OSError as error:
+        fault = storage_fault(error, PROJECT)
+    assert "while writing the dataset 'splits'" in str(fault)
+
+
 def test_permission_denied_outside_data_names_the_file() -> None:
     fault = storage_fault(PermissionError(errno.EACCES, "Permission denied", "/srv/x.csv"), PROJECT)
     assert str(fault) == "/srv/x.csv: permission denied"

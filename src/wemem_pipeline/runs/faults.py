@@ -61,9 +61,10 @@ def storage_fault(error: BaseException, project: Path) -> StorageError | None:
 
 
 def _fault_in(chain: list[BaseException]) -> OSError | None:
-    """The first fault among ``chain``: an ``OSError``, or one that an error of a worker
-    process names in its text (its cause did not travel back with it)."""
-    for link in chain:
+    """The fault ``chain`` began with (saving the run record may fail again while the run
+    fails): an ``OSError``, or one that an error of a worker process names in its text (its
+    cause did not travel back with it)."""
+    for link in reversed(chain):
         if isinstance(link, OSError) and link.errno in _FULL | _NOT_WRITABLE:
             return link
     for link in chain:

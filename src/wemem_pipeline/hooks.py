@@ -24,7 +24,7 @@ from .core.splits import pool_samples, split_pools
 from .core.threads import threads_set_here, use_threads
 from .core.validation import from_mapping
 from .runs import tracking
-from .runs.project_paths import project_relative, use_project_paths
+from .runs.project_paths import point_stored_models, project_relative, use_project_paths
 from .runs.records import RunRecord, new_record, shaping_values
 from .runs.run_options import check_load_versions
 from .runs.runners import memory_datasets
@@ -105,6 +105,7 @@ class RunHooks:
             _producers,
         )
         pin_versions(catalog, record.loaded, record.run_id)
+        point_stored_models(catalog, parameters)
         if record.dataset_fingerprint is None and "dataset" in record.loaded:
             made = RunRecord.load(self._project, record.loaded["dataset"])
             record.dataset_fingerprint = made.dataset_fingerprint if made else None

@@ -16,6 +16,7 @@ from kedro_project import project_copy, run_kedro_each
 from wemem_pipeline.core.errors import ParameterError
 from wemem_pipeline.runs.project_paths import (
     PATH_PARAMETERS,
+    point_stored_models,
     project_relative,
     resolve_paths,
     use_project_paths,
@@ -106,7 +107,7 @@ def test_the_stored_model_file_is_opened_from_the_project_root(tmp_path, monkeyp
     }
     catalog = DataCatalog.from_config({"stored_models": entry})
     catalog["parameters"] = {"attack_stored": {"file": "models/victim.pt"}}
-    use_project_paths(catalog, project)
+    point_stored_models(catalog, use_project_paths(catalog, project))
     monkeypatch.chdir(tmp_path)
     stored = catalog.load("stored_models")
     assert torch.equal(stored["victim"]["weight"], torch.ones(2))

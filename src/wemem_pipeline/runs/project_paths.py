@@ -73,21 +73,22 @@ def resolve_paths(parameters: Mapping[str, Any], project: Path) -> dict[str, Any
 
 def use_project_paths(catalog: Any, project: Path) -> dict[str, Any]:
     """The run's parameters with their paths resolved (:func:`resolve_paths`), put back in
-    ``catalog`` for the nodes: ``parameters``, ``params:<section>`` of the sections with paths,
-    and the file ``stored_models`` opens."""
+    ``catalog`` for the nodes: ``parameters`` and ``params:<section>`` of the sections with
+    paths."""
     parameters = resolve_paths(catalog.load("parameters"), project)
     sections = {name.split(".")[0] for name in PATH_PARAMETERS} & parameters.keys()
     with replacing_quietly():
         catalog["parameters"] = parameters
         for section in sections:
             add_parameter(catalog, section, parameters[section])
-    _point_stored_models(catalog, parameters)
     return parameters
 
 
-def _point_stored_models(catalog: Any, parameters: Mapping[str, Any]) -> None:
-    """The catalog takes ``attack_stored.file`` as given on the command line (its
-    ``runtime_params``), which a node would open relative to its working directory."""
+def point_stored_models(catalog: Any, parameters: Mapping[str, Any]) -> None:
+    """``stored_models`` opens the resolved ``attack_stored.file``: the catalog takes it as
+    given on the command line (its ``runtime_params``), which a node would open relative to
+    its working directory. Call it once the input versions are chosen: replacing the entry
+    drops its configuration, which the choice reads."""
     config = catalog.config_resolver.resolve_pattern(_STORED_MODELS) or {}
     file = (parameters.get("attack_stored") or {}).get("file")
     if not config.get("file") or not _is_local_path(file):

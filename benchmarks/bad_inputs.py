@@ -3,8 +3,10 @@
 Each case is a ``kedro run --env=test ...`` in a scratch copy of the project (with the data
 of one finished test run where the case needs earlier artifacts), two at a time. A row gives
 the exit code, whether any node ran before the run stopped, and the message the user read.
+The faults of the disk (a full or read-only ``data/``) mount a small tmpfs over ``data/``: as
+root only; elsewhere their rows say they were not run.
 
-    python benchmarks/bad_inputs.py > /tmp/table.md     # about 5 minutes on 2 cores
+    python benchmarks/bad_inputs.py > /tmp/table.md     # about 6 minutes on 2 cores
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +104,26 @@ PARAMETERS = [
     "evaluation.bootstrap=50",
     "evaluation.null_permutations=1",
     "split.nonmember_source=test",
+    # Paths from parameters: a relative path is read from the project root and may not leave it.
+    "autotune.storage=../../x.journal",
+    "dataset.raw_dir=../raw",
+    "memorability.method=import,memorability.victim_scores_path=../v.csv,"
+    "memorability.shadow_scores_path=../s.csv",
+]
+# Mistakes in Kedro's own options (what was tried, kedro run arguments).
+DASK = "--runner=wemem_pipeline.runs.runners.DaskRunner"
+KEDRO_OPTIONS = [
+    ["--env=nosuch"],
+    ["--tags=nosuch"],
+    ["--load-versions=garbage"],
+    ["--pipeline=attacks", "--load-versions=splitz:2026-01-01T00.00.00.000Z"],
+    ["--pipeline=attacks", "--load-versions=dense_models:2026-01-01T00.00.00.000Z"],
+    ["--runner=nosuch"],
+    ["--runner-params=nosuch=1"],
+    [DASK, "--runner-params=address=not-an-address"],
+    ["--nodes=nosuch"],
+    ["--from-nodes=nosuch"],
+    ["--pipeline=data_split", "--nodes=load_dataset", "--from-nodes=split_samples"],
 ]
 DATA_FILES = {
     "empty.csv": "an empty CSV",
@@ -130,6 +154,38 @@ class Case:
     arguments: list[str]
     needs_run: bool = False  # starts from a finished test run's data
     before: list[str] | None = None  # a run made first, as the user did
+    # What the project is like while the case runs (a file in conf/local, a full data/).
+    setting: Callable[[Path], AbstractContextManager[None]] | None = None
+
+
+class CannotMake(Exception):
+    """The setting of a case cannot be made on this machine (mounting needs root)."""
+
+
+@contextmanager
+def invalid_local_yaml(project: Path) -> Iterator[None]:
+    (project / "conf/local/parameters.yml").write_text(
+        "seed: 1\npruning:\n  sparsity: 0.5\n   rounds: 3\n"  # line 4 indented too far
+    )
+    yield
+
+
+def tmpfs_over_data(options: str) -> Callable[[Path], AbstractContextManager[None]]:
+    """data/ as a small tmpfs mounted with ``options`` (64 KB: a run record fits, the
+    dataset does not), for the faults of the disk."""
+
+    @contextmanager
+    def mounted(project: Path) -> Iterator[None]:
+        data = str(project / "data")
+        command = ["mount", "-t", "tmpfs", "-o", f"{options},size=64k", "tmpfs", data]
+        if os.geteuid() != 0 or subprocess.run(command, capture_output=True).returncode:
+            raise CannotMake("mounting a tmpfs over data/ needs root")
+        try:
+            yield
+        finally:
+            subprocess.run(["umount", data], check=True)
+
+    return mounted
 
 
 class _RunsACommand:
@@ -161,6 +217,13 @@ def write_bad_files(folder: Path) -> None:
     (folder / "corrupt.journal").write_text("{not a journal\n")
     foreign = optuna.storages.journal.JournalFileBackend(str(folder / "foreign.journal"))
     optuna.create_study(storage=optuna.storages.JournalStorage(foreign), study_name="theirs")
+    torn = optuna.storages.journal.JournalFileBackend(str(folder / "torn.journal"))
+    study = optuna.create_study(storage=optuna.storages.JournalStorage(torn), study_name="ours")
+    study.set_user_attr("made_by", "wemem-pipeline")
+    with (folder / "torn.journal").open("ab") as journal:  # a write cut short by a kill
+        journal.write(b'{"op_code":5,"worker_id":"w","study_id":0,"datetime_st')
+    rows = "\n".join(f"{i},{(i % 131) - 50}" for i in range(1797))  # every digits row
+    (folder / "other_scale.csv").write_text(f"index,score\n{rows}\n")
 
 
 def cases(folder: Path) -> list[Case]:
@@ -169,9 +232,9 @@ def cases(folder: Path) -> list[Case]:
     ok.write_text("a,b,label\n" + "\n".join(f"{i % 7},{i % 5},{i % 2}" for i in range(90)))
     scores = folder / "scores.csv"
     scores.write_text("index,score\n0,0.5\n")
-    mismatched = (
-        f"memorability.method=import,memorability.victim_scores_path={scores},"
-        f"memorability.shadow_scores_path={scores}"
+    imported = (
+        "memorability.method=import,memorability.victim_scores_path={0},"
+        "memorability.shadow_scores_path={0}"
     )
     attack_stored = ["--pipeline=attack_stored", "--params"]
     return [
@@ -184,7 +247,14 @@ def cases(folder: Path) -> list[Case]:
             Case(what, "model file", [*attack_stored, f"attack_stored.file={folder / name}"], True)
             for name, what in MODEL_FILES.items()
         ),
-        Case("mem-scores that do not match the data", "data file", ["--params", mismatched]),
+        *(
+            Case(what, "data file", ["--params", imported.format(path)])
+            for path, what in (
+                (scores, "mem-scores that do not match the data"),
+                ("/etc/passwd", "`/etc/passwd` as a mem-score file"),
+                (folder / "other_scale.csv", "mem-scores in [-50, 80]"),
+            )
+        ),
         *(
             Case(
                 what, "study file", ["--pipeline=autotune", "--params", f"autotune.storage={path}"]
@@ -192,6 +262,7 @@ def cases(folder: Path) -> list[Case]:
             for path, what in (
                 (folder / "corrupt.journal", "an autotune study file that is not a journal"),
                 (folder / "foreign.journal", "an autotune study file of another project"),
+                (folder / "torn.journal", "an autotune journal whose last line a kill cut"),
             )
         ),
         Case(
@@ -200,6 +271,25 @@ def cases(folder: Path) -> list[Case]:
             ["--pipeline=scenario3", "--params", "scenario3.settings=auto"],
         ),
         Case("`--pipeline=nosuch`", "pipeline", ["--pipeline=nosuch"]),
+        *(Case(f"`{' '.join(options)}`", "command line", options) for options in KEDRO_OPTIONS),
+        Case(
+            "invalid YAML in `conf/local/parameters.yml`",
+            "configuration",
+            ["--env=local", "--pipeline=data_split"],
+            setting=invalid_local_yaml,
+        ),
+        Case(
+            "disk full (a 64 KB tmpfs over `data/`)",
+            "fault",
+            ["--pipeline=data_split"],
+            setting=tmpfs_over_data("rw"),
+        ),
+        Case(
+            "read-only `data/` (a read-only tmpfs)",
+            "fault",
+            ["--pipeline=data_split"],
+            setting=tmpfs_over_data("ro"),
+        ),
         *(
             Case(f"`{' '.join(runner)}`", "runner", ["--pipeline=scenario3", *runner])
             for runner in (
@@ -283,7 +373,11 @@ def try_case(root: Path, finished: Path, case: Case) -> list[str]:
     project = new_project(root, finished / "data" if case.needs_run else None)
     if case.before:
         assert kedro(project, *case.before).returncode == 0, case.before
-    result = kedro(project, *case.arguments)
+    try:
+        with case.setting(project) if case.setting else _as_it_is():
+            result = kedro(project, *case.arguments)
+    except CannotMake as reason:
+        return ["-", "-", f"(not run: {reason})"]
     output = result.stdout + result.stderr
     block = result.stderr[result.stderr.find(BLOCK_START) :] if BLOCK_START in result.stderr else ""
     message = " ".join(line.strip() for line in block.splitlines()[1:-1])
@@ -291,6 +385,11 @@ def try_case(root: Path, finished: Path, case: Case) -> list[str]:
         message = "(no message block) " + output.strip().splitlines()[-1][:300]
     node_ran = "yes" if "Running node" in output else "no"
     return [str(result.returncode), node_ran, message.replace("|", "\\|")]
+
+
+@contextmanager
+def _as_it_is() -> Iterator[None]:
+    yield
 
 
 def main() -> None:

@@ -111,3 +111,17 @@ class NotAModule:
 
 
 not_a_class = 3
+
+
+class FailsToTrain(nn.Module):
+    """Passes the model check (a forward pass without gradients), then fails in the first
+    training step: a run that stops in a node, after the nodes before it saved their data."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int):
+        super().__init__()
+        self.head = nn.Linear(int(torch.tensor(input_shape).prod()), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            raise RuntimeError("FailsToTrain cannot be trained")
+        return self.head(x.flatten(1))

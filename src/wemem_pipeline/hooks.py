@@ -13,12 +13,21 @@ from kedro.framework.project import pipelines
 
 from .core.autotune import AutotuneConfig, open_storage
 from .core.errors import ArtifactError
-from .core.parameter_checks import check_model_on_data, validate_parameters
+from .core.parameter_checks import (
+    check_imported_scores,
+    check_model_on_data,
+    makes_imported_scores,
+    validate_parameters,
+)
+from .core.run_config import RunConfig
+from .core.splits import pool_samples, split_pools
 from .core.threads import threads_set_here, use_threads
 from .core.validation import from_mapping
 from .runs import tracking
 from .runs.integrity import guard_artifacts, versioned
+from .runs.project_paths import point_stored_models, project_relative, use_project_paths
 from .runs.records import RunRecord, new_record, shaping_values
+from .runs.run_options import check_load_versions
 from .runs.seed_branches import (
     branch,
     branch_parameters,
@@ -62,7 +71,8 @@ class RunHooks:
             raise
 
     def _prepare(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
-        parameters = catalog.load("parameters")
+        self._project = Path(run_params["project_path"])
+        parameters = use_project_paths(catalog, self._project)
         config = validate_parameters(parameters)
         catalog["run_config"] = config
         log.info("torch uses %d CPU thread(s)", use_threads(config.threads, config.model.name))
@@ -70,8 +80,9 @@ class RunHooks:
         if len(seeds) > 1:
             check_branched(run_params.get("pipeline_names"), seeds)
 
-        self._project = Path(run_params["project_path"])
         record = new_record(run_params, config, parameters)
+        record.settings = project_relative(record.settings, self._project)
+        dataset = None
         if any(name.split(".")[-1] == "dataset" for name in pipeline.all_outputs()):
             # This run reads the data files: check them now.
             dataset = config.dataset.load()
@@ -84,6 +95,7 @@ class RunHooks:
             for name in pipeline.inputs()
             if name.split(".")[-1] not in _NOT_ARTIFACTS and not name.startswith("params:")
         }
+        check_load_versions(run_params.get("load_versions") or {}, inputs)
         record.loaded = choose_input_versions(
             catalog,
             inputs,
@@ -96,13 +108,16 @@ class RunHooks:
         outputs = versioned(catalog, pipeline.all_outputs())
         with replacing_quietly():
             guard_artifacts(catalog, record.loaded, outputs, record.run_id, made_by, self._project)
+        point_stored_models(catalog, parameters)
         if record.dataset_fingerprint is None and "dataset" in record.loaded:
             record.dataset_fingerprint = made_by[record.loaded["dataset"]].dataset_fingerprint
             if config.model.name == "custom":  # its check needs the stored data's shapes
                 check_model_on_data(config, catalog.load("dataset"), pipeline.all_outputs())
+        if makes_imported_scores(config, pipeline.all_outputs()):
+            check_imported_scores(config.memorability, _pools(config, seeds, dataset, catalog))
         if len(seeds) == 1:
             resolved = self._use_tuned_settings(parameters, pipeline, catalog, record, config)
-            record.settings = shaping_values(config, resolved)
+            record.settings = project_relative(shaping_values(config, resolved), self._project)
             catalog["run_parameters"] = resolved
         else:
             resolved = parameters  # the seed branches' own are in their namespaces
@@ -206,6 +221,15 @@ class RunHooks:
                 tracking.log_results(self._tracked, self._project, self._record.run_id, numbers)
         except Exception as error:
             log.warning("Experiment tracking failed (the run's results are saved): %s", error)
+
+
+def _pools(config: RunConfig, seeds: list[int], dataset: Any, catalog: Any) -> list[dict]:
+    """Each seed's victim and shadow pool: as the run's split will draw them from the data
+    it loaded, or those of the stored split it loads."""
+    if dataset is not None:
+        return [split_pools(dataset.is_test, config.split, seed) for seed in seeds]
+    splits = catalog.load("splits")
+    return [{pool: pool_samples(splits, pool) for pool in ("victim", "shadow")}]
 
 
 def _producers(artifact: str) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import numpy as np
 import optuna
@@ -331,6 +332,63 @@ def test_a_corrupt_study_file_is_refused(tmp_path):
     path.write_text("this is not a journal\n")
     with pytest.raises(DataError, match="autotune.storage=.*not a readable Optuna journal"):
         autotune.open_storage(path)
+
+
+def journal_with_studies(path, names):
+    """A journal file holding this project's studies ``names``, one trial each."""
+    storage = autotune.open_storage(path)
+    for name in names:
+        study = optuna.create_study(storage=storage, study_name=name)
+        study.set_user_attr("made_by", autotune.MADE_BY)
+        study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
+    return path
+
+
+# A write cut short: the start of an operation without its newline, as a killed run leaves it.
+CUT = b'{"op_code":5,"worker_id":"w","study_id":1,"datetime_st'
+
+
+def test_optuna_skips_a_cut_last_line_and_loses_the_next_write_with_it(tmp_path):
+    """Why a cut line is refused rather than left to Optuna: it reads the file without it,
+    but appends its next operation to the same line, where that operation is lost too
+    (Optuna 5.1 then fails an internal assertion)."""
+    path = journal_with_studies(tmp_path / "study.journal", ["a"])
+    with path.open("ab") as file:
+        file.write(CUT)
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    assert [s.study_name for s in storage.get_all_studies()] == ["a"]
+    with pytest.raises(AssertionError):
+        optuna.create_study(storage=storage, study_name="b")
+    again = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    assert [s.study_name for s in again.get_all_studies()] == ["a"]
+    assert path.read_bytes().splitlines()[-1].startswith(CUT + b'{"op_code":0')
+
+
+def test_a_cut_last_line_is_refused_with_the_command_that_keeps_the_other_studies(tmp_path):
+    path = journal_with_studies(tmp_path / "study.journal", ["swmr-seed-0", "ppb-seed-0"])
+    intact = path.stat().st_size
+    lines = len(path.read_bytes().splitlines())
+    with path.open("ab") as file:
+        file.write(CUT)
+    with pytest.raises(DataError) as refused:
+        autotune.open_storage(path)
+    assert f"its last line (line {lines + 1}) is cut off" in str(refused.value)
+    hint = refused.value.hint
+    assert f"truncate -s {intact} {path}" in hint and "another autotune.storage" in hint
+    assert "remove" not in hint and "delete" not in hint
+    os.truncate(path, intact)  # what the hint says to do
+    storage = autotune.open_storage(path)
+    assert {s.study_name for s in storage.get_all_studies()} == {"swmr-seed-0", "ppb-seed-0"}
+
+
+def test_a_damaged_line_inside_the_journal_never_asks_to_remove_it(tmp_path):
+    path = journal_with_studies(tmp_path / "study.journal", ["a", "b"])
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([*lines[:2], b"{garbled\n", *lines[2:]]))
+    with pytest.raises(DataError, match="line 3 of .* is not a journal operation") as refused:
+        autotune.open_storage(path)
+    assert "another autotune.storage" in refused.value.hint and "keep" in refused.value.hint
+    assert "remove" not in refused.value.hint
 
 
 def test_a_foreign_study_file_is_refused(tmp_path):

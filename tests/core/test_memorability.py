@@ -20,6 +20,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from wemem_pipeline.core.datasets import Dataset
+from wemem_pipeline.core.errors import DataError
 from wemem_pipeline.core.memorability import (
     SCORE_COLUMNS,
     MemorabilityConfig,
@@ -28,6 +29,7 @@ from wemem_pipeline.core.memorability import (
     import_scores,
     loss_proxy_scores,
     rank_normalize,
+    read_scores,
     score_pool,
     subset_masks,
 )
@@ -365,9 +367,14 @@ def test_import_scores_round_trip(tmp_path):
         ("index,score\n0,0.1\n1,\n", r"missing or non-numeric scores at \[1\]"),
         ("index,score\n0,0.1\n1,nan\n", r"missing or non-numeric scores at \[1\]"),
         ("index,score\n0,high\n1,0.2\n", r"missing or non-numeric scores at \[0\]"),
-        ("index,score\n0,0.1\n1,0.2\n1,0.3\n", "lists some indices twice"),
+        ("index,score\n0,inf\n1,0.2\n", r"infinite scores at \[0\]"),
+        ("index,score\n0,0.1\n1,0.2\n1,0.3\n", r"lists some indices twice \(e\.g\. \[1\]\)"),
         ("index,score\n0,0.1\n", r"no score for 1 of the 2 pool samples \(e\.g\. indices \[1\]\)"),
         ("index,score\n", "no score for 2 of the 2 pool samples"),
+        ("", r"cannot be read as a CSV table \(No columns to parse from file\)"),
+        ('index,score\n0,"0.1\n', "cannot be read as a CSV table"),
+        ("index,score\n0,-50\n1,80\n", r"2 scores outside \[-1, 1\] \(they range from -50 to 80\)"),
+        ("index,score\n0,1.5\n1,0.2\n", r"1 scores outside \[-1, 1\]"),
     ],
     ids=[
         "no-index",
@@ -375,29 +382,51 @@ def test_import_scores_round_trip(tmp_path):
         "empty-score",
         "nan-score",
         "text-score",
+        "infinite",
         "duplicate",
         "wrong-length",
         "no-rows",
+        "empty-file",
+        "unclosed-quote",
+        "other-scale",
+        "above-one",
     ],
 )
 def test_import_scores_errors(tmp_path, text, message):
     path = write_csv(tmp_path / "scores.csv", text)
-    with pytest.raises(ParameterError, match=message) as error:
+    with pytest.raises(DataError, match=message) as error:
         import_scores(path, np.array([0, 1]), np.zeros(2, dtype=np.int64))
     assert str(path) in str(error.value)  # says which file
 
 
-def test_import_scores_missing_file(tmp_path):
-    path = tmp_path / "nope.csv"
-    with pytest.raises(ParameterError, match="does not exist") as error:
-        import_scores(path, np.array([0]), np.zeros(1, dtype=np.int64))
-    assert str(path) in str(error.value)
+def test_scores_on_either_scale_are_read_as_given(tmp_path):
+    path = write_csv(tmp_path / "scores.csv", "index,score\n0,-1\n1,1\n2,0\n3,0.25\n")
+    scores = read_scores(path)
+    assert scores.to_dict() == {0: -1.0, 1: 1.0, 2: 0.0, 3: 0.25}
+
+
+@pytest.mark.parametrize("kind", ["not-csv", "binary", "folder", "missing"])
+def test_a_file_that_is_no_score_table_is_refused_with_its_name(tmp_path, kind):
+    """/etc/passwd as a score file printed a 338-line pandas traceback."""
+    path = tmp_path / "scores.csv"
+    if kind == "not-csv":  # as /etc/passwd: colon-separated lines, a few with commas
+        users = ["root:x:0:0:root:/root:/bin/bash", "daemon:x:1:1:daemon:/usr/sbin:/bin/sh"]
+        path.write_text("\n".join([*users, "gnats:x:41:41:Gnats Bug-Reporting,,,:/bin/sh", ""]))
+    elif kind == "binary":
+        path.write_bytes(bytes(range(256)) * 4)
+    elif kind == "folder":
+        path.mkdir()
+    what = {"folder": "is not a file", "missing": "does not exist"}.get(kind, "cannot be read")
+    with pytest.raises(DataError, match=what) as error:
+        read_scores(path, "memorability.victim_scores_path")
+    assert str(error.value).startswith(f"memorability.victim_scores_path: mem-score file {path}")
+    assert error.value.hint
 
 
 @pytest.mark.parametrize("index", ["1.7", "", "one"], ids=["fractional", "empty", "text"])
 def test_import_scores_rejects_bad_indices(tmp_path, index):
     path = write_csv(tmp_path / "scores.csv", f"index,score\n0,0.1\n{index},0.2\n1,0.3\n")
-    with pytest.raises(ParameterError, match=str(path)):
+    with pytest.raises(DataError, match=str(path)):
         import_scores(path, np.array([0, 1]), np.zeros(2, dtype=np.int64))
 
 

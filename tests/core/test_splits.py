@@ -15,6 +15,7 @@ from wemem_pipeline.core.splits import (
     model_names,
     pool_samples,
     roles_of,
+    split_pools,
     split_samples,
 )
 from wemem_pipeline.core.validation import ParameterError
@@ -240,3 +241,16 @@ def test_from_pool_marks_training_part_samples_and_pool_samples_lists_them(case)
         expected = table[(table["pool"] == pool) & table["from_pool"]]["sample_index"]
         np.testing.assert_array_equal(pool_samples(table, pool), np.unique(expected))
     assert not set(pool_samples(table, "victim")) & set(pool_samples(table, "shadow"))
+
+
+@pytest.mark.parametrize("nonmember_source", ["paper", "pool"])
+@pytest.mark.parametrize("pool_size", [None, 40])
+def test_split_pools_are_the_pools_of_the_split(case, nonmember_source, pool_size):
+    """The checks before the first node take the pools from split_pools, the nodes from the
+    split table: the same samples, for every way of drawing them."""
+    _, is_test, _ = case
+    config = SplitConfig(num_shadows=2, pool_size=pool_size, nonmember_source=nonmember_source)
+    table = split_samples(is_test, config, seed=3)
+    pools = split_pools(is_test, config, seed=3)
+    for pool in ("victim", "shadow"):
+        np.testing.assert_array_equal(pools[pool], pool_samples(table, pool))

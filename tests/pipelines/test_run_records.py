@@ -67,19 +67,17 @@ def assert_refused(result: subprocess.CompletedProcess, *phrases: str) -> str:
 def test_a_failed_run_on_other_data_is_never_loaded(
     project: Path, other_data: Path, finished_run: Path
 ) -> None:
-    # The run reads other data, writes dataset and splits, then fails in its third node (the
-    # imported mem-scores do not match the data): those versions must not be picked.
-    scores = other_data.parent / "scores.csv"
-    scores.write_text("index,score\n0,0.5\n")
+    # The run reads other data, writes dataset and splits, then fails in a node that trains
+    # (its model passes the checks before the first node): those versions must not be picked.
+    shutil.copy(Path(__file__).parents[1] / "custom_models.py", project / "src")
     failing = (
         f"dataset.name=file,dataset.path={other_data},dataset.label_column=label,"
-        f"memorability.method=import,memorability.victim_scores_path={scores},"
-        f"memorability.shadow_scores_path={scores}"
+        "model.name=custom,model.class_path=custom_models:FailsToTrain"
     )
     result = run_kedro(project, "--pipeline=scenario3", "--params", failing)
-    assert_refused(result, "mem-score file")
+    assert result.returncode == 1 and "FailsToTrain cannot be trained" in result.stderr
     failed = records(project)[-1]
-    assert failed["status"] == "failed" and "dataset" in failed["saved"]
+    assert failed["status"] == "failed" and {"dataset", "splits"} <= set(failed["saved"])
 
     result = run_kedro(project, "--pipeline=attacks")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import math
+import shlex
 import tempfile
 import time
 import warnings
@@ -351,19 +352,21 @@ def study_name(identity: Mapping[str, Any]) -> str:
 
 
 def open_storage(path: str | Path) -> optuna.storages.BaseStorage:
-    """The journal file at ``path`` (created if missing), refused if it is corrupt or holds
-    studies this project did not make."""
+    """The journal file at ``path`` (created if missing), refused if it is damaged or holds
+    studies this project did not make. A refusal never asks to remove the file: it holds
+    every study of every defense and seed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _check_journal(path)
     try:
-        _check_journal(path)
         backend = optuna.storages.journal.JournalFileBackend(str(path))
         storage = optuna.storages.JournalStorage(backend)
         studies = storage.get_all_studies()
-    except Exception as error:  # Optuna raises whatever its parser meets
+    except Exception as error:  # Optuna raises whatever its replay of the operations meets
         raise DataError(
             f"autotune.storage={str(path)!r} is not a readable Optuna journal file ({error})",
-            hint="give another autotune.storage (a new file is created), or remove the file",
+            hint=f"give another autotune.storage (a new file is created); keep {path.name}: "
+            "it may hold other studies",
         ) from error
     foreign = [s.study_name for s in studies if s.user_attrs.get("made_by") != MADE_BY]
     if foreign:
@@ -376,15 +379,57 @@ def open_storage(path: str | Path) -> optuna.storages.BaseStorage:
 
 
 def _check_journal(path: Path) -> None:
-    """Every line an Optuna journal operation. Optuna skips a bad last line (a torn write)
-    and would append after it, which would corrupt the file for good."""
+    """Every line an Optuna journal operation. Optuna skips a last line without its newline
+    (a write cut short, as a killed run leaves it) and appends the next operation right after
+    it, which glues the two into one bad line and makes every later read fail: refused here
+    with the command that drops only the cut line."""
     if not path.exists():
         return
-    with path.open("rb") as lines:
-        for number, line in enumerate(lines, start=1):
-            operation = json.loads(line) if line.endswith(b"\n") else None
-            if not isinstance(operation, dict) or "op_code" not in operation:
-                raise ValueError(f"line {number} is not a journal operation")
+    with path.open("rb") as file:
+        lines = file.readlines()
+    start = 0  # the byte offset of the line in hand
+    for number, line in enumerate(lines, start=1):
+        if not _is_operation(line):
+            _refuse_line(path, number, len(lines), start, cut=_cut_short(line))
+        start += len(line)
+
+
+# How Optuna begins every operation it writes (json.dumps of a dict whose first key it is).
+_OPERATION_START = b'{"op_code":'
+
+
+def _cut_short(line: bytes) -> bool:
+    """The start of an operation whose write stopped before its newline."""
+    return not line.endswith(b"\n") and (
+        line.startswith(_OPERATION_START) or _OPERATION_START.startswith(line)
+    )
+
+
+def _is_operation(line: bytes) -> bool:
+    if not line.endswith(b"\n"):
+        return False
+    try:
+        operation = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(operation, dict) and "op_code" in operation
+
+
+def _refuse_line(path: Path, number: int, count: int, start: int, cut: bool) -> None:
+    where = f"autotune.storage={str(path)!r}"
+    if cut:  # the last line (only it lacks a newline): dropping it loses no other operation
+        raise DataError(
+            f"{where}: its last line (line {number}) is cut off, as a run killed while "
+            "writing leaves it; every line before it is intact",
+            hint="drop only that line, which keeps every study: "
+            f"truncate -s {start} {shlex.quote(str(path))} (or give another autotune.storage)",
+        )
+    raise DataError(
+        f"{where} is not a readable Optuna journal file: line {number} of {count} is not a "
+        "journal operation",
+        hint=f"give another autotune.storage (a new file is created); keep {path.name}: it "
+        f"holds the other studies, and line {number} may be repaired by hand",
+    )
 
 
 def open_study(

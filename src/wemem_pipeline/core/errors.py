@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 
 class UserError(Exception):
     """A problem with the user's input (parameters, data files, stored artifacts).
@@ -30,12 +32,15 @@ class ArtifactError(UserError):
     """Artifacts of earlier runs are missing, partial, or do not belong together."""
 
 
-def user_error_in(error: BaseException) -> UserError | None:
-    """The :class:`UserError` ``error`` is or was raised from (Kedro wraps load errors)."""
+def causes(error: BaseException | None) -> Iterator[BaseException]:
+    """``error``, then what it was raised from or while handling, and so on."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
-        if isinstance(error, UserError):
-            return error
         seen.add(id(error))
+        yield error
         error = error.__cause__ or error.__context__
-    return None
+
+
+def user_error_in(error: BaseException) -> UserError | None:
+    """The :class:`UserError` ``error`` is or was raised from (Kedro wraps load errors)."""
+    return next((cause for cause in causes(error) if isinstance(cause, UserError)), None)

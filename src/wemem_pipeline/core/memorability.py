@@ -24,6 +24,7 @@ from scipy.stats import rankdata
 
 from .datasets import Dataset
 from .ensemble import ModelEnsemble, fit_ensemble
+from .errors import DataError
 from .models import ModelSpec
 from .seeds import derive_seed
 from .training import TrainConfig, dataset_tensors, fit
@@ -241,46 +242,96 @@ def loss_proxy_scores(
     return _score_table(pool, dataset.labels, estimate)
 
 
-def import_scores(path: str | Path, pool: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
-    """Read precomputed scores from a CSV with columns ``index,score`` (the public format).
+# Imported scores are read as raw mem-scores: Feldman & Zhang's estimate is a difference of
+# two probabilities, in [-1, 1]; the public score files are rescaled to [0, 1], inside it.
+# ``risky.scale: raw`` thresholds are read on this scale.
+RAW_SCALE = (-1.0, 1.0)
+_SCORE_FILE_HINT = "give a CSV file with a header line 'index,score' and one row per sample"
 
-    Every pool sample must have one numeric, non-NaN score; ``index`` is the dataset row.
-    """
+
+def score_file(path: str | Path, parameter: str | None = None) -> str:
+    """How messages name a score file: ``memorability.victim_scores_path: mem-score file ...``."""
+    return f"{parameter}: mem-score file {path}" if parameter else f"mem-score file {path}"
+
+
+def read_scores(path: str | Path, parameter: str | None = None) -> pd.Series:
+    """The scores of a CSV file with columns ``index,score`` (the public format), by dataset
+    row. Refuses, naming ``parameter`` and the file, anything but one finite score in
+    :data:`RAW_SCALE` per integer index."""
     path = Path(path)
+    where = score_file(path, parameter)
     if not path.is_file():
-        raise ParameterError(f"mem-score file {path} does not exist")
-    table = pd.read_csv(path)
+        what = "is not a file" if path.exists() else "does not exist"
+        raise DataError(f"{where} {what}", hint=_SCORE_FILE_HINT)
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataError(
+            f"{where} cannot be read as a CSV table ({reason})", hint=_SCORE_FILE_HINT
+        ) from None
     missing_columns = {"index", "score"} - set(table.columns)
     if missing_columns:
-        raise ParameterError(
-            f"mem-score file {path} needs columns index,score; missing {sorted(missing_columns)}"
-            f" (found {list(table.columns)})"
+        raise DataError(
+            f"{where} needs columns index,score; missing {sorted(missing_columns)}"
+            f" (found {list(table.columns)[:5]})",
+            hint=_SCORE_FILE_HINT,
         )
     scores = pd.to_numeric(table["score"], errors="coerce")
     if scores.isna().any():
         bad = table.loc[scores.isna(), "index"].head(5).tolist()
-        raise ParameterError(f"mem-score file {path} has missing or non-numeric scores at {bad}")
+        raise DataError(f"{where} has missing or non-numeric scores at {bad}")
     if not np.isfinite(scores).all():
         bad = table.loc[~np.isfinite(scores), "index"].head(5).tolist()
-        raise ParameterError(f"mem-score file {path} has infinite scores at {bad}")
+        raise DataError(f"{where} has infinite scores at {bad}")
     indices = pd.to_numeric(table["index"], errors="coerce")
     not_integer = indices.isna() | (indices % 1 != 0)
     if not_integer.any():
         bad = table.loc[not_integer, "index"].head(5).tolist()
-        raise ParameterError(f"mem-score file {path} has non-integer indices {bad}")
+        raise DataError(f"{where} has non-integer indices {bad}")
     if indices.duplicated().any():
-        raise ParameterError(f"mem-score file {path} lists some indices twice")
-    by_index = pd.Series(scores.to_numpy(), index=indices.astype(np.int64))
-    pool = np.sort(np.asarray(pool, dtype=np.int64))
-    absent = np.setdiff1d(pool, by_index.index.to_numpy())
-    if len(absent):
-        raise ParameterError(
-            f"mem-score file {path} has no score for {len(absent)} of the {len(pool)} pool "
-            f"samples (e.g. indices {absent[:5].tolist()}); it must cover the whole pool"
+        twice = indices[indices.duplicated()].astype(np.int64).unique()[:5].tolist()
+        raise DataError(f"{where} lists some indices twice (e.g. {twice})")
+    low, high = RAW_SCALE
+    outside = (scores < low) | (scores > high)
+    if outside.any():
+        raise DataError(
+            f"{where} has {int(outside.sum())} scores outside [{low:g}, {high:g}] (they range "
+            f"from {scores.min():g} to {scores.max():g}); mem-scores are read on the raw scale "
+            "of Feldman & Zhang's estimate, a difference of two probabilities",
+            hint="give scores in [-1, 1] (the estimate) or [0, 1] (the public files' scale); "
+            "a file of another measure can be rank-normalized to [0, 1] first",
         )
+    return pd.Series(scores.to_numpy(), index=indices.astype(np.int64).to_numpy())
+
+
+def check_coverage(scores: pd.Series, pool: np.ndarray, where: str) -> None:
+    """Refuse ``scores`` (by dataset row) that leave a sample of ``pool`` without a score."""
+    pool = np.asarray(pool, dtype=np.int64)
+    absent = np.setdiff1d(pool, scores.index.to_numpy())
+    if len(absent):
+        raise DataError(
+            f"{where} has no score for {len(absent)} of the {len(pool)} pool "
+            f"samples (e.g. indices {absent[:5].tolist()}); it must cover the whole pool",
+            hint="score every sample of the pool (its indices are dataset rows; the split "
+            "depends on seed and split.*), or use memorability.method=feldman",
+        )
+
+
+def import_scores(
+    path: str | Path,
+    pool: np.ndarray,
+    labels: np.ndarray,
+    parameter: str | None = None,
+) -> pd.DataFrame:
+    """The score table of ``pool`` from a CSV with columns ``index,score`` (:func:`read_scores`);
+    every pool sample must have a score, rows of other samples are ignored."""
+    scores = read_scores(path, parameter)
+    pool = np.sort(np.asarray(pool, dtype=np.int64))
+    check_coverage(scores, pool, score_file(path, parameter))
     estimate = pd.DataFrame(
         {
-            "raw_score": by_index.loc[pool].to_numpy(),
+            "raw_score": scores.loc[pool].to_numpy(),
             "in_count": 0,
             "out_count": 0,
             "std_error": np.nan,
@@ -306,7 +357,9 @@ def score_pool(
     of ``spec`` with ``training``, seeded from the run's ``seed`` and the pool's name.
     """
     if config.method == "import":
-        return import_scores(getattr(config, f"{pool_name}_scores_path"), pool, dataset.labels)
+        parameter = f"memorability.{pool_name}_scores_path"
+        path = getattr(config, f"{pool_name}_scores_path")
+        return import_scores(path, pool, dataset.labels, parameter)
     estimator = feldman_scores if config.method == "feldman" else loss_proxy_scores
     return estimator(
         dataset,

@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 
 from .attacks import check_attack_params
@@ -14,6 +15,7 @@ from .compare import check_compare_params
 from .datasets import Dataset
 from .defenses import AUTO, check_defense_settings
 from .ensemble import ModelEnsemble
+from .memorability import MemorabilityConfig, check_coverage, read_scores, score_file
 from .models import check_model
 from .pruning import PROCEDURES
 from .run_config import SECTIONS, RunConfig, run_config
@@ -100,3 +102,24 @@ def check_model_on_data(config: RunConfig, dataset: Dataset, outputs: Iterable[s
     if makes_scores and config.memorability.method == "feldman":
         with torch.random.fork_rng(devices=[]):
             ModelEnsemble(config.model, shape, classes, [0, 1], torch.device("cpu"))
+
+
+def makes_imported_scores(config: RunConfig, outputs: Iterable[str]) -> bool:
+    """Whether a run with ``outputs`` imports mem-score files (``memorability.method: import``)."""
+    makes_scores = any(name.split(".")[-1].endswith("_mem_scores") for name in outputs)
+    return makes_scores and config.memorability.method == "import"
+
+
+def check_imported_scores(
+    config: MemorabilityConfig, pools: Iterable[Mapping[str, np.ndarray]]
+) -> None:
+    """Refuse, before any training, a mem-score file that cannot be read as scores or that
+    leaves a sample of a pool without a score. ``pools``: each seed's ``victim`` and
+    ``shadow`` pool samples."""
+    pools = list(pools)
+    for pool in ("victim", "shadow"):
+        parameter = f"memorability.{pool}_scores_path"
+        path = getattr(config, f"{pool}_scores_path")
+        scores = read_scores(path, parameter)
+        for samples in pools:
+            check_coverage(scores, samples[pool], score_file(path, parameter))

@@ -71,17 +71,7 @@ def split_samples(is_test: np.ndarray, config: SplitConfig, seed: int) -> pd.Dat
     source and a distribution shift between the two files cannot pass for membership.
     """
     rng = np.random.default_rng(seed)
-    is_test = np.asarray(is_test, dtype=bool)
-    train_part, test_part = np.flatnonzero(~is_test), np.flatnonzero(is_test)
-    if len(test_part) == 0 or config.nonmember_source == "pool":
-        shuffled = rng.permutation(train_part)
-        held_out = round(config.test_fraction * len(shuffled))
-        if len(test_part):
-            held_out = min(held_out, len(test_part))
-        test_part, train_part = np.sort(shuffled[:held_out]), np.sort(shuffled[held_out:])
-    train_halves = _halve(rng.permutation(train_part), config.pool_size)
-    test_halves = _halve(rng.permutation(test_part), config.pool_size)
-
+    train_halves, test_halves = _pools(is_test, config, rng)
     frames = [_model_split(VICTIM, VICTIM, train_halves[0], test_halves[0], config, rng)]
     for k in range(config.num_shadows):
         frames.append(
@@ -92,6 +82,31 @@ def split_samples(is_test: np.ndarray, config: SplitConfig, seed: int) -> pd.Dat
     for model, rows in table.groupby("model", sort=False):
         logger.info("split %s: %s", model, rows["role"].value_counts().to_dict())
     return table
+
+
+def split_pools(is_test: np.ndarray, config: SplitConfig, seed: int) -> dict[str, np.ndarray]:
+    """The sorted samples of the victim and the shadow pool, as :func:`split_samples` draws
+    them (its :func:`pool_samples`), without the models' splits: cheap enough for the checks
+    before the first node."""
+    train_halves, _ = _pools(is_test, config, np.random.default_rng(seed))
+    return {VICTIM: np.sort(train_halves[0]), "shadow": np.sort(train_halves[1])}
+
+
+def _pools(
+    is_test: np.ndarray, config: SplitConfig, rng: np.random.Generator
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The training part and the test part, each halved into the victim's and the shadows'."""
+    is_test = np.asarray(is_test, dtype=bool)
+    train_part, test_part = np.flatnonzero(~is_test), np.flatnonzero(is_test)
+    if len(test_part) == 0 or config.nonmember_source == "pool":
+        shuffled = rng.permutation(train_part)
+        held_out = round(config.test_fraction * len(shuffled))
+        if len(test_part):
+            held_out = min(held_out, len(test_part))
+        test_part, train_part = np.sort(shuffled[:held_out]), np.sort(shuffled[held_out:])
+    train_halves = _halve(rng.permutation(train_part), config.pool_size)
+    test_halves = _halve(rng.permutation(test_part), config.pool_size)
+    return train_halves, test_halves
 
 
 def _halve(indices: np.ndarray, cap: int | None) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,8 @@
 """``kedro run`` for this project: Kedro's own command, with errors a user can fix printed as
-one short block (what, where, what to do) and exit code 1. ``--verbose`` shows the traceback;
-any other error (a bug) keeps Kedro's full report. ``kedro clean``: housekeeping of the
+one short block (what, where, what to do) and exit code 1: the project's own refusals, the
+faults of the disk (runs/faults.py) and the mistakes in Kedro's options and conf/
+(runs/run_options.py). ``--verbose`` shows the traceback; any other error (a bug) keeps
+Kedro's full report. ``kedro clean``: housekeeping of the
 versioned artifacts in data/ (runs/housekeeping.py)."""
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.project import pipelines
 
 from .. import hide_library_warnings
-from ..core.errors import UserError, user_error_in
+from ..core.errors import UserError, causes
+from .faults import storage_fault
 from .housekeeping import apply_cleanup, describe, plan_cleanup
+from .run_options import check_options, check_runner, deferring_refusals, explain
 from .runners import check_worker_counts
 
 
@@ -26,20 +30,47 @@ def cli() -> None:
 
 def _run(verbose: bool, **options: Any) -> Any:
     try:
+        check_options(options)
         _check_pipeline_names(options["pipeline"], options["pipelines"])
+        check_runner(options["runner"], options["runner_params"])
         check_worker_counts(options["runner_params"])  # Kedro's own runners' too
         # Again: importing a plugin (MLflow, with the mlflow extra) resets warning filters.
         hide_library_warnings()
         return kedro_run.callback(**options)
     except Exception as error:
-        user_error = user_error_in(error)
+        user_error = _what_to_fix(error, options)
         if user_error is None or verbose:
             raise
         click.echo(error_block(user_error), err=True)
         sys.exit(1)
 
 
-_KINDS = {"ParameterError": "parameter", "DataError": "data", "ArtifactError": "artifact"}
+def _what_to_fix(error: Exception, options: dict[str, Any]) -> UserError | None:
+    """The problem behind ``error`` that the user can fix: the latest :class:`UserError` or
+    fault of the disk among its causes, else a mistake in the options or in conf/ that Kedro
+    raised it for; ``None`` for anything else (a bug)."""
+    project = _project()
+    for cause in causes(error):
+        if isinstance(cause, UserError):
+            return cause
+        if isinstance(cause, OSError) and storage_fault(cause, project) is not None:
+            break
+    return storage_fault(error, project) or explain(error, options)
+
+
+def _project() -> Path:
+    metadata = click.get_current_context().obj
+    return Path(metadata.project_path) if metadata else Path.cwd()
+
+
+_KINDS = {
+    "ParameterError": "parameter",
+    "DataError": "data",
+    "ArtifactError": "artifact",
+    "CommandLineError": "command-line",
+    "ConfigurationError": "configuration",
+    "StorageError": "disk",
+}
 
 
 def error_block(error: UserError, command: str = "run") -> str:
@@ -67,7 +98,7 @@ def _check_pipeline_names(pipeline: str | None, pipeline_list: Any) -> None:
 run = click.Command(
     "run",
     params=[
-        *kedro_run.params,
+        *deferring_refusals(kedro_run.params),
         click.Option(["--verbose", "-v"], is_flag=True, help="Show tracebacks of every error."),
     ],
     callback=_run,

@@ -43,6 +43,7 @@ from kedro.runner.task import Task
 from ..core.errors import UserError
 from ..core.threads import available_cores, limit_cores
 from ..core.validation import require_int
+from .run_options import CommandLineError
 from .seed_branches import split_branch
 
 log = logging.getLogger(__name__)
@@ -251,6 +252,7 @@ def _connect(address: str) -> Any:
     _quiet_dask()
     from distributed import Client
 
+    _check_address(address)
     try:
         client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
     except (OSError, TimeoutError) as error:
@@ -268,6 +270,23 @@ def _connect(address: str) -> Any:
         )
     log.info("Dask scheduler %s: %d workers", address, workers)
     return client
+
+
+def _check_address(address: Any) -> None:
+    """``address`` is a scheduler's address, ``[protocol://]host:port``."""
+    from distributed.comm.addressing import get_address_host_port
+
+    try:
+        host, _ = get_address_host_port(str(address))
+        malformed = not host
+    except ValueError:
+        malformed = True
+    if malformed or not isinstance(address, str):
+        raise CommandLineError(
+            f"--runner-params address={address!r} is not a Dask scheduler address",
+            hint="give it as tcp://<host>:<port>, e.g. --runner-params=address=tcp://"
+            "scheduler:8786 (dask scheduler prints its address when it starts)",
+        )
 
 
 def memory_datasets(pipeline: Pipeline, catalog: Any) -> set[str]:

@@ -58,6 +58,16 @@ def with_seeds(project: Path) -> Path:
     return project
 
 
+def untimed(value):
+    """A report without its wall-clock fields (two runs of one seed differ only there)."""
+    if isinstance(value, dict):
+        timed = ("seconds", "time_relative_to_base")
+        return {k: untimed(v) for k, v in value.items() if not any(t in k for t in timed)}
+    if isinstance(value, list):
+        return [untimed(v) for v in value]
+    return value
+
+
 def latest(project: Path, relative: str) -> Path:
     """The newest version of the versioned artifact ``data/<relative>``."""
     versions = sorted((project / "data" / relative).iterdir())

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from kedro.io import Version
 from kedro_datasets.pandas import CSVDataset
-from kedro_project import latest, project_copy, run_kedro
+from kedro_project import latest, project_copy, run_kedro, untimed
 
 from wemem_pipeline.core.errors import ArtifactError, user_error_in
 from wemem_pipeline.runs.integrity import CheckedArtifact, file_digest
@@ -44,14 +44,6 @@ def report(project: Path, relative: str = "08_reporting/scenario3/report.json") 
     """What a report says about the models and rounds (not its run's settings or timings)."""
     document = json.loads(latest(project, relative).read_text())
     return untimed({key: document[key] for key in ("models", "rounds", "verdicts")})
-
-
-def untimed(value):
-    if isinstance(value, dict):
-        return {k: untimed(v) for k, v in value.items() if "seconds" not in k}
-    if isinstance(value, list):
-        return [untimed(v) for v in value]
-    return value
 
 
 def kedro_process(project: Path, *args: str) -> subprocess.Popen:

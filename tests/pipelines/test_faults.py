@@ -106,16 +106,6 @@ def test_a_full_disk_names_the_dataset_and_the_free_space(tmp_path: Path) -> Non
     assert "'dense_models'" in str(fault) and " free of " in str(fault)
 
 
-def test_the_file_kedro_names_is_named() -> None:
-    error = saving_failed(OSError(errno.EROFS, "Read-only file system"))
-    error.args = (f"{error} ParquetDataset(filepath=/work/project/data/03_primary/x.parquet)",)
-    fault = storage_fault(error, PROJECT)
-    assert str(fault) == (
-        "data/ is not writable (a read-only file system): the run could not write "
-        "data/03_primary/x.parquet"
-    )
-
-
 def test_a_fault_in_a_worker_process_is_read_from_the_error_it_sent_back() -> None:
     """A worker's error travels back without its cause: only its text names the fault."""
     error = DatasetError("dense_models: Failed while saving.\n[Errno 28] No space left on device")

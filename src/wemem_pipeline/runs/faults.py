@@ -14,9 +14,8 @@ from ..core.errors import UserError, causes
 
 _FULL = {errno.ENOSPC, errno.EDQUOT}
 _NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
-# Kedro's error for a dataset that failed to save names it, and its file when it has one.
+# Kedro's error for a dataset that failed to save names it.
 _DATASET = re.compile(r"^([\w.\-]+): ")
-_FILEPATH = re.compile(r"filepath=([^,)]+)")
 _ERRNO = re.compile(r"\[Errno (\d+)\] ([^:\n]+)")
 
 
@@ -31,7 +30,7 @@ def storage_fault(error: BaseException, project: Path) -> StorageError | None:
     fault = _fault_in(chain)
     if fault is None:
         return None
-    path = _path_of(fault, chain)
+    path = Path(os.fsdecode(fault.filename)) if fault.filename else None
     data = Path(project) / "data"
     where = _shown(path, project) if path else _dataset_of(chain)
     in_data = path is None or _is_below(path, data)
@@ -71,17 +70,6 @@ def _fault_in(chain: list[BaseException]) -> OSError | None:
         named = _ERRNO.search(str(link))
         if named and int(named.group(1)) in _FULL | _NOT_WRITABLE:
             return OSError(int(named.group(1)), named.group(2).strip())
-    return None
-
-
-def _path_of(fault: OSError, chain: list[BaseException]) -> Path | None:
-    """The file the fault happened on: the error's own, or the one Kedro's error names."""
-    if fault.filename:
-        return Path(os.fsdecode(fault.filename))
-    for link in chain:
-        named = _FILEPATH.search(str(link))
-        if named:
-            return Path(named.group(1))
     return None
 
 

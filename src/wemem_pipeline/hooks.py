@@ -14,6 +14,7 @@ from kedro.framework.project import pipelines
 from .core.autotune import AutotuneConfig, open_storage
 from .core.errors import ArtifactError
 from .core.parameter_checks import check_model_on_data, validate_parameters
+from .core.run_checks import check_run_on_data
 from .core.threads import threads_set_here, use_threads
 from .core.validation import from_mapping
 from .runs import tracking
@@ -76,7 +77,7 @@ class RunHooks:
             # This run reads the data files: check them now.
             dataset = config.dataset.load()
             record.dataset_fingerprint = dataset.fingerprint()
-            check_model_on_data(config, dataset, pipeline.all_outputs())
+            check_run_on_data(parameters, config, dataset, pipeline.all_outputs())
         if "tuned_settings" in pipeline.all_outputs():  # a corrupt or foreign study file
             open_storage(from_mapping(AutotuneConfig, "autotune", parameters["autotune"]).storage)
         inputs = {

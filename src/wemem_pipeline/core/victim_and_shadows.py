@@ -9,6 +9,7 @@ often each member was trained on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -18,6 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .chance import victim_chance_level
 from .datasets import Dataset
 from .defenses import Defense, DefenseContext, NoDefense, Settings, build_defense
 from .masks import load_pruned_state
@@ -28,6 +30,8 @@ from .run_config import RunConfig
 from .seeds import derive_seed
 from .splits import VICTIM, model_names, pool_of, roles_of
 from .training import dataset_tensors
+
+logger = logging.getLogger(__name__)
 
 StateDicts = dict[str, dict[str, torch.Tensor]]
 
@@ -74,6 +78,9 @@ class ModelDefenses:
                 seed=self.run.seed,
             )
             self._built[model] = build_defense(self.name, self.settings, context, self.section)
+            if model == VICTIM:  # the shadows share its settings; one warning says it
+                for idle in self._built[model].idle_parts(self.run.pruning.epochs_per_round):
+                    logger.warning("%s on the victim: %s", self._built[model].title, idle)
         return self._built[model]
 
     def summaries(self, table: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -151,6 +158,8 @@ def train_victim_and_shadows(
                 outputs[round_index].record(name, model, features, table, run.seed)
         if after_round is not None:
             after_round(round_index, pd.DataFrame(rows))
+    if VICTIM in runs:
+        _warn_at_chance(runs[VICTIM], dataset.labels, table)
     history = [row for model_run in runs.values() for row in model_run.history]
     uses = [frame for model_run in runs.values() for frame in model_run.uses]
     states = {name: _cpu_state(model_run.model) for name, model_run in runs.items()}
@@ -201,6 +210,14 @@ class _ModelRun:
         self.history.append({"model": self.name, "stage": self.stage, **asdict(record)})
         self.uses.append(_uses_table(self.name, record.round, self.members, result.sample_uses))
         return self.history[-1]
+
+
+def _warn_at_chance(victim: _ModelRun, labels: np.ndarray, table: pd.DataFrame) -> None:
+    """Log that the victim's last round answers no better than the majority class."""
+    chance = victim_chance_level(labels, table)
+    accuracy = victim.history[-1]["test_accuracy"]
+    if not chance.above(accuracy):
+        logger.warning("%s", chance.sentence(f"the victim ({victim.stage})", accuracy))
 
 
 def prune_with_defense(

@@ -8,6 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from wemem_pipeline.core import victim_and_shadows
+from wemem_pipeline.core.chance import victim_chance_level
 from wemem_pipeline.core.datasets import Dataset
 from wemem_pipeline.core.evaluation import evaluate_run, last_round
 from wemem_pipeline.core.outputs import ModelOutputs
@@ -15,6 +16,7 @@ from wemem_pipeline.core.record_risk import record_risk, risk_summary
 from wemem_pipeline.core.reports import figures
 from wemem_pipeline.core.reports import record_risk as risk_figures
 from wemem_pipeline.core.reports import scenario as report
+from wemem_pipeline.core.run_checks import settings_warnings
 from wemem_pipeline.core.run_config import RunConfig
 from wemem_pipeline.core.scenario import scenario_stages
 from wemem_pipeline.core.victim_and_shadows import StateDicts
@@ -58,6 +60,7 @@ def attack_scenario(
 
 def report_scenario(
     dataset: Dataset,
+    splits: pd.DataFrame,
     dense_history: pd.DataFrame,
     base_history: pd.DataFrame,
     defended_history: pd.DataFrame,
@@ -68,9 +71,13 @@ def report_scenario(
     risk: pd.DataFrame,
     scenario_name: str,
     defense: str,
+    settings: dict[str, Any],
     parameters: dict[str, Any],
+    run_config: RunConfig,
 ) -> tuple[dict[str, Any], pd.DataFrame, str]:
-    """The scenario's ``report.json``, its table and its markdown summary."""
+    """The scenario's ``report.json``, its table and its markdown summary, with the warnings
+    of its run."""
+    scenario = {scenario_name: {"defense": defense, "settings": settings}}
     scenario_report = report.build_scenario_report(
         dataset.name,
         parameters,
@@ -81,6 +88,8 @@ def report_scenario(
         {"base": base_sample_uses, "defended": defended_sample_uses},
         defense_summaries,
         risk_summary(risk, defense),
+        chance=victim_chance_level(dataset.labels, splits),
+        warnings=settings_warnings(run_config, dataset, splits, scenario),
     )
     return (
         scenario_report,

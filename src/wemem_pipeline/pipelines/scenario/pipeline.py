@@ -89,6 +89,7 @@ def _attacks_and_report() -> list[Node]:
             report_scenario,
             [
                 "dataset",
+                "splits",
                 "dense_history",
                 "iterative_history",
                 "defended_history",
@@ -99,7 +100,9 @@ def _attacks_and_report() -> list[Node]:
                 "record_risk",
                 "params:name",
                 "params:defense",
+                "params:settings",
                 "run_parameters",
+                "run_config",
             ],
             ["report", "report_table", "report_summary"],
             name="report_scenario",

@@ -102,6 +102,18 @@ class ScalesByPixelContrast(nn.Module):
         return self.linear(flat) / (flat[:, :1] - flat[:, 1:2])
 
 
+class IgnoresItsInput(nn.Module):
+    """A linear layer applied to zeros: one answer whatever the input, like a network whose
+    weights were all pruned."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int):
+        super().__init__()
+        self.linear = nn.Linear(int(torch.Size(input_shape).numel()), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(torch.zeros_like(x.flatten(1)))
+
+
 class Refuses(nn.Module):
     """A constructor that raises."""
 

@@ -3,10 +3,11 @@
 A setting can be valid on its own and still make the run's report meaningless for the run's
 data and model: pruning that leaves no weight, classes too small to split, an RSW window that
 holds every member. Each check here gives a :class:`Finding`: refused (a
-:class:`ParameterError` before the first node) where the result cannot mean anything, warned
-otherwise. The hook refuses and logs them before the first node (:func:`check_run_on_data`);
-the reports list the same warnings (:func:`settings_warnings`), so a report read later says
-what its run was warned about.
+:class:`ParameterError` or :class:`DataError`) where the result cannot mean anything, warned
+otherwise. The hook refuses and logs them before the first node (:func:`check_run_on_data`),
+with the run's estimated time when it is long (:mod:`.run_time`); the reports list the same
+warnings (:func:`settings_warnings`), so a report read later says what its run was warned
+about.
 
 What depends on mem-scores, which a node computes, is named when the defended training starts
 (``Defense.idle_parts``) and in the scenario report; a victim at chance accuracy when its
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 # Windows that train on at least this share of Base's member-epochs make RSW Base in effect.
 BASE_LIKE_SHARE = 0.95
-# What makes a run's artifacts (the last part of a dataset name) and so which checks apply.
+# Artifacts (the last part of a dataset name) of pruned models: a run that makes one prunes.
 _PRUNES = (
     "iterative_models",
     "one_shot_models",

@@ -7,12 +7,11 @@ import pandas as pd
 import pytest
 
 from wemem_pipeline.core.chance import ChanceLevel
-from wemem_pipeline.core.defenses import DEFENSES
+from wemem_pipeline.core.defenses import DEFENSES, idle_in_summary
 from wemem_pipeline.core.metrics import METRIC_NAMES
 from wemem_pipeline.core.pruning import PROCEDURES
 from wemem_pipeline.core.reports import run, stored
 from wemem_pipeline.core.reports.headline import report_headline
-from wemem_pipeline.core.reports.scenario import idle_defense_warnings
 from wemem_pipeline.core.reports.tables import (
     attack_dict,
     attack_table,
@@ -176,12 +175,12 @@ def test_a_victim_at_chance_accuracy_makes_the_report_say_its_numbers_mean_nothi
 
 def test_defense_parts_that_never_acted_are_named_from_the_summary():
     swmr = {"risky_total": 104, "risky_in_window_per_round": [0, 0, 0]}
-    (warning,) = idle_defense_warnings("swmr", swmr)
+    (warning,) = idle_in_summary("swmr", swmr)
     assert "none of the victim's 104 risky members entered a window in any of the 3 rounds" in (
         warning
     )
     assert "SWMR trained as RSW" in warning
-    assert idle_defense_warnings("swmr", swmr | {"risky_in_window_per_round": [0, 3, 9]}) == []
-    (warning,) = idle_defense_warnings("rmr", {"risky_total": 0})
+    assert idle_in_summary("swmr", swmr | {"risky_in_window_per_round": [0, 3, 9]}) == []
+    (warning,) = idle_in_summary("rmr", {"risky_total": 0})
     assert "no member of the victim was risky" in warning and "RMR trained as Base" in warning
-    assert idle_defense_warnings("rsw", {}) == []
+    assert idle_in_summary("rsw", {}) == []

@@ -128,6 +128,20 @@ def test_a_defense_part_that_will_never_act_on_the_victim_is_logged(
     assert "enters a window in a round of 3 epochs" in record.message
 
 
+def test_an_idle_defense_part_is_logged_once_for_the_defended_pruning(
+    toy_dataset, toy_splits, opposite_tables, caplog
+):
+    settings = {"window": {"width": 3, "stride": 1}, "risky": {"threshold": 0.6}}
+    trained = train_victim_and_shadows(toy_dataset, toy_splits, RUN, "dense")
+    with caplog.at_level("WARNING"):
+        _, summaries = prune_with_defense(
+            toy_dataset, toy_splits, RUN, trained.states, "swmr", settings, opposite_tables
+        )
+    assert summaries[VICTIM]["risky_in_window_per_round"] == [0, 0]  # as foretold
+    (record,) = [r for r in caplog.records if "window" in r.message]
+    assert record.message.startswith("SWMR on the victim: none of the")
+
+
 def test_a_victim_at_chance_is_logged_when_its_training_ends(toy_dataset, toy_splits, caplog):
     # One answer for every input: never above the majority-class rate.
     constant = ModelSpec("custom", class_path="custom_models:IgnoresItsInput")

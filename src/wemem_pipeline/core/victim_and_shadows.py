@@ -21,7 +21,14 @@ from torch import nn
 
 from .chance import victim_chance_level
 from .datasets import Dataset
-from .defenses import Defense, DefenseContext, NoDefense, Settings, build_defense
+from .defenses import (
+    Defense,
+    DefenseContext,
+    NoDefense,
+    Settings,
+    build_defense,
+    idle_in_summary,
+)
 from .masks import load_pruned_state
 from .models import ModelSpec
 from .outputs import ModelOutputs
@@ -63,6 +70,7 @@ class ModelDefenses:
         self.dataset, self.mem_scores, self.run = dataset, dict(mem_scores or {}), run
         self._built: dict[str, Defense] = {}
         self._members: dict[str, np.ndarray] = {}
+        self.idle_at_start: list[str] = []  # what the victim's defense was warned of
 
     def __call__(self, model: str, members: np.ndarray, pool: str) -> Defense:
         if model in self._members and not np.array_equal(self._members[model], members):
@@ -79,7 +87,9 @@ class ModelDefenses:
             )
             self._built[model] = build_defense(self.name, self.settings, context, self.section)
             if model == VICTIM:  # the shadows share its settings; one warning says it
-                for idle in self._built[model].idle_parts(self.run.pruning.epochs_per_round):
+                epochs = self.run.pruning.epochs_per_round
+                self.idle_at_start = self._built[model].idle_parts(epochs)
+                for idle in self.idle_at_start:
                     logger.warning("%s on the victim: %s", self._built[model].title, idle)
         return self._built[model]
 
@@ -250,7 +260,13 @@ def prune_with_defense(
         every_round=every_round,
         after_round=after_round,
     )
-    return pruned, defenses.summaries(table)
+    summaries = defenses.summaries(table)
+    # What the start could not foresee: early stopping may end the rounds before the windows
+    # reach the risky members.
+    if VICTIM in summaries and not defenses.idle_at_start:
+        for idle in idle_in_summary(defense, summaries[VICTIM]):
+            logger.warning("%s", idle)
+    return pruned, summaries
 
 
 def victim_history(history: pd.DataFrame) -> pd.DataFrame:

@@ -93,9 +93,9 @@ class RMR(Defense):
 def empty_group_warning(config: RiskyConfig, members: int, trains_as: str) -> str:
     """The words for a risky group that holds no member: the defense then trains as
     ``trains_as``."""
-    change = "raise it" if config.scale == "top_fraction" else "lower it"
+    change = "raise" if config.scale == "top_fraction" else "lower"
     return (
         f"{config.section}.threshold={config.threshold} (scale {config.scale}) makes none of "
         f"the {members} members risky: the regularization never acts and the defense trains "
-        f"as {trains_as} ({change})"
+        f"as {trains_as}; {change} the threshold"
     )

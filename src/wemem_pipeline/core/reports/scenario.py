@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..chance import ChanceLevel
+from ..defenses import idle_in_summary
 from ..evaluation import round_stage
 from ..scenario import reuse_statistics
 from ..splits import VICTIM
@@ -111,30 +112,9 @@ def build_scenario_report(
     report["warnings"] = [
         *chance_warnings(report),
         *warnings,
-        *idle_defense_warnings(defense, summaries.get(VICTIM, {})),
+        *idle_in_summary(defense, summaries.get(VICTIM, {})),
     ]
     return report
-
-
-def idle_defense_warnings(defense: str, summary: Mapping[str, Any]) -> list[str]:
-    """The parts of the victim's defense that never acted, from its summary: no risky member
-    (RMR, SWMR), or no risky member in any round's windows (SWMR)."""
-    name = title(defense)
-    if summary.get("risky_total") == 0:
-        trained_as = "RSW" if defense == "swmr" else "Base"
-        return [
-            f"{name}: no member of the victim was risky, so the regularization never acted and "
-            f"{name} trained as {trained_as} (change the risky threshold)"
-        ]
-    entered = summary.get("risky_in_window_per_round")
-    if entered and not any(entered):
-        return [
-            f"{name}: none of the victim's {summary['risky_total']} risky members entered a "
-            f"window in any of the {len(entered)} rounds, so the regularization never acted "
-            f"and {name} trained as RSW (widen the window, raise its stride or order it "
-            "high_to_low)"
-        ]
-    return []
 
 
 def _model_entry(

@@ -30,6 +30,7 @@ def prune_defended(
     dense_models: StateDicts,
     victim_mem_scores: pd.DataFrame,
     shadow_mem_scores: pd.DataFrame,
+    scenario_name: str,
     defense: str,
     settings: dict[str, Any],
     run_config: RunConfig,
@@ -38,7 +39,14 @@ def prune_defended(
     weights, history, outputs per round, member reuse and each model's defense summary."""
     scores = {"victim": victim_mem_scores, "shadow": shadow_mem_scores}
     pruned, summaries = victim_and_shadows.prune_with_defense(
-        dataset, splits, run_config, dense_models, defense, settings, scores
+        dataset,
+        splits,
+        run_config,
+        dense_models,
+        defense,
+        settings,
+        scores,
+        section=f"{scenario_name}.settings",
     )
     return *pruned.artifacts(), summaries
 

@@ -53,6 +53,7 @@ def _defended_pruning() -> Node:
             "dense_models",
             "victim_mem_scores",
             "shadow_mem_scores",
+            "params:name",
             "params:defense",
             "params:settings",
             "run_config",

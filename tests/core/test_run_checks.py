@@ -214,6 +214,16 @@ def test_the_estimate_counts_the_work_the_pipelines_imply(
     assert "pruning.rounds=1000" in sentence and "split.num_shadows=100" in sentence
 
 
+def test_a_run_that_trains_nothing_is_not_probed(base_parameters, digits, outputs, monkeypatch):
+    monkeypatch.setattr(run_time, "time_work", lambda *_: pytest.fail("probed"))
+    config = validate_parameters(base_parameters)
+    splits = split_table(digits.is_test, config.split, config.seed)
+    estimate = run_time.estimate_run_time(
+        base_parameters, config, digits, splits, outputs["data_split"]
+    )
+    assert estimate.parts == () and not estimate.is_long
+
+
 def test_a_long_run_is_announced_before_the_first_node(
     base_parameters, digits, outputs, monkeypatch, caplog
 ):

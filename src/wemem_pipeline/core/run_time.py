@@ -40,6 +40,18 @@ LONG_SECONDS = 600  # a run estimated longer than this is announced
 _PROBE_SECONDS = 0.2  # timed steps stop after this long (at least one is timed)
 _PROBE_STEPS = 5
 _SENSITIVITY_DRAWS = 10  # forward passes per scored sample for the input sensitivity
+# What the estimate counts (the last part of a dataset name): a run that makes none is quick.
+_COSTLY = (
+    "dense_models",
+    "iterative_models",
+    "one_shot_models",
+    "defended_models",
+    "victim_mem_scores",
+    "shadow_mem_scores",
+    "compare_table",
+    "tuned_settings",
+    "attack_metrics",
+)
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,8 @@ def estimate_run_time(
     """The estimate for a run of the pipelines that make ``outputs`` (dataset names, in any
     namespace) with ``splits`` (the run's split table)."""
     made = _made(outputs)
+    if not any(made[artifact] for artifact in _COSTLY):
+        return RunTimeEstimate(Probe(0.0, 0.0, 0.0), ())
     attacks = dict(parameters.get("attacks") or {})
     samia = SAMIA(**(attacks.get("samia") or {}))
     probe = time_work(config, dataset, samia)

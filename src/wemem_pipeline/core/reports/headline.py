@@ -122,7 +122,7 @@ def seeds_headline(report: dict[str, Any]) -> Headline:
         f"{len(report['seeds'])} seeds: {changes}."
     )
     heading = f"{report['heading']} on {report['dataset']}, seeds {report['seeds']}"
-    return Headline(heading, pd.DataFrame(rows), verdict, numbers)
+    return Headline(heading, pd.DataFrame(rows), verdict, numbers, report.get("warnings", []))
 
 
 def comparison_headline(comparison: pd.DataFrame) -> Headline:

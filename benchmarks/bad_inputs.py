@@ -5,6 +5,9 @@ of one finished test run where the case needs earlier artifacts), two at a time.
 the exit code, whether any node ran before the run stopped, and the message the user read.
 The faults of the disk (a full or read-only ``data/``) mount a small tmpfs over ``data/``: as
 root only; elsewhere their rows say they were not run.
+A case whose run is warned and goes on (a setting that makes part of the result meaningless,
+a run estimated to take hours) is stopped once its warning is logged: its row says
+``stopped`` and gives the warning.
 
     python benchmarks/bad_inputs.py > /tmp/table.md     # about 6 minutes on 2 cores
 """
@@ -12,6 +15,7 @@ root only; elsewhere their rows say they were not run.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -124,6 +128,11 @@ KEDRO_OPTIONS = [
     ["--nodes=nosuch"],
     ["--from-nodes=nosuch"],
     ["--pipeline=data_split", "--nodes=load_dataset", "--from-nodes=split_samples"],
+    # Valid settings whose result cannot mean anything on the run's data and model.
+    "pruning.sparsity=0.999999",
+    "pruning.sparsity=0.999999,pruning.scope=layer",
+    "scenario1.settings.width=1.0",
+    "model.name=custom,model.class_path=custom_models:NonFiniteLogits",
 ]
 DATA_FILES = {
     "empty.csv": "an empty CSV",
@@ -137,6 +146,8 @@ DATA_FILES = {
     "corrupt.npz": "a corrupt .npz",
     "no_x.npz": "an .npz without an `x` array",
     "table.txt": "an unsupported file type",
+    "continuous.csv": "a CSV whose label column is a measurement (non-integer numbers)",
+    "identifier.csv": "a CSV whose label column is a row number (1,797 classes of one row)",
 }
 MODEL_FILES = {
     "nowhere.pt": "a model file that does not exist",
@@ -156,6 +167,7 @@ class Case:
     before: list[str] | None = None  # a run made first, as the user did
     # What the project is like while the case runs (a file in conf/local, a full data/).
     setting: Callable[[Path], AbstractContextManager[None]] | None = None
+    warned: str | None = None  # the run goes on with this warning: stop it once logged
 
 
 class CannotMake(Exception):
@@ -206,6 +218,12 @@ def write_bad_files(folder: Path) -> None:
         "corrupt.parquet": "PAR1 not really",
         "corrupt.npz": "PK\x03\x04 truncated",
         "table.txt": rows,
+        "continuous.csv": "a,b,label\n"
+        + "\n".join(f"{i % 7},{i % 5},{i / 7:.3f}" for i in range(90)),
+        "identifier.csv": "a,b,label\n" + "\n".join(f"{i % 7},{i % 5},{i}" for i in range(1797)),
+        # Three classes of 40 rows and one of 3: warned, the run goes on.
+        "rare_class.csv": "a,b,label\n"
+        + "\n".join(f"{i % 7},{i % 5},{i % 3 if i < 120 else 3}" for i in range(123)),
     }
     for name, text in files.items():
         (folder / name).write_text(text)
@@ -343,19 +361,91 @@ def cases(folder: Path) -> list[Case]:
             True,
             ["--pipeline=data_split", "--params", "seed=1"],
         ),
+        *(Case(what, kind, arguments, warned=warning) for what, kind, arguments, warning in WARNED),
+        Case(
+            "a CSV with one class of 3 rows beside three of 40",
+            "data file",
+            ["--params", file_params.format(folder / "rare_class.csv")],
+            warned="fewer than 10 samples each",
+        ),
     ]
 
 
-def kedro(project: Path, *arguments: str) -> subprocess.CompletedProcess:
+# Runs that are warned and go on: (what, kind, arguments, the warning that stops them).
+WARNED = [
+    (
+        "`--pipeline=scenario3` with the shipped settings (SWMR's risky members never enter a "
+        "window on digits)",
+        "defense",
+        ["--pipeline=scenario3"],
+        "SWMR on the victim:",
+    ),
+    (
+        "`--params scenario3.settings.window.width=1.0` (SWMR's window holds every member)",
+        "defense",
+        ["--pipeline=scenario3", "--params", "scenario3.settings.window.width=1.0"],
+        "SWMR trains as RMR",
+    ),
+    (
+        "`--params scenario2.settings.threshold=1.0` (above every normalized mem-score)",
+        "defense",
+        ["--pipeline=scenario2", "--params", "scenario2.settings.threshold=1.0"],
+        "RMR on the victim:",
+    ),
+    (
+        "`--params pruning.sparsity=0.999` (2 of 2,368 weights left: not refused, at chance)",
+        "parameter",
+        ["--pipelines=data_split,training,pruning", "--params", "pruning.sparsity=0.999"],
+        "is at chance",
+    ),
+    (
+        "`--params pruning.rounds=1000`",
+        "run size",
+        ["--params", "pruning.rounds=1000"],
+        "This run may take",
+    ),
+    (
+        "`--params split.num_shadows=1000`",
+        "run size",
+        ["--params", "split.num_shadows=1000"],
+        "This run may take",
+    ),
+]
+
+
+def _kedro_command(project: Path, *arguments: str) -> tuple[list[str], dict[str, str]]:
     importable = os.pathsep.join(filter(None, [str(ROOT / "tests"), os.environ.get("PYTHONPATH")]))
     env = {
         **os.environ,
         "KEDRO_DISABLE_TELEMETRY": "1",
         "PYTHONWARNINGS": "ignore",
         "PYTHONPATH": importable,  # the custom-model cases' classes
+        "COLUMNS": "1000",  # each log message on one line
     }
-    command = [sys.executable, "-m", "kedro", "run", "--env=test", *arguments]
+    return [sys.executable, "-m", "kedro", "run", "--env=test", *arguments], env
+
+
+def kedro(project: Path, *arguments: str) -> subprocess.CompletedProcess:
+    command, env = _kedro_command(project, *arguments)
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+
+
+def kedro_until(project: Path, warning: str, *arguments: str) -> tuple[str, str]:
+    """Run until a log line holds ``warning``, then stop the run: its output and that line
+    (empty when the run ended without it)."""
+    command, env = _kedro_command(project, *arguments)
+    process = subprocess.Popen(
+        command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if warning in line:
+            process.kill()
+            process.wait()
+            return "".join(lines), line
+    process.wait()
+    return "".join(lines), ""
 
 
 def new_project(root: Path, data: Path | None) -> Path:
@@ -373,6 +463,12 @@ def try_case(root: Path, finished: Path, case: Case) -> list[str]:
     project = new_project(root, finished / "data" if case.needs_run else None)
     if case.before:
         assert kedro(project, *case.before).returncode == 0, case.before
+    if case.warned:
+        output, line = kedro_until(project, case.warned, *case.arguments)
+        found = re.search(r"WARNING\s+(.*?)\s+\S+\.py:\d+\s*$", line)
+        message = found.group(1) if found else "(no warning) " + output.strip()[-300:]
+        node_ran = "yes" if "Running node" in output else "no"
+        return ["stopped" if line else "ended", node_ran, message.replace("|", "\\|")]
     try:
         with case.setting(project) if case.setting else _as_it_is():
             result = kedro(project, *case.arguments)

@@ -76,6 +76,44 @@ class WrongShape(nn.Module):
         return self.linear(x.flatten(1))
 
 
+class NonFiniteLogits(nn.Module):
+    """Divides its logits by their own difference from themselves: zero, so every logit is NaN
+    or infinite (a normalization gone wrong)."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int):
+        super().__init__()
+        self.linear = nn.Linear(int(torch.Size(input_shape).numel()), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.linear(x.flatten(1))
+        return logits / (logits - logits)
+
+
+class ScalesByPixelContrast(nn.Module):
+    """Divides by the difference of its first two input features: finite on random inputs,
+    infinite on digits, whose two top-left pixels are equally blank in the first images."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int):
+        super().__init__()
+        self.linear = nn.Linear(int(torch.Size(input_shape).numel()), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.flatten(1)
+        return self.linear(flat) / (flat[:, :1] - flat[:, 1:2])
+
+
+class IgnoresItsInput(nn.Module):
+    """A linear layer applied to zeros: one answer whatever the input, like a network whose
+    weights were all pruned."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int):
+        super().__init__()
+        self.linear = nn.Linear(int(torch.Size(input_shape).numel()), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(torch.zeros_like(x.flatten(1)))
+
+
 class Refuses(nn.Module):
     """A constructor that raises."""
 

@@ -19,6 +19,7 @@ from .core.parameter_checks import (
     makes_imported_scores,
     validate_parameters,
 )
+from .core.run_checks import check_run_on_data
 from .core.run_config import RunConfig
 from .core.splits import pool_samples, split_pools
 from .core.threads import threads_set_here, use_threads
@@ -87,7 +88,7 @@ class RunHooks:
             # This run reads the data files: check them now.
             dataset = config.dataset.load()
             record.dataset_fingerprint = dataset.fingerprint()
-            check_model_on_data(config, dataset, pipeline.all_outputs())
+            check_run_on_data(parameters, config, dataset, pipeline.all_outputs())
         if "tuned_settings" in pipeline.all_outputs():  # a corrupt or foreign study file
             open_storage(from_mapping(AutotuneConfig, "autotune", parameters["autotune"]).storage)
         inputs = {

@@ -465,6 +465,24 @@ def test_unusable_tables_are_refused_with_the_file_named(tmp_path: Path) -> None
             load_dataset("file", path=path, label_column="target")
 
 
+def test_continuous_labels_are_refused_with_the_column_named(tmp_path: Path) -> None:
+    measured = tmp_path / "measured.csv"
+    frame().assign(target=[0.5, 1.0, 2.25, 3.0, 1.75]).to_csv(measured, index=False)
+    with pytest.raises(
+        DataError, match=r"the labels 'target' .* hold non-integer numbers"
+    ) as error:
+        load_dataset("file", path=measured, label_column="target")
+    assert "(3 of 5 rows, e.g. 0.5, 2.25, 1.75) and 5 distinct values" in str(error.value)
+    assert "look continuous" in str(error.value) and error.value.hint
+    array = tmp_path / "measured.npz"
+    np.savez(array, x=np.zeros((4, 2)), y=np.array([0.1, 0.2, 0.3, 0.4]))
+    with pytest.raises(DataError, match=r"the labels 'y' .* hold non-integer numbers"):
+        load_dataset("file", path=array)
+    whole = tmp_path / "whole.csv"  # integers written as floats are classes
+    frame().assign(target=[1.0, 2.0, 1.0, 2.0, 1.0]).to_csv(whole, index=False)
+    assert load_dataset("file", path=whole, label_column="target").class_names == ("1.0", "2.0")
+
+
 def test_a_corrupt_npz_is_named(tmp_path: Path) -> None:
     corrupt = tmp_path / "c.npz"
     corrupt.write_bytes(b"PK\x03\x04 truncated")

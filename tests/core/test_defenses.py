@@ -31,7 +31,7 @@ from wemem_pipeline.core.defenses.risky import RiskyConfig, risky_mask
 from wemem_pipeline.core.defenses.rmr import RMR
 from wemem_pipeline.core.defenses.rsw import RSW
 from wemem_pipeline.core.defenses.swmr import SWMR
-from wemem_pipeline.core.defenses.windows import ClassWindows, WindowConfig
+from wemem_pipeline.core.defenses.windows import ClassWindows, WindowConfig, window_coverage
 from wemem_pipeline.core.models import ModelSpec
 from wemem_pipeline.core.parameter_checks import validate_parameters
 from wemem_pipeline.core.pruning import PruningConfig, RoundRecord, schedule_of, train_schedule
@@ -298,7 +298,11 @@ def test_swmr_groups_are_the_window_split_into_risky_and_general():
     rsw = RSW(windows(window))
     assert swmr.optimizers() == _rmr().optimizers()
     assert swmr.regularization.risky_per_class == {0: 3, 1: 2}
-    assert swmr.summary() == {"risky_per_class": {"0": 3, "1": 2}, "risky_total": 5}
+    assert swmr.summary() == {
+        "risky_per_class": {"0": 3, "1": 2},
+        "risky_total": 5,
+        "risky_in_window_per_round": [],  # no epoch planned yet
+    }
     # Hand-written for epoch 1: class 0 ranks 1-3 = {15, 13, 10}, class 1 ranks 1-2 = {20, 22}.
     assert groups_of(swmr, 1) == {"risky": {10, 20, 22}, "general": {15, 13}}
     for epoch in range(7):
@@ -345,6 +349,67 @@ def test_the_registry_names_every_defense_once_with_its_title():
         assert cls.name == name
         assert cls.title and cls.title != Defense.title, name
         assert issubclass(cls, Defense)
+
+
+# ----------------------------------------------------------------------------- parts that never act
+
+
+def _swmr(window: WindowConfig, **risky) -> SWMR:
+    return SWMR(windows(window), _rmr(**risky))
+
+
+def test_members_in_windows_is_the_union_of_the_epochs_windows():
+    config = WindowConfig(width=2, stride=1)
+    assert set(windows(config).members_in_windows(2).tolist()) == {11, 15, 13, 21, 20, 22}
+    assert windows(config).members_in_windows(0).tolist() == []
+
+
+def test_swmr_counts_the_risky_members_each_rounds_windows_held():
+    swmr = _swmr(WindowConfig(width=2, stride=1))  # risky: 10, 12, 14, 20, 22
+    for epoch in (0, 1):  # round 0: class 0 ranks 0-2 (no risky), class 1 ranks 0-2
+        swmr.plan_epoch(epoch)
+    for epoch in (0, 1, 2, 3):  # round 1 (epochs count from 0 again) reaches class 0 rank 4
+        swmr.plan_epoch(epoch)
+    assert swmr.summary()["risky_in_window_per_round"] == [2, 4]  # {20, 22}; {10, 14, 20, 22}
+
+
+def test_swmr_whose_risky_members_never_enter_a_window_names_it():
+    # Only 12 (class 0, the highest score) is risky at 0.85; windows of width 2, stride 1 reach
+    # class 0 rank 2 in 2 epochs and rank 5 (member 12) in 5.
+    swmr = _swmr(
+        WindowConfig(width=2, stride=1, section="scenario3.settings.window"), threshold=0.85
+    )
+    (idle,) = swmr.idle_parts(epochs=2)
+    assert "none of the 1 risky members enters a window in a round of 2 epochs" in idle
+    assert "scenario3.settings.window" in idle and "SWMR trains as RSW" in idle
+    assert swmr.idle_parts(epochs=5) == []
+    high_first = _swmr(WindowConfig(width=2, stride=1, order="high_to_low"), threshold=0.85)
+    assert high_first.idle_parts(epochs=1) == []
+
+
+def test_an_empty_risky_group_is_named_for_rmr_and_swmr():
+    (rmr_idle,) = _rmr(threshold=0.95).idle_parts(epochs=3)
+    assert "none of the 9 members risky" in rmr_idle and "trains as Base" in rmr_idle
+    (swmr_idle,) = _swmr(WindowConfig(), threshold=0.95).idle_parts(epochs=3)
+    assert "trains as RSW" in swmr_idle
+    assert _rmr().idle_parts(epochs=3) == []
+    assert RSW(windows(WindowConfig())).idle_parts(epochs=3) == []
+
+
+@pytest.mark.parametrize(
+    ("width", "stride", "epochs", "covers", "share"),
+    [
+        (1.0, 1, 1, True, 1.0),  # one epoch: every member, as Base
+        (1.0, 1, 2, True, (6 + 3 + 5 + 2) / (2 * 9)),  # epoch 1 drops one rank per class
+        (6, 3, 2, True, (6 + 3 + 3 + 0) / (2 * 9)),
+        (0.5, 1, 1, False, (3 + 2) / 9),  # half of each class (3 of 6, round(1.5) = 2 of 3)
+        (5, 1, 1, False, (5 + 3) / 9),  # class 0 has 6 members
+    ],
+)
+def test_window_coverage(width, stride, epochs, covers, share):
+    coverage = window_coverage(WindowConfig(width=width, stride=stride), [6, 3], epochs)
+    assert coverage.covers_every_class is covers
+    assert coverage.trained_share == pytest.approx(share)
 
 
 # ----------------------------------------------------------------------------- bad parameters

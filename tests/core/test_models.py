@@ -135,6 +135,7 @@ def test_settings_refused_before_any_data(settings, message):
             IMAGE,
             r"its forward pass on a batch of shape \(2, 1, 8, 8\) raised RuntimeError",
         ),
+        (custom("NonFiniteLogits"), IMAGE, r"logits \(20 of 20 values\) .* would be NaN"),
     ],
     ids=[
         "wrong-shape",
@@ -143,6 +144,7 @@ def test_settings_refused_before_any_data(settings, message):
         "lazy-layers",
         "tabular-data",
         "forward-fails",
+        "non-finite-logits",
     ],
 )
 def test_models_that_do_not_fit_the_data_are_refused(spec, input_shape, message):
@@ -211,3 +213,16 @@ def test_models_an_ensemble_cannot_batch_are_refused_before_training(
     assert "loss_proxy" in error.value.hint
     base_parameters["memorability"]["method"] = "loss_proxy"  # one model at a time
     check_model_on_data(validate_parameters(base_parameters), digits, ["victim_mem_scores"])
+
+
+def test_the_model_check_on_data_feeds_it_two_samples_of_the_data(base_parameters, digits):
+    """A model finite on random inputs and infinite on the data is refused by the check on
+    the data."""
+    base_parameters["model"] |= {
+        "name": "custom",
+        "class_path": "custom_models:ScalesByPixelContrast",
+    }
+    config = validate_parameters(base_parameters)
+    check_model(config.model, IMAGE, CLASSES)  # random inputs: finite
+    with pytest.raises(ParameterError, match="returns infinite logits"):
+        check_model_on_data(config, digits, [])

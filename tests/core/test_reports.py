@@ -6,10 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from wemem_pipeline.core.defenses import DEFENSES
+from wemem_pipeline.core.chance import ChanceLevel
+from wemem_pipeline.core.defenses import DEFENSES, idle_in_summary
 from wemem_pipeline.core.metrics import METRIC_NAMES
 from wemem_pipeline.core.pruning import PROCEDURES
 from wemem_pipeline.core.reports import run, stored
+from wemem_pipeline.core.reports.headline import report_headline
 from wemem_pipeline.core.reports.tables import (
     attack_dict,
     attack_table,
@@ -143,3 +145,42 @@ def test_stored_markdown_lists_every_panel():
     assert markdown.startswith("# Stored model")
     assert "A note. 50 members against 50 non-members" in markdown
     assert "| Stored" in markdown and "| Project" in markdown
+
+
+def test_a_victim_at_chance_accuracy_makes_the_report_say_its_numbers_mean_nothing():
+    metrics = _metrics(["dense", "one_shot", "round_0", "round_1"])
+    chance = ChanceLevel(majority_rate=0.8, samples=100)  # victims: 0.9, 0.9, then 0.8
+    settings = "pruning.sparsity=0.99 leaves few weights"
+    report = run.build_report("toy", {}, _history(), metrics, chance, [settings])
+    assert report["chance_accuracy"] == {
+        "majority_rate": 0.8,
+        "test_samples": 100,
+        "models_at_chance": ["iterative"],
+    }
+    assert len(report["warnings"]) == 2 and report["warnings"][1] == settings
+    assert report["warnings"][0].startswith("Iteratively pruned is at chance: test accuracy")
+    markdown = run.run_markdown(report)
+    assert markdown.index("## Warnings") < markdown.index("Iterative pruning to sparsity")
+    assert f"- **{settings}**" in markdown
+    headline = report_headline(report)
+    assert headline.verdict.startswith(
+        "Meaningless: Iteratively pruned is at chance accuracy, so its leakage numbers mean "
+        "nothing. Iteratively pruned against Dense"
+    )
+    assert headline.warnings == [settings]  # the chance warning is in the verdict already
+    plain = run.build_report("toy", {}, _history(), metrics)
+    assert plain["warnings"] == [] and "## Warnings" not in run.run_markdown(plain)
+    assert not report_headline(plain).verdict.startswith("Meaningless")
+
+
+def test_defense_parts_that_never_acted_are_named_from_the_summary():
+    swmr = {"risky_total": 104, "risky_in_window_per_round": [0, 0, 0]}
+    (warning,) = idle_in_summary("swmr", swmr)
+    assert "none of the victim's 104 risky members entered a window in any of the 3 rounds" in (
+        warning
+    )
+    assert "SWMR trained as RSW" in warning
+    assert idle_in_summary("swmr", swmr | {"risky_in_window_per_round": [0, 3, 9]}) == []
+    (warning,) = idle_in_summary("rmr", {"risky_total": 0})
+    assert "no member of the victim was risky" in warning and "RMR trained as Base" in warning
+    assert idle_in_summary("rsw", {}) == []

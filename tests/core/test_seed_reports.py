@@ -9,6 +9,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from wemem_pipeline.core.reports import seeds
+from wemem_pipeline.core.reports.headline import seeds_headline
 from wemem_pipeline.core.verdicts import LOWERED, UNCLEAR
 
 
@@ -97,3 +98,17 @@ def test_compare_over_seeds_judges_each_run_against_base() -> None:
     markdown = seeds.comparison_seeds_markdown(summary.reset_index(), "digits", [0, 1, 2])
     assert "lowered" in markdown and "100% of seeds" in markdown
     assert isinstance(seeds.comparison_seeds_figure(summary.reset_index()), Figure)
+
+
+def test_the_aggregate_keeps_every_seeds_warnings() -> None:
+    reports = {s: scenario_report(s, 0.58, 0.56) for s in (0, 1, 2)}
+    for report in reports.values():
+        report["warnings"] = ["SWMR: none of the risky members entered a window"]
+    reports[2]["warnings"].append("Base is at chance")
+    aggregate = seeds.seeds_report(reports)
+    assert aggregate["warnings"] == [
+        "SWMR: none of the risky members entered a window",  # every seed: said once
+        "seed 2: Base is at chance",
+    ]
+    assert "- **seed 2: Base is at chance**" in seeds.seeds_markdown(aggregate)
+    assert seeds_headline(aggregate).warnings == aggregate["warnings"]

@@ -113,6 +113,52 @@ def test_model_defenses_swmr_shadows_use_shadow_risky_members(
     assert set(summary["risky_per_class"]) == {"0", "1", "2"}
 
 
+def test_a_defense_part_that_will_never_act_on_the_victim_is_logged(
+    toy_dataset, toy_splits, opposite_tables, caplog
+):
+    # The victim's risky members have the highest indices; windows of 3 members from the
+    # lowest, sliding by 1 for 3 epochs, never reach them.
+    settings = {"window": {"width": 3, "stride": 1}, "risky": {"threshold": 0.6}}
+    defenses = ModelDefenses("swmr", settings, toy_dataset, opposite_tables, RUN)
+    with caplog.at_level("WARNING"):
+        defenses(VICTIM, roles_of(toy_splits, VICTIM)["member"], "victim")
+        defenses("shadow_0", roles_of(toy_splits, "shadow_0")["member"], "shadow")
+    (record,) = caplog.records  # the victim's, once: the shadows share its settings
+    assert record.message.startswith("SWMR on the victim: none of the")
+    assert "enters a window in a round of 3 epochs" in record.message
+
+
+def test_an_idle_defense_part_is_logged_once_for_the_defended_pruning(
+    toy_dataset, toy_splits, opposite_tables, caplog
+):
+    settings = {"window": {"width": 3, "stride": 1}, "risky": {"threshold": 0.6}}
+    trained = train_victim_and_shadows(toy_dataset, toy_splits, RUN, "dense")
+    with caplog.at_level("WARNING"):
+        _, summaries = prune_with_defense(
+            toy_dataset, toy_splits, RUN, trained.states, "swmr", settings, opposite_tables
+        )
+    assert summaries[VICTIM]["risky_in_window_per_round"] == [0, 0]  # as foretold
+    (record,) = [r for r in caplog.records if "window" in r.message]
+    assert record.message.startswith("SWMR on the victim: none of the")
+
+
+def test_a_victim_at_chance_is_logged_when_its_training_ends(toy_dataset, toy_splits, caplog):
+    # One answer for every input: never above the majority-class rate.
+    constant = ModelSpec("custom", class_path="custom_models:IgnoresItsInput")
+    stuck = RunConfig(seed=0, device="cpu", model=constant, training=TrainConfig(max_epochs=1))
+    with caplog.at_level("WARNING"):
+        trained = train_victim_and_shadows(toy_dataset, toy_splits, stuck, "dense")
+    accuracy = victim_history(trained.history)["test_accuracy"].iloc[-1]
+    (record,) = caplog.records
+    assert record.message.startswith(
+        f"the victim (dense) is at chance: test accuracy {accuracy:.3f}"
+    )
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        train_victim_and_shadows(toy_dataset, toy_splits, RUN, "dense")  # learns: no warning
+    assert not caplog.records
+
+
 def test_model_defenses_with_scores_of_another_split_name_memorability(
     toy_dataset, toy_splits, score_table
 ):

@@ -38,6 +38,7 @@ BAD_MODELS = {
     f"{CUSTOM}custom_models:NotAModule": "is not a torch.nn.Module subclass",
     f"{CUSTOM}custom_models:WrongShape": "must return logits of shape (2, 10) (batch, num_classes)",
     f"{CUSTOM}custom_models:Refuses": "Refuses(num_classes=10) raised ValueError",
+    f"{CUSTOM}custom_models:NonFiniteLogits": "logits (20 of 20 values) for a batch of 2",
     # The default pipeline makes Feldman mem-scores: a batched ensemble of the model.
     f"{CUSTOM}custom_models:NormNet": "'custom_models:NormNet' has batch normalization",
 }

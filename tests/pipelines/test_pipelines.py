@@ -140,6 +140,9 @@ BAD_PARAMETERS = [
     ("evaluation.seeds=[1.5]", "evaluation.seeds"),
     ("evaluation.bootstrap=50", "evaluation.bootstrap"),
     ("split.nonmember_source=test_file", "split.nonmember_source"),
+    # Valid settings whose result cannot mean anything on the run's data and model.
+    ("pruning.sparsity=0.999999", "pruning.sparsity=0.999999 (pruning.scope=global) leaves 0"),
+    ("scenario1.settings.width=1.0", "RSW would train as Base"),
 ]
 
 

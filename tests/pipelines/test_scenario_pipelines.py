@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from kedro_project import latest, project_copy, run_kedro
+from kedro_project import RUN_OUTPUT, latest, project_copy, run_kedro
 
 from wemem_pipeline.core.splits import VICTIM
 from wemem_pipeline.pipeline_registry import register_pipelines
@@ -94,6 +94,27 @@ def test_scenario_shadows_are_defended_too(finished_run: Path, name: str, defens
         latest(finished_run, f"07_model_output/{name}/defended_sample_uses.parquet")
     )
     assert set(uses["model"]) == {VICTIM, "shadow_0", "shadow_1", "shadow_2"}
+
+
+def test_swmr_says_how_many_risky_members_entered_a_window(finished_run: Path) -> None:
+    """Every round's count is in report.json and report.md; when it is 0 in every round (the
+    shipped window on digits never reaches the risky members), SWMR trained as RSW, and the
+    log, the report's warnings and the run's summary say so."""
+    report = json.loads(latest(finished_run, "08_reporting/scenario3/report.json").read_text())
+    summary = report["defense_summary"][VICTIM]
+    entered = summary["risky_in_window_per_round"]
+    assert len(entered) == 3 and all(0 <= n <= summary["risky_total"] for n in entered)
+    markdown = latest(finished_run, "08_reporting/scenario3/report.md").read_text()
+    counts = ", ".join(str(n) for n in entered)
+    assert f"Risky members that entered a window, per round: {counts} (of " in markdown
+    never = [w for w in report["warnings"] if "entered a window in any of the 3 rounds" in w]
+    output = (finished_run / RUN_OUTPUT).read_text()
+    if any(entered):
+        assert not never
+    else:
+        (warning,) = never
+        assert warning in markdown and f"Warning: {warning}" in output
+        assert "SWMR on the victim: none of the" in output  # when its training started
 
 
 def test_bad_scenario_setting_stops_before_training(tmp_path: Path) -> None:

@@ -277,13 +277,19 @@ def _constructor_parameters(cls: type) -> tuple[set[str], bool]:
     return named, any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
-def check_model(spec: ModelSpec, input_shape: Sequence[int], num_classes: int) -> None:
+def check_model(
+    spec: ModelSpec,
+    input_shape: Sequence[int],
+    num_classes: int,
+    inputs: torch.Tensor | None = None,
+) -> None:
     """Refuse a ``custom`` model that does not fit the data, before any training.
 
-    It is built on the CPU and given a batch of two random inputs in training mode (as
-    fine-tuning will): it must construct, have a Linear or Conv layer for pruning, and
-    return logits of shape ``(2, num_classes)``. The built-in models fit any data they
-    accept (``build`` refuses the rest), so they are not checked.
+    It is built on the CPU and given a batch of two inputs in training mode (as fine-tuning
+    will): ``inputs`` (two samples of the data), or random ones. It must construct, have a
+    Linear or Conv layer for pruning, and return finite logits of shape ``(2, num_classes)``.
+    The built-in models fit any data they accept (``build`` refuses the rest), so they are
+    not checked.
     """
     if spec.name != "custom":
         return
@@ -306,7 +312,7 @@ def check_model(spec: ModelSpec, input_shape: Sequence[int], num_classes: int) -
                 f"{spec.label} has no Linear or Conv layer, so pruning has no weights to prune",
                 hint=_CUSTOM_HINT,
             )
-        inputs = torch.randn(2, *input_shape)
+        inputs = torch.randn(2, *input_shape) if inputs is None else inputs[:2].float().cpu()
         try:
             with torch.no_grad():
                 outputs = model.train()(inputs)
@@ -319,6 +325,7 @@ def check_model(spec: ModelSpec, input_shape: Sequence[int], num_classes: int) -
     expected = (2, num_classes)
     if isinstance(outputs, torch.Tensor) and outputs.is_floating_point():
         if tuple(outputs.shape) == expected:
+            _check_finite(spec, outputs)
             return
         gave = f"a tensor of shape {tuple(outputs.shape)}"
     elif isinstance(outputs, torch.Tensor):
@@ -330,3 +337,22 @@ def check_model(spec: ModelSpec, input_shape: Sequence[int], num_classes: int) -
         f"batch of 2 inputs of shape {input_shape}; it returned {gave}",
         hint=_CUSTOM_HINT,
     )
+
+
+def _check_finite(spec: ModelSpec, logits: torch.Tensor) -> None:
+    """Refuse NaN or infinite logits: the loss, every attack signal and every metric would be
+    NaN, and the run would fail far later with a message about an attack."""
+    bad = ~torch.isfinite(logits)
+    if bad.any():
+        kinds = " and ".join(
+            kind
+            for kind, found in (("NaN", logits.isnan()), ("infinite", logits.isinf()))
+            if found.any()
+        )
+        raise ParameterError(
+            f"{spec.label} returns {kinds} logits ({int(bad.sum())} of {logits.numel()} values) "
+            f"for a batch of {len(logits)} samples: its training loss, every attack and every "
+            "metric would be NaN",
+            hint="check the forward pass for a division by zero, a log of a number <= 0 or an "
+            "overflow; it must return finite logits",
+        )

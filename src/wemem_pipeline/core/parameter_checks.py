@@ -89,7 +89,8 @@ def check_attack_stored(values: Mapping[str, Any] | None) -> None:
 
 
 def check_model_on_data(config: RunConfig, dataset: Dataset, outputs: Iterable[str]) -> None:
-    """Refuse a ``custom`` model that does not fit ``dataset``, before any training.
+    """Refuse a ``custom`` model that does not fit ``dataset`` (or gives non-finite logits
+    for two of its samples), before any training.
 
     ``outputs`` are the run's artifacts: a run that makes Feldman mem-scores trains the model
     as a batched ensemble, so two stacked copies must run a forward pass too.
@@ -97,7 +98,7 @@ def check_model_on_data(config: RunConfig, dataset: Dataset, outputs: Iterable[s
     if config.model.name != "custom":
         return
     shape, classes = dataset.input_shape, dataset.num_classes
-    check_model(config.model, shape, classes)
+    check_model(config.model, shape, classes, torch.as_tensor(dataset.features[:2]))
     makes_scores = any(name.split(".")[-1].endswith("_mem_scores") for name in outputs)
     if makes_scores and config.memorability.method == "feldman":
         with torch.random.fork_rng(devices=[]):

@@ -75,6 +75,21 @@ def prune_to_sparsity(model: nn.Module, sparsity: float, scope: str = "global") 
             prune.l1_unstructured(module, name, amount=extra)
 
 
+def weights_left(model: nn.Module, sparsity: float, scope: str) -> dict[str, int]:
+    """How many weights of each prunable layer (by module name) pruning to ``sparsity`` keeps.
+
+    With ``scope='layer'`` the counts are exact; with ``global`` only their sum is known before
+    training (which layers keep them depends on the trained magnitudes), so the whole model's
+    count is given under the name ``""``.
+    """
+    names = {id(module): name for name, module in model.named_modules()}
+    sizes = {names[id(module)]: module.weight.numel() for module, _ in prunable_parameters(model)}
+    if scope == "global":
+        total = sum(sizes.values())
+        return {"": total - round(sparsity * total)}
+    return {name: size - round(sparsity * size) for name, size in sizes.items()}
+
+
 @dataclass(frozen=True)
 class Round:
     """Prune to ``sparsity`` (nothing to do below the model's own), then train ``epochs``."""

@@ -56,6 +56,14 @@ class SplitConfig:
 
 
 def split_samples(is_test: np.ndarray, config: SplitConfig, seed: int) -> pd.DataFrame:
+    """:func:`split_table`, with each model's role counts logged."""
+    table = split_table(is_test, config, seed)
+    for model, rows in table.groupby("model", sort=False):
+        logger.info("split %s: %s", model, rows["role"].value_counts().to_dict())
+    return table
+
+
+def split_table(is_test: np.ndarray, config: SplitConfig, seed: int) -> pd.DataFrame:
     """Assign every model its members, dev and test non-members.
 
     The training part is halved into a victim pool and a shadow pool, and so is the test
@@ -79,8 +87,6 @@ def split_samples(is_test: np.ndarray, config: SplitConfig, seed: int) -> pd.Dat
         )
     table = pd.concat(frames, ignore_index=True)
     check_splits(table)
-    for model, rows in table.groupby("model", sort=False):
-        logger.info("split %s: %s", model, rows["role"].value_counts().to_dict())
     return table
 
 
@@ -175,6 +181,23 @@ def roles_of(table: pd.DataFrame, model: str) -> dict[str, np.ndarray]:
     return {
         role: rows.loc[rows["role"] == role, "sample_index"].to_numpy(np.int64) for role in ROLES
     }
+
+
+def member_class_sizes(table: pd.DataFrame, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Each model's members per class (the classes its members hold), victim first."""
+    members = table[table["role"] == "member"]
+    label = np.asarray(labels)[members["sample_index"].to_numpy(np.int64)]
+    counts = members.assign(label=label).groupby(["model", "label"]).size().unstack(fill_value=0)
+    counts = counts.reindex(model_names(table), fill_value=0)
+    return {
+        str(model): row[row > 0] for model, row in zip(counts.index, counts.to_numpy(), strict=True)
+    }
+
+
+def role_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per model (victim first), one column per role: how many samples it has."""
+    counts = table.groupby(["model", "role"], sort=False).size().unstack(fill_value=0)
+    return counts.reindex(columns=list(ROLES), fill_value=0)
 
 
 def pool_of(table: pd.DataFrame, model: str) -> str:

@@ -9,6 +9,7 @@ often each member was trained on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -18,8 +19,16 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .chance import victim_chance_level
 from .datasets import Dataset
-from .defenses import Defense, DefenseContext, NoDefense, Settings, build_defense
+from .defenses import (
+    Defense,
+    DefenseContext,
+    NoDefense,
+    Settings,
+    build_defense,
+    idle_in_summary,
+)
 from .masks import load_pruned_state
 from .models import ModelSpec
 from .outputs import ModelOutputs
@@ -28,6 +37,8 @@ from .run_config import RunConfig
 from .seeds import derive_seed
 from .splits import VICTIM, model_names, pool_of, roles_of
 from .training import dataset_tensors
+
+logger = logging.getLogger(__name__)
 
 StateDicts = dict[str, dict[str, torch.Tensor]]
 
@@ -59,6 +70,7 @@ class ModelDefenses:
         self.dataset, self.mem_scores, self.run = dataset, dict(mem_scores or {}), run
         self._built: dict[str, Defense] = {}
         self._members: dict[str, np.ndarray] = {}
+        self.idle_at_start: list[str] = []  # what the victim's defense was warned of
 
     def __call__(self, model: str, members: np.ndarray, pool: str) -> Defense:
         if model in self._members and not np.array_equal(self._members[model], members):
@@ -74,6 +86,11 @@ class ModelDefenses:
                 seed=self.run.seed,
             )
             self._built[model] = build_defense(self.name, self.settings, context, self.section)
+            if model == VICTIM:  # the shadows share its settings; one warning says it
+                epochs = self.run.pruning.epochs_per_round
+                self.idle_at_start = self._built[model].idle_parts(epochs)
+                for idle in self.idle_at_start:
+                    logger.warning("%s on the victim: %s", self._built[model].title, idle)
         return self._built[model]
 
     def summaries(self, table: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -151,6 +168,8 @@ def train_victim_and_shadows(
                 outputs[round_index].record(name, model, features, table, run.seed)
         if after_round is not None:
             after_round(round_index, pd.DataFrame(rows))
+    if VICTIM in runs:
+        _warn_at_chance(runs[VICTIM], dataset.labels, table)
     history = [row for model_run in runs.values() for row in model_run.history]
     uses = [frame for model_run in runs.values() for frame in model_run.uses]
     states = {name: _cpu_state(model_run.model) for name, model_run in runs.items()}
@@ -203,6 +222,14 @@ class _ModelRun:
         return self.history[-1]
 
 
+def _warn_at_chance(victim: _ModelRun, labels: np.ndarray, table: pd.DataFrame) -> None:
+    """Log that the victim's last round answers no better than the majority class."""
+    chance = victim_chance_level(labels, table)
+    accuracy = victim.history[-1]["test_accuracy"]
+    if not chance.above(accuracy):
+        logger.warning("%s", chance.sentence(f"the victim ({victim.stage})", accuracy))
+
+
 def prune_with_defense(
     dataset: Dataset,
     table: pd.DataFrame,
@@ -233,7 +260,13 @@ def prune_with_defense(
         every_round=every_round,
         after_round=after_round,
     )
-    return pruned, defenses.summaries(table)
+    summaries = defenses.summaries(table)
+    # What the start could not foresee: early stopping may end the rounds before the windows
+    # reach the risky members.
+    if VICTIM in summaries and not defenses.idle_at_start:
+        for idle in idle_in_summary(defense, summaries[VICTIM]):
+            logger.warning("%s", idle)
+    return pruned, summaries
 
 
 def victim_history(history: pd.DataFrame) -> pd.DataFrame:

@@ -82,8 +82,9 @@ def summary_text(headlines: list[tuple[Headline, Path]], project: Path, run_id: 
     blocks = []
     for headline, report in headlines:
         table = headline.table.to_markdown(index=False, tablefmt="simple")
+        warnings = "".join(f"Warning: {warning}\n" for warning in headline.warnings)
         blocks.append(
-            f"== {headline.heading} ==\n{table}\n{headline.verdict}\n"
+            f"== {headline.heading} ==\n{table}\n{headline.verdict}\n{warnings}"
             f"Report: {_relative(report, project)}"
         )
     return "\n\n".join([*blocks, footer])

@@ -112,6 +112,10 @@ class SAMIA:
         self.seed = seed
         self.network: _Transformer | None = None
 
+    def new_network(self, num_classes: int) -> nn.Module:
+        """The untrained transformer for ``num_classes`` tokens per sample."""
+        return _Transformer(num_classes, self.width, self.heads, self.layers)
+
     def fit(self, shadows: list[MembershipSet]) -> SAMIA:
         torch.manual_seed(self.seed)
         tokens = torch.cat([samia_tokens(s) for s in shadows])
@@ -121,7 +125,7 @@ class SAMIA:
         order = torch.randperm(len(tokens))
         held_out = order[: max(1, len(order) // 10)]
         train = order[len(held_out) :]
-        self.network = _Transformer(tokens.shape[1], self.width, self.heads, self.layers)
+        self.network = self.new_network(tokens.shape[1])
         optimizer = torch.optim.Adam(self.network.parameters(), lr=1e-3)
         loss_fn = nn.BCEWithLogitsLoss()
         best_loss, best_state, stale = float("inf"), None, 0

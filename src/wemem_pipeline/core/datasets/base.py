@@ -13,6 +13,11 @@ import numpy as np
 
 from ..errors import DataError
 
+# A class needs about this many samples before the split can give each model's pool members
+# of it and scored non-members of it (a pool holds half of the training part; 10% of a pool
+# plus its half of the test part are non-members, two thirds of them scored).
+MIN_CLASS_SAMPLES = 10
+
 
 @dataclass(frozen=True, eq=False)  # eq=False: element-wise array comparison has no single truth
 class Dataset:

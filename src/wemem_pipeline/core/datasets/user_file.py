@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ParameterError
-from .base import Dataset, not_found, standardize_columns, standardize_images
+from .base import (
+    MIN_CLASS_SAMPLES,
+    Dataset,
+    not_found,
+    standardize_columns,
+    standardize_images,
+)
 
 _USER_SUFFIXES = (".npz", ".csv", ".parquet")
 
@@ -37,7 +43,28 @@ def _as_is_test(values: np.ndarray, n: int, source: Path) -> np.ndarray:
     raise DataError(f"{source}: is_test must be boolean (True/False or 0/1), got {values.dtype}")
 
 
-def _read_npz(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_not_continuous(labels: np.ndarray, name: str, path: Path) -> None:
+    """Refuse non-integer numbers as labels: a continuous value (a regression target, a
+    measurement) would become one class per distinct value. (Integer labels with mostly tiny
+    classes are refused before the first node, with the split: ``run_checks``.)"""
+    if not np.issubdtype(labels.dtype, np.floating):
+        return
+    fractional = labels[labels != np.round(labels)]
+    if len(fractional):
+        shown = ", ".join(f"{value:g}" for value in fractional[:3])
+        raise DataError(
+            f"{path}: the labels {name!r} (dataset.label_column) hold non-integer numbers "
+            f"({len(fractional):,} of {len(labels):,} rows, e.g. {shown}) and "
+            f"{len(np.unique(labels)):,} distinct values: they look continuous, not like classes",
+            hint="set dataset.label_column to a column of class labels, or bin the values into "
+            f"a few classes of at least {MIN_CLASS_SAMPLES} rows each first",
+        )
+
+
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, str]  # features, labels, is_test, label name
+
+
+def _read_npz(path: Path, label_column: str | None) -> Arrays:
     try:
         archive = np.load(path, allow_pickle=False)  # no pickle: a data file must not run code
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
@@ -64,10 +91,10 @@ def _read_npz(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndar
         raise DataError(
             f"{path}: features must have shape (N, D), (N, H, W) or (N, C, H, W), got {x.shape}"
         )
-    return x, y, _as_is_test(is_test, len(x), path)
+    return x, y, _as_is_test(is_test, len(x), path), y_key
 
 
-def _read_table(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _read_table(path: Path, label_column: str | None) -> Arrays:
     if not label_column:
         raise DataError(f"{path}: set `dataset.label_column` to the name of the label column")
     frame = _read_frame(path)
@@ -102,7 +129,7 @@ def _read_table(path: Path, label_column: str | None) -> tuple[np.ndarray, np.nd
             f"{path}: feature columns with missing or infinite values: {bad_columns}",
             hint="fill or drop those values (e.g. with the column mean) before loading",
         )
-    return x, frame[label_column].to_numpy(), is_test
+    return x, frame[label_column].to_numpy(), is_test, label_column
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
@@ -150,12 +177,11 @@ def load_file(*, path: Path | None, label_column: str | None, **_: object) -> Da
             f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(_USER_SUFFIXES)}"
         )
 
-    if path.suffix.lower() == ".npz":
-        x, raw_labels, is_test = _read_npz(path, label_column)
-    else:
-        x, raw_labels, is_test = _read_table(path, label_column)
+    read = _read_npz if path.suffix.lower() == ".npz" else _read_table
+    x, raw_labels, is_test, label_name = read(path, label_column)
     _check_usable(x, raw_labels, path)
     labels, class_names = _encode_labels(raw_labels, path)
+    _check_not_continuous(raw_labels, label_name, path)
 
     order = np.argsort(is_test, kind="stable")  # train rows first, original order kept
     x, labels, is_test = x[order], labels[order], is_test[order]

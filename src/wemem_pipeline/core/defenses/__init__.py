@@ -8,6 +8,9 @@ change the training step. Adding a defense: one module with its class, registere
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -35,6 +38,7 @@ __all__ = [
     "SampleGroup",
     "build_defense",
     "check_defense_settings",
+    "idle_in_summary",
 ]
 
 DEFENSES: dict[str, type[Defense]] = {
@@ -62,3 +66,24 @@ def check_defense_settings(name: str, settings: Settings, section: str) -> None:
     scores = pd.DataFrame({"sample_index": members, "raw_score": 0.0, "score": 0.0})
     context = DefenseContext(members, labels=members % 2, num_classes=2, mem_scores=scores)
     build_defense(name, settings, context, section)
+
+
+def idle_in_summary(defense: str, summary: Mapping[str, Any]) -> list[str]:
+    """The parts of a model's defense that never acted, from its summary after training: no
+    risky member (RMR, SWMR), or no risky member in any round's windows (SWMR)."""
+    name = DEFENSES[defense].title
+    if summary.get("risky_total") == 0:
+        trained_as = "RSW" if defense == "swmr" else "Base"
+        return [
+            f"{name}: no member of the victim was risky, so the regularization never acted and "
+            f"{name} trained as {trained_as} (change the risky threshold)"
+        ]
+    entered = summary.get("risky_in_window_per_round")
+    if entered and not any(entered):
+        return [
+            f"{name}: none of the victim's {summary['risky_total']} risky members entered a "
+            f"window in any of the {len(entered)} rounds, so the regularization never acted "
+            f"and {name} trained as RSW (widen the window, raise its stride or order it "
+            "high_to_low)"
+        ]
+    return []

@@ -165,6 +165,11 @@ class Defense:
         """Facts about this model's defense for the report (e.g. risky members, epsilon)."""
         return {}
 
+    def idle_parts(self, epochs: int) -> list[str]:
+        """Parts of this defense that will not act in rounds of ``epochs`` epochs, in words
+        (e.g. an empty risky group); checked when its training starts."""
+        return []
+
 
 class NoDefense(Defense):
     """Base: every member, every epoch, one optimizer."""

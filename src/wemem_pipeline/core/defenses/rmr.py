@@ -83,3 +83,19 @@ class RMR(Defense):
             "risky_per_class": {str(c): n for c, n in self.risky_per_class.items()},
             "risky_total": int(sum(self.risky_per_class.values())),
         }
+
+    def idle_parts(self, epochs: int) -> list[str]:
+        if len(self.risky):
+            return []
+        return [empty_group_warning(self.config, len(self.members), "Base")]
+
+
+def empty_group_warning(config: RiskyConfig, members: int, trains_as: str) -> str:
+    """The words for a risky group that holds no member: the defense then trains as
+    ``trains_as``."""
+    change = "raise" if config.scale == "top_fraction" else "lower"
+    return (
+        f"{config.section}.threshold={config.threshold} (scale {config.scale}) makes none of "
+        f"the {members} members risky: the regularization never acts and the defense trains "
+        f"as {trains_as}; {change} the threshold"
+    )

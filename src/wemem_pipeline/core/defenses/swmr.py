@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..search_space import prefixed
 from ..validation import check_known_keys
 from .base import Defense, DefenseContext, GroupOptimizer, SampleGroup, Settings
-from .rmr import RMR
+from .rmr import RMR, empty_group_warning
 from .rsw import RSW
 from .windows import ClassWindows
 
@@ -25,6 +27,8 @@ class SWMR(Defense):
 
     def __init__(self, windows: ClassWindows, regularization: RMR):
         self.windows, self.regularization = windows, regularization
+        # The risky members each round's windows held (epochs count from 0 in every round).
+        self._risky_in_window: list[np.ndarray] = []
 
     @classmethod
     def from_settings(cls, settings: Settings, context: DefenseContext, section: str) -> SWMR:
@@ -38,7 +42,29 @@ class SWMR(Defense):
         return self.regularization.optimizers()
 
     def plan_epoch(self, epoch: int) -> list[SampleGroup]:
-        return self.regularization.groups(self.windows.window(epoch))
+        groups = self.regularization.groups(self.windows.window(epoch))
+        if epoch == 0 or not self._risky_in_window:  # a round starts
+            self._risky_in_window.append(np.empty(0, dtype=np.int64))
+        self._risky_in_window[-1] = np.union1d(self._risky_in_window[-1], groups[0].indices)
+        return groups
 
     def summary(self) -> dict[str, Any]:
-        return self.regularization.summary()
+        """RMR's summary, and how many risky members entered a window in each round."""
+        entered = [len(risky) for risky in self._risky_in_window]
+        return self.regularization.summary() | {"risky_in_window_per_round": entered}
+
+    def idle_parts(self, epochs: int) -> list[str]:
+        risky = self.regularization.risky
+        members = len(self.regularization.members)
+        if not len(risky):
+            return [empty_group_warning(self.regularization.config, members, "RSW")]
+        reached = self.windows.members_in_windows(epochs)
+        if np.isin(risky, reached).any():
+            return []
+        window = self.windows.config
+        return [
+            f"none of the {len(risky)} risky members enters a window in a round of {epochs} "
+            f"epochs ({window.section}: width {window.width}, stride {window.stride}, order "
+            f"{window.order}; the windows reach {len(reached)} of the {members} members): "
+            "the regularization never acts and SWMR trains as RSW"
+        ]

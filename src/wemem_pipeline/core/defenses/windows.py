@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,12 @@ def _size(value: int | float, class_size: int, minimum: int) -> int:
     if isinstance(value, float):
         return max(minimum, round(value * class_size))
     return int(value)
+
+
+def _in_window(width: int, stride: int, class_size: int, epoch: int) -> int:
+    """How many of a class's ranks the window of ``epoch`` holds (clipped to the class)."""
+    start = min(stride * epoch, class_size)
+    return min(width, class_size - start)
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ class ClassWindows:
         if len(scores) != len(members):
             raise ValueError("one mem-score per member is needed")
         rng = np.random.default_rng(seed)
+        self.config = config
         self.ranked: dict[int, np.ndarray] = {}
         self.bounds: dict[int, tuple[int, int]] = {}  # (width, stride) in samples, per class
         for label in np.unique(labels[members]):
@@ -95,3 +103,37 @@ class ClassWindows:
             start = min(stride * epoch, len(ranked))
             parts.append(ranked[start : start + width])
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+    def members_in_windows(self, epochs: int) -> np.ndarray:
+        """Every member in the window of at least one of epochs ``0 .. epochs - 1``."""
+        windows = [self.window(epoch) for epoch in range(epochs)]
+        return np.unique(np.concatenate(windows)) if windows else np.empty(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class WindowCoverage:
+    """What the windows of one model's classes do over a round of ``epochs`` epochs.
+
+    ``covers_every_class``: the width is at least every class's size, so the window
+    restricts nothing and only its slide leaves members out (epoch e drops the ``stride * e``
+    lowest ranks). ``trained_share``: the member-epochs the windows train on, as a share of
+    Base's (every member, every epoch).
+    """
+
+    covers_every_class: bool
+    trained_share: float
+
+
+def window_coverage(
+    config: WindowConfig, class_sizes: Sequence[int], epochs: int
+) -> WindowCoverage:
+    """:class:`WindowCoverage` of ``config`` for classes of ``class_sizes`` members."""
+    sizes = [int(size) for size in class_sizes if size > 0]
+    bounds = [(_size(config.width, n, 1), _size(config.stride, n, 1)) for n in sizes]
+    covers = all(width >= n for (width, _), n in zip(bounds, sizes, strict=True))
+    trained = sum(
+        _in_window(width, stride, n, epoch)
+        for (width, stride), n in zip(bounds, sizes, strict=True)
+        for epoch in range(epochs)
+    )
+    return WindowCoverage(covers, trained / max(1, epochs * sum(sizes)))

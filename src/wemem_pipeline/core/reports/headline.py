@@ -14,7 +14,14 @@ import pandas as pd
 
 from .compare import front_sentence
 from .seeds import mean_sd
-from .tables import METRIC_TITLES, STRONGEST_COLUMNS, fmt, strongest, unresolvable_metrics
+from .tables import (
+    METRIC_TITLES,
+    STRONGEST_COLUMNS,
+    chance_warnings,
+    fmt,
+    strongest,
+    unresolvable_metrics,
+)
 from .titles import title
 
 HEADLINE_METRICS = ("test_accuracy", "auc", "tpr_at_1pct_fpr")
@@ -22,13 +29,15 @@ HEADLINE_METRICS = ("test_accuracy", "auc", "tpr_at_1pct_fpr")
 
 @dataclass
 class Headline:
-    """One report's result: a heading, a table of display cells, the verdict sentence and the
-    numbers behind the table (``{model: {metric: value}}``, metrics of ``HEADLINE_METRICS``)."""
+    """One report's result: a heading, a table of display cells, the verdict sentence, the
+    numbers behind the table (``{model: {metric: value}}``, metrics of ``HEADLINE_METRICS``)
+    and the report's warnings."""
 
     heading: str
     table: pd.DataFrame
     verdict: str
     numbers: dict[str, dict[str, float]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def report_headline(report: dict[str, Any]) -> Headline:
@@ -72,7 +81,16 @@ def report_headline(report: dict[str, Any]) -> Headline:
         f"{title(compared)} against {title(reference)}, strongest attack: {changes}; "
         f"test accuracy {accuracy:+.1f} points."
     )
-    return Headline(heading, pd.DataFrame(rows), verdict, numbers)
+    at_chance = (report.get("chance_accuracy") or {}).get("models_at_chance", [])
+    if at_chance:
+        names = ", ".join(title(name) for name in at_chance)
+        whose = "its" if len(at_chance) == 1 else "their"
+        verdict = (
+            f"Meaningless: {names} {'is' if len(at_chance) == 1 else 'are'} at chance accuracy, "
+            f"so {whose} leakage numbers mean nothing. {verdict}"
+        )
+    warnings = [w for w in report.get("warnings", []) if w not in chance_warnings(report)]
+    return Headline(heading, pd.DataFrame(rows), verdict, numbers, warnings)
 
 
 def seeds_headline(report: dict[str, Any]) -> Headline:
@@ -104,7 +122,7 @@ def seeds_headline(report: dict[str, Any]) -> Headline:
         f"{len(report['seeds'])} seeds: {changes}."
     )
     heading = f"{report['heading']} on {report['dataset']}, seeds {report['seeds']}"
-    return Headline(heading, pd.DataFrame(rows), verdict, numbers)
+    return Headline(heading, pd.DataFrame(rows), verdict, numbers, report.get("warnings", []))
 
 
 def comparison_headline(comparison: pd.DataFrame) -> Headline:

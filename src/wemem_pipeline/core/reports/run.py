@@ -1,17 +1,21 @@
 """The default pipeline's report: dense, one-shot and iterative pruning under every attack.
 
 ``report.json`` has the schema ``{"dataset", "parameters", "evaluation", "models": [...],
-"rounds": [...]}``; each model entry has ``name``, ``test_accuracy``, ``sparsity``,
-``epochs`` and ``attacks: {attack: {balanced_accuracy, auc, tpr_at_1pct_fpr,
-tpr_at_0_1pct_fpr, seconds}}``; each round entry the iterative victim's state after it.
+"rounds": [...], "chance_accuracy", "warnings"}``; each model entry has ``name``,
+``test_accuracy``, ``sparsity``, ``epochs`` and ``attacks: {attack: {balanced_accuracy, auc,
+tpr_at_1pct_fpr, tpr_at_0_1pct_fpr, seconds}}``; each round entry the iterative victim's state
+after it. ``warnings`` lists, in words, what makes (part of) the report meaningless: models at
+chance accuracy (``chance_accuracy``) and settings the run was warned about.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
+from ..chance import ChanceLevel
 from ..evaluation import round_stage
 from ..pruning import PROCEDURES
 from ..run_config import EvaluationConfig
@@ -22,6 +26,8 @@ from .tables import (
     above_chance_sentence,
     attack_dict,
     attack_tables,
+    chance_accuracy,
+    chance_warnings,
     checks_cells,
     flat_intervals,
     fmt,
@@ -33,6 +39,7 @@ from .tables import (
     unresolvable_metrics,
     unresolvable_note,
     verdicts,
+    warnings_section,
 )
 from .titles import title
 
@@ -52,9 +59,19 @@ def evaluation_sizes(
 
 
 def build_report(
-    dataset: str, parameters: dict[str, Any], history: pd.DataFrame, metrics: pd.DataFrame
+    dataset: str,
+    parameters: dict[str, Any],
+    history: pd.DataFrame,
+    metrics: pd.DataFrame,
+    chance: ChanceLevel | None = None,
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Assemble ``report.json`` from the training history and the attack metrics."""
+    """Assemble ``report.json`` from the training history and the attack metrics.
+
+    ``chance``: the victim's chance level, against which every model's test accuracy is
+    checked; ``warnings``: what the run's settings make meaningless
+    (:func:`..run_checks.settings_warnings`). Both end in the report's ``warnings``.
+    """
     iterative = victim_history(history[history["stage"] == "iterative"])
     last_round = int(iterative["round"].max())
     models = []
@@ -87,7 +104,7 @@ def build_report(
     ]
     evaluation = evaluation_sizes(metrics, parameters)
     by_name = {model["name"]: model["attacks"] for model in models}
-    return {
+    report = {
         "dataset": dataset,
         "parameters": parameters,
         "evaluation": evaluation,
@@ -96,6 +113,10 @@ def build_report(
         "models": models,
         "rounds": rounds,
     }
+    if chance is not None:
+        report["chance_accuracy"] = chance_accuracy(models, chance)
+    report["warnings"] = [*chance_warnings(report), *warnings]
+    return report
 
 
 def report_table(report: dict[str, Any]) -> pd.DataFrame:
@@ -153,6 +174,7 @@ def run_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# Membership leakage of pruned models: `{report['dataset']}`",
         "",
+        *warnings_section(report),
         f"Iterative pruning to sparsity {fmt(pruned['sparsity'])} ({rounds} rounds), strongest "
         f"attack: {'; '.join(changes)}. Chance (strongest attack, shuffled labels, 95th pct): "
         f"AUC {checks['chance AUC (95th pct)'] or '-'}; shift check: AUC "

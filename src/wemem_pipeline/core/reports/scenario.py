@@ -1,21 +1,25 @@
 """A scenario's report: Dense, Base and the defended iterative pruning of the victim.
 
 ``report.json`` has the schema of the default report (one entry per model: ``dense``,
-``base``, the defense) plus each pruned model's fine-tuning cost and data reuse, the
-defense's summary per model, and the defended victim round by round.
+``base``, the defense; ``chance_accuracy`` and ``warnings``) plus each pruned model's
+fine-tuning cost and data reuse, the defense's summary per model, and the defended victim
+round by round.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..chance import ChanceLevel
+from ..defenses import idle_in_summary
 from ..evaluation import round_stage
 from ..scenario import reuse_statistics
+from ..splits import VICTIM
 from ..victim_and_shadows import victim_history
 from .figures import privacy_utility_figure
 from .run import evaluation_sizes
@@ -24,6 +28,8 @@ from .tables import (
     above_chance_sentence,
     attack_dict,
     attack_tables,
+    chance_accuracy,
+    chance_warnings,
     checks_cells,
     fmt,
     markdown_table,
@@ -35,6 +41,7 @@ from .tables import (
     unresolvable_metrics,
     unresolvable_note,
     verdicts,
+    warnings_section,
 )
 from .titles import title
 
@@ -49,6 +56,8 @@ def build_scenario_report(
     sample_uses: Mapping[str, pd.DataFrame],
     summaries: Mapping[str, Any],
     record_risk: Mapping[str, Any] | None = None,
+    chance: ChanceLevel | None = None,
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
     """``report.json`` of a scenario.
 
@@ -63,6 +72,14 @@ def build_scenario_report(
         summaries: the defense's summary per model.
         record_risk: which members are exposed under Base and the defense
             (:func:`..record_risk.risk_summary`).
+        chance: the victim's chance level, against which every model's test accuracy is
+            checked.
+        warnings: what the run's settings make meaningless
+            (:func:`..run_checks.settings_warnings`).
+
+    The report's ``warnings`` list these, the models at chance accuracy, and the parts of
+    the defense that never acted on the victim (an empty risky group; risky members that
+    never entered a window).
 
     Fine-tuning time is summed over the victim and its shadows, which all run the same
     procedure.
@@ -78,7 +95,7 @@ def build_scenario_report(
     models = [_model_entry(name, *run, metrics, base_seconds) for name, run in runs.items()]
     evaluation = evaluation_sizes(metrics, parameters)
     base, defended_model = models[1]["attacks"], models[2]["attacks"]
-    return {
+    report = {
         "dataset": dataset,
         "scenario": scenario,
         "defense": defense,
@@ -90,6 +107,14 @@ def build_scenario_report(
         "rounds": _defended_rounds(defended, defense, metrics),
         **({"record_risk": dict(record_risk)} if record_risk else {}),
     }
+    if chance is not None:
+        report["chance_accuracy"] = chance_accuracy(models, chance)
+    report["warnings"] = [
+        *chance_warnings(report),
+        *warnings,
+        *idle_in_summary(defense, summaries.get(VICTIM, {})),
+    ]
+    return report
 
 
 def _model_entry(
@@ -157,6 +182,7 @@ def scenario_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# {report['scenario']}: {title(defense)} on `{report['dataset']}`",
         "",
+        *warnings_section(report),
         _verdict(models, defense, report["verdicts"], unresolvable),
         "",
         above_chance_sentence(models),
@@ -255,11 +281,21 @@ def _reuse_table(models: dict[str, dict[str, Any]]) -> pd.DataFrame:
 
 
 def _risky_section(report: dict[str, Any]) -> list[str]:
-    risky = report["defense_summary"].get("victim", {}).get("risky_per_class")
+    summary = report["defense_summary"].get(VICTIM, {})
+    risky = summary.get("risky_per_class")
     if not risky:
         return []
     table = pd.DataFrame([{"class": "risky", **{c: str(n) for c, n in risky.items()}}])
-    return ["", "## Risky members per class (victim)", "", markdown_table(table)]
+    lines = ["", "## Risky members per class (victim)", "", markdown_table(table)]
+    entered = summary.get("risky_in_window_per_round")
+    if entered is not None:
+        counts = ", ".join(str(count) for count in entered)
+        lines += [
+            "",
+            f"Risky members that entered a window, per round: {counts} (of "
+            f"{summary['risky_total']}); the regularization acts on these only.",
+        ]
+    return lines
 
 
 def _record_risk_section(report: dict[str, Any]) -> list[str]:

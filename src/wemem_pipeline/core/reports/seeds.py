@@ -18,7 +18,14 @@ from matplotlib.figure import Figure
 from ..verdicts import seed_verdict
 from .figures import privacy_utility_figure
 from .run import per_attack_table
-from .tables import METRIC_TITLES, STRONGEST_COLUMNS, fmt, markdown_table, model_row
+from .tables import (
+    METRIC_TITLES,
+    STRONGEST_COLUMNS,
+    fmt,
+    markdown_table,
+    model_row,
+    warnings_section,
+)
 from .titles import title
 
 VERDICT_METRICS = ("auc", "tpr_at_1pct_fpr")
@@ -85,8 +92,23 @@ def seeds_report(reports: Mapping[int, dict[str, Any]]) -> dict[str, Any]:
                 [table.assign(seed=seed) for seed, table in models.items()]
             ).to_dict("records"),
             "attacks": seed_table(attacks, ["model", "attack"]).to_dict("records"),
+            # Each seed's warnings (a setting warned for every seed is said once).
+            "warnings": _seed_warnings(reports),
         }
     )
+
+
+def _seed_warnings(reports: Mapping[int, dict[str, Any]]) -> list[str]:
+    """The per-seed reports' warnings: as they are where every seed has one, else with the
+    seeds that have it."""
+    seeds: dict[str, list[int]] = {}
+    for seed, report in reports.items():
+        for warning in report.get("warnings", []):
+            seeds.setdefault(warning, []).append(seed)
+    return [
+        warning if len(found) == len(reports) else f"seed {', '.join(map(str, found))}: {warning}"
+        for warning, found in seeds.items()
+    ]
 
 
 def _json_safe(value: Any) -> Any:
@@ -125,6 +147,7 @@ def seeds_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# {report['heading']} on `{report['dataset']}`, {len(seeds)} seeds",
         "",
+        *warnings_section(report),
         _seed_verdicts(report, models),
         "",
         "## Models (mean ± sd over seeds)",

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..chance import ChanceLevel
 from ..metrics import INTERVAL_METRICS, LOW_FPRS, METRIC_NAMES
 from ..verdicts import UNRESOLVABLE, interval_verdict
 from .titles import title
@@ -281,3 +282,28 @@ def reading_notes(evaluation: dict[str, Any]) -> list[str]:
         "- conf, entr and mentr learn one threshold per class, so their AUC ranks signal minus "
         "its class's threshold; the raw-signal AUC ranks the signal itself.",
     ]
+
+
+def chance_accuracy(models: Sequence[dict[str, Any]], chance: ChanceLevel) -> dict[str, Any]:
+    """The report's ``chance_accuracy``: the majority-class rate of the victim's test samples,
+    and the models whose test accuracy is not above it (see :mod:`..chance`)."""
+    at_chance = [m["name"] for m in models if not chance.above(m["test_accuracy"])]
+    return {**chance.as_dict(), "models_at_chance": at_chance}
+
+
+def chance_warnings(report: dict[str, Any]) -> list[str]:
+    """One warning per model of ``report`` at chance accuracy."""
+    entry = report.get("chance_accuracy")
+    if not entry:
+        return []
+    chance = ChanceLevel(entry["majority_rate"], entry["test_samples"])
+    accuracy = {m["name"]: m["test_accuracy"] for m in report["models"]}
+    return [chance.sentence(title(name), accuracy[name]) for name in entry["models_at_chance"]]
+
+
+def warnings_section(report: dict[str, Any]) -> list[str]:
+    """The report's ``warnings`` as a markdown section (nothing when there are none)."""
+    warnings = report.get("warnings") or []
+    if not warnings:
+        return []
+    return ["## Warnings", "", *(f"- **{warning}**" for warning in warnings), ""]

@@ -7,21 +7,34 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from wemem_pipeline.core.chance import victim_chance_level
 from wemem_pipeline.core.datasets import Dataset
 from wemem_pipeline.core.reports import figures, run
+from wemem_pipeline.core.run_checks import settings_warnings
+from wemem_pipeline.core.run_config import RunConfig
 
 
 def build_report(
     dataset: Dataset,
+    splits: pd.DataFrame,
     dense_history: pd.DataFrame,
     one_shot_history: pd.DataFrame,
     iterative_history: pd.DataFrame,
     attack_metrics: pd.DataFrame,
     parameters: dict[str, Any],
+    run_config: RunConfig,
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """``report.json`` with its model table and its round-by-round table."""
+    """``report.json`` (with the warnings of its run), its model table and its round-by-round
+    table."""
     history = pd.concat([dense_history, one_shot_history, iterative_history], ignore_index=True)
-    report = run.build_report(dataset.name, parameters, history, attack_metrics)
+    report = run.build_report(
+        dataset.name,
+        parameters,
+        history,
+        attack_metrics,
+        chance=victim_chance_level(dataset.labels, splits),
+        warnings=settings_warnings(run_config, dataset, splits),
+    )
     return report, run.report_table(report), run.rounds_table(report)
 
 

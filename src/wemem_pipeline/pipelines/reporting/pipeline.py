@@ -10,11 +10,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 build_report,
                 [
                     "dataset",
+                    "splits",
                     "dense_history",
                     "one_shot_history",
                     "iterative_history",
                     "attack_metrics",
                     "run_parameters",
+                    "run_config",
                 ],
                 ["report", "report_table", "rounds_table"],
                 name="build_report",

@@ -8,6 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from wemem_pipeline.core import victim_and_shadows
+from wemem_pipeline.core.chance import victim_chance_level
 from wemem_pipeline.core.datasets import Dataset
 from wemem_pipeline.core.evaluation import evaluate_run, last_round
 from wemem_pipeline.core.outputs import ModelOutputs
@@ -15,6 +16,7 @@ from wemem_pipeline.core.record_risk import record_risk, risk_summary
 from wemem_pipeline.core.reports import figures
 from wemem_pipeline.core.reports import record_risk as risk_figures
 from wemem_pipeline.core.reports import scenario as report
+from wemem_pipeline.core.run_checks import settings_warnings
 from wemem_pipeline.core.run_config import RunConfig
 from wemem_pipeline.core.scenario import scenario_stages
 from wemem_pipeline.core.victim_and_shadows import StateDicts
@@ -28,6 +30,7 @@ def prune_defended(
     dense_models: StateDicts,
     victim_mem_scores: pd.DataFrame,
     shadow_mem_scores: pd.DataFrame,
+    scenario_name: str,
     defense: str,
     settings: dict[str, Any],
     run_config: RunConfig,
@@ -36,7 +39,14 @@ def prune_defended(
     weights, history, outputs per round, member reuse and each model's defense summary."""
     scores = {"victim": victim_mem_scores, "shadow": shadow_mem_scores}
     pruned, summaries = victim_and_shadows.prune_with_defense(
-        dataset, splits, run_config, dense_models, defense, settings, scores
+        dataset,
+        splits,
+        run_config,
+        dense_models,
+        defense,
+        settings,
+        scores,
+        section=f"{scenario_name}.settings",
     )
     return *pruned.artifacts(), summaries
 
@@ -58,6 +68,7 @@ def attack_scenario(
 
 def report_scenario(
     dataset: Dataset,
+    splits: pd.DataFrame,
     dense_history: pd.DataFrame,
     base_history: pd.DataFrame,
     defended_history: pd.DataFrame,
@@ -68,9 +79,13 @@ def report_scenario(
     risk: pd.DataFrame,
     scenario_name: str,
     defense: str,
+    settings: dict[str, Any],
     parameters: dict[str, Any],
+    run_config: RunConfig,
 ) -> tuple[dict[str, Any], pd.DataFrame, str]:
-    """The scenario's ``report.json``, its table and its markdown summary."""
+    """The scenario's ``report.json``, its table and its markdown summary, with the warnings
+    of its run."""
+    scenario = {scenario_name: {"defense": defense, "settings": settings}}
     scenario_report = report.build_scenario_report(
         dataset.name,
         parameters,
@@ -81,6 +96,8 @@ def report_scenario(
         {"base": base_sample_uses, "defended": defended_sample_uses},
         defense_summaries,
         risk_summary(risk, defense),
+        chance=victim_chance_level(dataset.labels, splits),
+        warnings=settings_warnings(run_config, dataset, splits, scenario),
     )
     return (
         scenario_report,

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from kedro_project import (
 from wemem_pipeline.core import threads
 from wemem_pipeline.core.errors import DataError, ParameterError, UserError
 from wemem_pipeline.core.run_config import RunConfig
+from wemem_pipeline.runs.cli import error_block
 from wemem_pipeline.runs.runners import (
     CONNECT_TIMEOUT_S,
     BranchProgress,
@@ -145,6 +147,8 @@ def test_worker_counts_below_one_are_refused() -> None:
     check_worker_counts({"max_workers": 2, "is_async": True})
     with pytest.raises(UserError, match="address together with workers"):
         DaskRunner(address="tcp://127.0.0.1:1", workers=2)
+    with pytest.raises(ParameterError, match="retries must be an integer >= 0"):
+        DaskRunner(retries=-1)
 
 
 def test_a_worker_uses_its_share_of_the_cores() -> None:
@@ -278,6 +282,7 @@ def test_dask_stops_when_a_node_has_lost_its_worker_too_often(
     workers = re.findall(r"tcp://[\d.]+:\d+", str(error.value))
     assert "node stop_worker was lost with its Dask worker 2 times" in str(error.value)
     assert len(set(workers)) == 2 and "--runner-params=retries=" in error.value.hint
+    assert error_block(error.value).startswith("wemem-pipeline: the run stopped (cluster problem)")
     retry = f"Dask worker {workers[0]} was lost while running stop_worker; running it again"
     assert retry in caplog.text and "(retry 1 of 1)" in caplog.text
 
@@ -287,17 +292,13 @@ def test_dask_stops_when_a_node_has_lost_its_worker_too_often(
 
 @pytest.fixture
 def processes():
-    """A list for a test's processes; each still running at its end is stopped."""
+    """A list for a test's processes; each still running at its end is killed (a Dask
+    worker's own children end with it)."""
     started: list[subprocess.Popen] = []
     yield started
     for process in started:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        process.kill()
+        process.wait()
 
 
 def kill_a_worker_between_saves(address: str, project: Path, timeout_s: float = 900) -> str:
@@ -355,24 +356,66 @@ def test_a_local_cluster_run_survives_a_lost_worker(
     assert_same_artifacts(project, seed_run)
 
 
-@pytest.fixture
-def cluster_without_project(tmp_path: Path, processes: list) -> tuple[Path, str]:
-    """A 2-seed project and the address of a ``dask scheduler`` whose Python cannot import
-    Kedro or this project, with two ``dask worker`` processes started in the project, which
-    can, and have no nanny (a lost one stays lost)."""
+def start_scheduler_without_project(processes: list, log: Path) -> str:
+    """A ``dask scheduler`` whose Python cannot import Kedro or this project; its address."""
     from distributed import Client
 
-    project = with_seeds(project_copy(tmp_path))
     address = f"tcp://127.0.0.1:{free_port()}"
     scheduler = [sys.executable, str(ROOT / "tests" / "scheduler_without_project.py")]
     scheduler += ["--host", "127.0.0.1", "--port", address.rpartition(":")[2], "--no-dashboard"]
+    with log.open("w") as output:
+        processes.append(subprocess.Popen(scheduler, stdout=output, stderr=subprocess.STDOUT))
+    with Client(address, timeout="60s"):  # it answers
+        return address
+
+
+def start_workers(processes: list, address: str, count: int, folder: Path) -> None:
+    """``count`` ``dask worker`` processes without nannies (a lost one stays lost), started
+    in ``folder``, that import the project and this file's node functions."""
+    from distributed import Client
+
     worker = [sys.executable, "-m", "dask", "worker", address, "--nthreads", "1", "--no-nanny"]
-    with (tmp_path / "scheduler.log").open("w") as log:
-        processes.append(subprocess.Popen(scheduler, stdout=log, stderr=subprocess.STDOUT))
+    paths = [os.environ.get("PYTHONPATH"), str(Path(__file__).parent), str(ROOT / "tests")]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
+    for _ in range(count):
+        processes.append(subprocess.Popen([*worker, "--no-dashboard"], cwd=folder, env=environment))
     with Client(address, timeout="60s") as client:
-        for _ in range(2):
-            processes.append(subprocess.Popen([*worker, "--no-dashboard"], cwd=project))
-        client.wait_for_workers(2, timeout=120)
+        client.wait_for_workers(count, timeout=120)
+
+
+def mark_and_sleep(doubled: list[int], path: str) -> None:
+    Path(path).write_text("started")
+    time.sleep(20)
+
+
+@pytest.mark.slow
+def test_dask_stops_in_one_block_when_the_scheduler_is_lost(
+    tmp_path: Path, processes: list
+) -> None:
+    address = start_scheduler_without_project(processes, tmp_path / "scheduler.log")
+    start_workers(processes, address, 1, tmp_path)
+    started = tmp_path / "out.txt"
+
+    def kill_the_scheduler_once_the_node_runs() -> None:
+        while not started.exists():
+            time.sleep(0.05)
+        processes[0].kill()
+
+    threading.Thread(target=kill_the_scheduler_once_the_node_runs, daemon=True).start()
+    sleeping = node(mark_and_sleep, ["doubled", "params:path"], None, name="sleep")
+    with pytest.raises(ClusterError, match="scheduler-connection-lost") as error:
+        run_on_cluster(address, sleeping, tmp_path)
+    assert "while sleep on tcp://" in str(error.value)
+    assert "1 of 2 nodes had finished" in str(error.value)
+
+
+@pytest.fixture
+def cluster_without_project(tmp_path: Path, processes: list) -> tuple[Path, str]:
+    """A 2-seed project and the address of a scheduler whose Python cannot import Kedro or
+    this project, with two workers started in the project."""
+    project = with_seeds(project_copy(tmp_path))
+    address = start_scheduler_without_project(processes, tmp_path / "scheduler.log")
+    start_workers(processes, address, 2, project)
     return project, address
 
 

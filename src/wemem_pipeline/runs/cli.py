@@ -39,7 +39,12 @@ def _run(verbose: bool, **options: Any) -> Any:
         sys.exit(1)
 
 
-_KINDS = {"ParameterError": "parameter", "DataError": "data", "ArtifactError": "artifact"}
+_KINDS = {
+    "ParameterError": "parameter",
+    "DataError": "data",
+    "ArtifactError": "artifact",
+    "ClusterError": "cluster",
+}
 
 
 def error_block(error: UserError, command: str = "run") -> str:

@@ -103,7 +103,8 @@ class ParallelRunner(KedroParallelRunner):
 
 
 class ClusterError(UserError):
-    """The Dask cluster could not run the work: workers lost too often, or none left."""
+    """The Dask cluster could not run the work: a node's workers lost too often, none left,
+    or the scheduler lost."""
 
 
 class DaskRunner(AbstractRunner):
@@ -200,6 +201,8 @@ class _Schedule:
         self.without_workers_since: float | None = None
 
     def run(self) -> None:
+        from distributed.client import FutureCancelledError, FuturesCancelledError
+
         waiting = list(self.pipeline.nodes)  # topologically sorted
         try:
             while waiting or self.running:
@@ -208,8 +211,23 @@ class _Schedule:
                 waiting = self._submit_ready(waiting)
                 for future in self._finished():
                     self._collect(future)
+        except FutureCancelledError as error:
+            raise self._cancelled([error.reason]) from None
+        except FuturesCancelledError as error:
+            raise self._cancelled([group.reason for group in error.error_groups]) from None
         finally:
             self.client.cancel(list(self.running))
+
+    def _cancelled(self, reasons: list[str]) -> ClusterError:
+        """The error for tasks that Dask cancelled: this client lost the scheduler."""
+        running = ", ".join(f"{a.node.name} on {a.worker}" for a in self.running.values())
+        return ClusterError(
+            f"Dask cancelled the run's tasks ({', '.join(sorted(set(reasons)))}) while "
+            f"{running or 'no node'} ran; {len(self.outputs)} of {len(self.pipeline.nodes)} "
+            "nodes had finished",
+            hint="the scheduler's log says why it stopped or could not be reached; once it "
+            "runs again, run again",
+        )
 
     def _submit_ready(self, waiting: list[Node]) -> list[Node]:
         """Submit the nodes whose producers are done while workers are idle; the rest wait."""

@@ -1,19 +1,21 @@
 """Wall time of a Dask run that loses one of its two workers, against the same run undisturbed.
 
 Starts ``dask scheduler`` and two ``dask worker --nthreads 1 --no-nanny`` processes (a lost
-worker stays lost) in a scratch copy of the project (its own empty ``data/``), runs
+worker stays lost) in a scratch copy of the project (its own empty ``data/``), and runs
 
     kedro run --env=<env> --pipeline=scenario3 --params evaluation.seeds=<n> \\
         --runner=wemem_pipeline.runs.runners.DaskRunner --runner-params=address=<scheduler>
 
-undisturbed, then again with a fresh scratch project, scheduler and workers, killing
-(SIGKILL) one worker while it runs a node, once half the run's nodes have finished. Prints
-both wall times, their ratio, the machine's 1-minute load average before and after each run,
-the node that was lost and whether every report of the two runs agrees (wall-clock fields
-left out).
+undisturbed, and again with a fresh scratch project, scheduler and workers, killing
+(SIGKILL) one worker while it runs a node, once half the run's nodes have finished. Each
+repeat runs both, the undisturbed one first in odd repeats and second in even ones (the first
+run after a pause pays for a cold file cache). Prints each run's wall time and Kedro's own
+pipeline time, the machine's 1-minute load average before and after it, the ratio of the
+total times, the nodes that were lost, and whether every report of every run agrees
+(wall-clock fields left out).
 
-    python benchmarks/worker_loss.py                        # --env test, 3 seeds
-    python benchmarks/worker_loss.py --env base --seeds 2
+    python benchmarks/worker_loss.py                        # --env test, 3 seeds, 2 repeats
+    python benchmarks/worker_loss.py --env base --seeds 2 --repeats 1
 """
 
 from __future__ import annotations
@@ -112,8 +114,10 @@ def run(args: argparse.Namespace, scratch: Path, name: str, lose_worker: bool) -
     if kedro.returncode:
         sys.exit(f"the {name} run failed:\n{printed[-3000:]}")
     retries = re.findall(r"Dask worker \S+ was lost while running \S+; .*?\)", printed)
+    pipeline = re.search(r"Pipeline execution completed successfully in ([\d.]+) sec", printed)
     return {
         "seconds": seconds,
+        "pipeline": float(pipeline[1]) if pipeline else None,
         "load": (load_before, os.getloadavg()[0]),
         "lost": lost,
         "retries": retries,
@@ -125,23 +129,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="test")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
+    results = []  # (repeat, kind, result)
     with tempfile.TemporaryDirectory() as scratch:
-        undisturbed = run(args, Path(scratch), "undisturbed", lose_worker=False)
-        print(f"undisturbed: {undisturbed['seconds']:.1f} s", flush=True)
-        disturbed = run(args, Path(scratch), "lost", lose_worker=True)
+        for repeat in range(1, args.repeats + 1):
+            kinds = ["undisturbed", "worker lost"]
+            for kind in kinds if repeat % 2 else kinds[::-1]:
+                name = f"{kind.split()[0]}{repeat}"
+                result = run(args, Path(scratch), name, lose_worker=kind == "worker lost")
+                print(f"{kind} ({repeat}): {result['seconds']:.1f} s", flush=True)
+                results.append((repeat, kind, result))
     print(
         f"\nscenario3, {args.seeds} seeds, env {args.env}, scheduler + 2 workers x 1 thread, "
         f"{os.cpu_count()} cores (load: 1-minute load average before / after)"
     )
-    for name, result in (("undisturbed", undisturbed), ("worker lost", disturbed)):
+    print(f"{'repeat':<8}{'run':<13}{'wall':>8}{'pipeline':>10}{'load':>14}  lost")
+    for repeat, kind, result in results:
         before, after = result["load"]
-        print(f"{name:<12}{result['seconds']:>8.1f} s   load {before:.2f} / {after:.2f}")
-    print(f"ratio       {disturbed['seconds'] / undisturbed['seconds']:>8.2f}x")
-    print(f"killed      the worker running {disturbed['lost']}")
-    print("\n".join(f"logged      {line}" for line in disturbed["retries"]))
-    same = "yes" if disturbed["reports"] == undisturbed["reports"] else "NO"
-    print(f"same reports: {same} ({len(undisturbed['reports'])} report.json files)")
+        pipeline = f"{result['pipeline']:.1f} s" if result["pipeline"] else "-"
+        print(
+            f"{repeat:<8}{kind:<13}{result['seconds']:>6.1f} s{pipeline:>10}"
+            f"{before:>8.2f} /{after:>5.2f}  {result['lost'] or '-'}"
+        )
+    total = {
+        kind: sum(r["seconds"] for _, k, r in results if k == kind)
+        for kind in ("undisturbed", "worker lost")
+    }
+    ratio = total["worker lost"] / total["undisturbed"]
+    print(f"ratio of the totals, worker lost / undisturbed: {ratio:.2f}x")
+    for _, _, result in results:
+        print("\n".join(f"logged: {line}" for line in result["retries"]))
+    first = results[0][2]["reports"]
+    same = all(result["reports"] == first for _, _, result in results)
+    print(f"same reports: {'yes' if same else 'NO'} ({len(first)} report.json files)")
 
 
 if __name__ == "__main__":

@@ -206,7 +206,9 @@ class _Schedule:
         waiting = list(self.pipeline.nodes)  # topologically sorted
         try:
             while waiting or self.running:
-                self.workers = list(self.client.scheduler_info()["workers"])
+                # Asked of the scheduler each time: the client's scheduler_info() may give
+                # the copy its periodic refresh fetched before a worker was lost.
+                self.workers = list(self.client.nthreads())
                 waiting = self._lost_attempts() + waiting
                 waiting = self._submit_ready(waiting)
                 for future in self._finished():
@@ -304,7 +306,7 @@ class _Schedule:
                 result = future.result(timeout=timeout)
                 break
             except TimeoutError:
-                if attempt.worker not in self.client.scheduler_info()["workers"]:
+                if attempt.worker not in self.client.nthreads():
                     return
                 timeout *= 2
         del self.running[future]
@@ -430,7 +432,7 @@ def _connect(address: str) -> Any:
             hint="start one (dask scheduler; dask worker <address>) or check the address in "
             "--runner-params=address=...; without an address a LocalCluster runs here",
         ) from None
-    workers = len(client.scheduler_info()["workers"])
+    workers = len(client.nthreads())
     if workers == 0:
         client.close()
         raise ClusterError(

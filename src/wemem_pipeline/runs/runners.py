@@ -336,8 +336,8 @@ class _Schedule:
             if len(workers) > self.retries:
                 raise ClusterError(
                     f"node {attempt.node.name} was lost with its Dask worker "
-                    f"{len(workers)} times ({', '.join(workers)}); no retries left "
-                    f"(retries={self.retries})",
+                    f"{'once' if len(workers) == 1 else f'{len(workers)} times'} "
+                    f"({', '.join(workers)}); no retries left (retries={self.retries})",
                     hint="the workers' own logs say why they stopped (memory limit, killed, "
                     "network); fix that, or allow more with --runner-params=retries=<n>",
                 )

@@ -45,6 +45,20 @@ def run_kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=project, env=_kedro_env(), capture_output=True, text=True)
 
 
+def start_kedro(project: Path, *args: str, output: Path) -> subprocess.Popen:
+    """``kedro run --env=test *args`` in ``project``, left running; what it prints goes to the
+    file ``output`` line by line, for a test to read while it runs."""
+    command = [sys.executable, "-m", "kedro", "run", "--env=test", *args]
+    with output.open("w") as file:  # the child keeps its own handle
+        return subprocess.Popen(
+            command,
+            cwd=project,
+            env={**_kedro_env(), "PYTHONUNBUFFERED": "1"},
+            stdout=file,
+            stderr=subprocess.STDOUT,
+        )
+
+
 RUN_OUTPUT = "kedro_run.log"  # what a session fixture's run printed, kept in its project
 
 SEEDS = [0, 2]  # a list, as a parameters file gives it; seed 0 is the session's default run

@@ -70,6 +70,7 @@ _KINDS = {
     "CommandLineError": "command-line",
     "ConfigurationError": "configuration",
     "StorageError": "disk",
+    "ClusterError": "cluster",
 }
 
 

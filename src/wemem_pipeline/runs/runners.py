@@ -16,6 +16,11 @@ both log each branch's progress as its nodes finish.
 Datasets written to ``data/`` go through the catalog: on a cluster, every worker must see the
 project's ``data/`` at the same path (a shared filesystem), or the catalog's file paths must
 be fsspec URLs (``s3://``, ``gcs://``, ...) that every worker can reach.
+
+A Dask node whose worker is lost runs again on another worker (``retries`` times at most);
+each retry is logged with the node and the lost worker. What the Dask client submits is
+Dask's own ``apply`` and ``pickle.loads`` with bytes only a worker decodes, so the scheduler
+never imports Kedro or this project.
 """
 
 from __future__ import annotations
@@ -26,14 +31,15 @@ import os
 import pickle
 import time
 import traceback
-from collections import Counter
+from collections import Counter, defaultdict
 from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
 
 import kedro.framework.project as kedro_project
 from kedro.framework.hooks.manager import _create_hook_manager, _register_hooks
-from kedro.io import MemoryDataset
+from kedro.io import AbstractVersionedDataset, MemoryDataset
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 from kedro.runner import AbstractRunner
@@ -97,11 +103,17 @@ class ParallelRunner(KedroParallelRunner):
         super()._release_datasets(node, catalog, load_counts, pipeline)
 
 
+class ClusterError(UserError):
+    """The Dask cluster could not run the work: a node's workers lost too often, none left,
+    or the scheduler lost."""
+
+
 class DaskRunner(AbstractRunner):
     """Each node is a task on a ``dask.distributed`` cluster, submitted once its inputs exist.
 
     Persistent datasets are saved and loaded through the catalog by the worker that runs the
-    node; in-memory datasets travel as the tasks' results, worker to worker.
+    node; in-memory datasets come back to this process with the node's result and go to the
+    nodes that read them inside their tasks.
 
     Args:
         address: a running scheduler (``tcp://host:8786``), connected to at once so that a
@@ -110,6 +122,8 @@ class DaskRunner(AbstractRunner):
         workers: the LocalCluster's worker processes (default: one per core, at most 4).
         threads_per_worker: cores each LocalCluster worker's torch may use (default: cores /
             workers). A cluster's workers use the threads they were started with.
+        retries: how often a node whose worker is lost runs again on another worker before
+            the run stops (default 2). A node that fails by its own error is not run again.
     """
 
     def __init__(
@@ -117,10 +131,12 @@ class DaskRunner(AbstractRunner):
         address: str | None = None,
         workers: int | None = None,
         threads_per_worker: int | None = None,
+        retries: int = 2,
         is_async: bool = False,
     ) -> None:
         super().__init__(is_async=is_async)
         check_worker_counts({"workers": workers, "threads_per_worker": threads_per_worker})
+        self._retries = require_int("--runner-params retries", retries, 0)
         if address is not None and (workers or threads_per_worker):
             raise UserError(
                 "--runner-params sets address together with workers or threads_per_worker",
@@ -136,7 +152,7 @@ class DaskRunner(AbstractRunner):
     def _run(self, pipeline: Pipeline, catalog: Any, hook_manager: Any = None, run_id=None):
         client = self._client or _local_client(self._workers, self._threads)
         try:
-            _Schedule(client, pipeline, catalog, self._is_async, run_id).run()
+            _Schedule(client, pipeline, catalog, self._is_async, run_id, self._retries).run()
         finally:
             if self._client is None:  # the LocalCluster of this run
                 cluster = client.cluster
@@ -144,62 +160,214 @@ class DaskRunner(AbstractRunner):
                 cluster.close()
 
 
+# How often the schedule looks for lost workers while nodes run, and how long it waits for a
+# worker to join when the cluster has none left.
+POLL_S = 1.0
+NO_WORKERS_TIMEOUT_S = 60
+
+
+@dataclass
+class _Attempt:
+    """One run of a node on one worker; ``retry`` 0 is the first."""
+
+    node: Node
+    worker: str
+    retry: int
+
+
 class _Schedule:
     """Submits each node once its producers have finished, to an idle worker, one node per
     worker at a time (its torch uses the worker's threads), as Kedro's ParallelRunner does
     with its processes. Dask's own placement would keep a branch's nodes beside the data
-    they read, which piles independent branches onto one worker."""
+    they read, which piles independent branches onto one worker.
 
-    def __init__(self, client: Any, pipeline: Pipeline, catalog: Any, is_async: bool, run_id):
+    Each task is bound to its worker. When that worker is lost, the schedule cancels the
+    task and submits the node again to another worker, up to ``retries`` times: Dask's own
+    recovery would run it again unseen, and run again finished nodes whose results the lost
+    worker held. Here no finished node's result stays on a worker: it comes back to this
+    process at once, in-memory outputs included.
+    """
+
+    def __init__(
+        self, client: Any, pipeline: Pipeline, catalog: Any, is_async: bool, run_id, retries: int
+    ) -> None:
         self.client, self.pipeline, self.catalog = client, pipeline, catalog
-        self.is_async, self.run_id = is_async, run_id
+        self.is_async, self.run_id, self.retries = is_async, run_id, retries
         self.in_memory = memory_datasets(pipeline, catalog)
         self.progress = BranchProgress(pipeline)
-        self.done: dict[Node, Any] = {}  # finished nodes and their futures
-        self.running: dict[Any, tuple[Node, str]] = {}  # future: (node, worker)
+        self.outputs: dict[Node, dict[str, Any]] = {}  # finished nodes' in-memory outputs
+        self.running: dict[Any, _Attempt] = {}  # future: attempt
+        self.lost: dict[Node, list[str]] = defaultdict(list)  # workers lost while it ran
+        self.workers: list[str] = []
+        self.without_workers_since: float | None = None
 
     def run(self) -> None:
-        from distributed import wait
+        from distributed.client import FutureCancelledError, FuturesCancelledError
 
         waiting = list(self.pipeline.nodes)  # topologically sorted
         try:
             while waiting or self.running:
+                # Asked of the scheduler each time: the client's scheduler_info() may give
+                # the copy its periodic refresh fetched before a worker was lost.
+                self.workers = list(self.client.nthreads())
+                waiting = self._lost_attempts() + waiting
                 waiting = self._submit_ready(waiting)
-                finished, _ = wait(list(self.running), return_when="FIRST_COMPLETED")
-                for future in finished:
-                    node, worker = self.running.pop(future)
-                    _, seconds = future.result()  # raises the node's error here
-                    self.done[node] = future
-                    self.progress.finished(node, f" ({seconds:.1f} s on {worker})")
+                for future in self._finished():
+                    self._collect(future)
+        except FutureCancelledError as error:
+            raise self._cancelled([error.reason]) from None
+        except FuturesCancelledError as error:
+            raise self._cancelled([group.reason for group in error.error_groups]) from None
         finally:
-            self.client.cancel([*self.running, *self.done.values()])
+            self.client.cancel(list(self.running))
+
+    def _cancelled(self, reasons: list[str]) -> ClusterError:
+        """The error for tasks that Dask cancelled: this client lost the scheduler."""
+        running = ", ".join(f"{a.node.name} on {a.worker}" for a in self.running.values())
+        return ClusterError(
+            f"Dask cancelled the run's tasks ({', '.join(sorted(set(reasons)))}) while "
+            f"{running or 'no node'} ran; {len(self.outputs)} of {len(self.pipeline.nodes)} "
+            "nodes had finished",
+            hint="the scheduler's log says why it stopped or could not be reached; once it "
+            "runs again, run again",
+        )
 
     def _submit_ready(self, waiting: list[Node]) -> list[Node]:
         """Submit the nodes whose producers are done while workers are idle; the rest wait."""
         dependencies = self.pipeline.node_dependencies
-        busy = {worker for _, worker in self.running.values()}
-        idle = [w for w in self.client.scheduler_info()["workers"] if w not in busy]
+        busy = {attempt.worker for attempt in self.running.values()}
+        idle = [worker for worker in self.workers if worker not in busy]
         still_waiting = []
         for node in waiting:
-            if not idle or not dependencies[node] <= self.done.keys():
+            if not idle or not dependencies[node] <= self.outputs.keys():
                 still_waiting.append(node)
                 continue
-            worker = idle.pop(0)
-            future = self.client.submit(
-                _run_node,
-                node,
-                self.catalog,
-                sorted(self.in_memory & set(node.outputs)),
-                [self.done[producer] for producer in dependencies[node]],
-                self.is_async,
-                self.run_id,
-                key=f"{node.name}-{self.run_id}",
-                workers=[worker],
-                allow_other_workers=True,  # should that worker be lost
-                pure=False,
-            )
-            self.running[future] = (node, worker)
+            attempt = _Attempt(node, idle.pop(0), len(self.lost[node]))
+            self.running[self._submit(attempt)] = attempt
         return still_waiting
+
+    def _submit(self, attempt: _Attempt) -> Any:
+        """The task of one attempt: Dask's ``apply`` of what ``pickle.loads`` makes of bytes
+        that only a worker decodes (a call of :func:`_run_node`). The scheduler unpickles what
+        it is sent, and the node, the catalog and the inputs would make it import Kedro and
+        this project."""
+        import cloudpickle
+        from dask.task_spec import Task as DaskTask
+        from dask.utils import apply
+
+        node = attempt.node
+        inputs = {
+            name: data
+            for producer in self.pipeline.node_dependencies[node]
+            for name, data in self.outputs[producer].items()
+            if name in node.inputs
+        }
+        run = functools.partial(
+            _run_node,
+            node,
+            self.catalog,
+            sorted(self.in_memory & set(node.outputs)),
+            inputs,
+            self.is_async,
+            self.run_id,
+        )
+        return self.client.submit(
+            apply,
+            DaskTask(None, pickle.loads, cloudpickle.dumps(run)),
+            (),
+            key=f"{node.name}-{self.run_id}-{attempt.retry}",
+            workers=[attempt.worker],
+            allow_other_workers=False,  # a lost worker's node is submitted again, counted
+            pure=False,
+        )
+
+    def _finished(self) -> list[Any]:
+        """The futures that finished within :data:`POLL_S` seconds."""
+        from distributed import TimeoutError, wait
+
+        if not self.running:  # nodes are ready, but the cluster has no workers
+            self._wait_for_workers()
+            return []
+        self.without_workers_since = None
+        try:
+            return list(wait(list(self.running), POLL_S, return_when="FIRST_COMPLETED").done)
+        except TimeoutError:
+            return []
+
+    def _collect(self, future: Any) -> None:
+        """A finished node's result; raises the node's own error. Waits longer each time
+        while its worker lives, and leaves the attempt to :meth:`_lost_attempts` when the
+        worker was lost before the result came back."""
+        from distributed import TimeoutError
+
+        attempt = self.running[future]
+        timeout = POLL_S
+        while True:
+            try:
+                result = future.result(timeout=timeout)
+                break
+            except TimeoutError:
+                if attempt.worker not in self.client.nthreads():
+                    return
+                timeout *= 2
+        del self.running[future]
+        future.release()  # or Dask would run it again should its worker be lost later
+        outputs, seconds, removed = pickle.loads(result)
+        self.outputs[attempt.node] = outputs
+        if removed:
+            log.info(
+                "%s: removed what its lost run had saved of this run's version: %s",
+                attempt.node.name,
+                ", ".join(removed),
+            )
+        self.progress.finished(attempt.node, f" ({seconds:.1f} s on {attempt.worker})")
+
+    def _lost_attempts(self) -> list[Node]:
+        """The nodes that were running on workers that are gone, to run again; raises
+        :class:`ClusterError` for a node lost more often than ``retries``."""
+        lost = {f: a for f, a in self.running.items() if a.worker not in self.workers}
+        if not lost:
+            return []
+        self.client.cancel(list(lost))
+        for future, attempt in lost.items():
+            del self.running[future]
+            self.lost[attempt.node].append(attempt.worker)
+        for attempt in lost.values():
+            workers = self.lost[attempt.node]
+            if len(workers) > self.retries:
+                raise ClusterError(
+                    f"node {attempt.node.name} was lost with its Dask worker "
+                    f"{'once' if len(workers) == 1 else f'{len(workers)} times'} "
+                    f"({', '.join(workers)}); no retries left (retries={self.retries})",
+                    hint="the workers' own logs say why they stopped (memory limit, killed, "
+                    "network); fix that, or allow more with --runner-params=retries=<n>",
+                )
+            log.warning(
+                "Dask worker %s was lost while running %s; running it again on another "
+                "worker (retry %d of %d)",
+                attempt.worker,
+                attempt.node.name,
+                len(workers),
+                self.retries,
+            )
+        return [attempt.node for attempt in lost.values()]
+
+    def _wait_for_workers(self) -> None:
+        """Nodes are ready but the cluster has no workers: wait :data:`NO_WORKERS_TIMEOUT_S`
+        seconds at most for one to join (a nanny restarts a worker it lost)."""
+        now = time.monotonic()
+        if self.without_workers_since is None:
+            self.without_workers_since = now
+            log.warning("The Dask cluster has no workers left; waiting for one to join")
+        elif now - self.without_workers_since > NO_WORKERS_TIMEOUT_S:
+            lost = sorted({worker for workers in self.lost.values() for worker in workers})
+            raise ClusterError(
+                f"the Dask cluster lost every worker ({', '.join(lost)}) and none joined "
+                f"within {NO_WORKERS_TIMEOUT_S} s; {len(self.outputs)} of "
+                f"{len(self.pipeline.nodes)} nodes had finished",
+                hint="start workers (dask worker <scheduler address>) and run again",
+            )
+        time.sleep(POLL_S)
 
 
 def check_worker_counts(runner_params: dict[str, Any]) -> None:
@@ -242,7 +410,12 @@ def _local_client(workers: int | None, threads_per_worker: int | None) -> Any:
     cluster = LocalCluster(
         n_workers=workers, threads_per_worker=threads, processes=True, dashboard_address=None
     )
-    log.info("Dask LocalCluster: %d workers x %d thread(s)", workers, threads)
+    log.info(
+        "Dask LocalCluster %s: %d workers x %d thread(s)",
+        cluster.scheduler_address,
+        workers,
+        threads,
+    )
     return Client(cluster)
 
 
@@ -261,10 +434,10 @@ def _connect(address: str) -> Any:
             hint="start one (dask scheduler; dask worker <address>) or check the address in "
             "--runner-params=address=...; without an address a LocalCluster runs here",
         ) from None
-    workers = len(client.scheduler_info()["workers"])
+    workers = len(client.nthreads())
     if workers == 0:
         client.close()
-        raise UserError(
+        raise ClusterError(
             f"the Dask scheduler at {address!r} has no workers: the run would wait forever",
             hint=f"start workers on the cluster's machines (dask worker {address})",
         )
@@ -302,26 +475,48 @@ def _run_node(
     node: Node,
     catalog: Any,
     memory_outputs: list[str],
-    upstream: list[tuple[dict[str, Any], float]],
+    inputs: dict[str, Any],
     is_async: bool,
     run_id: str | None,
-) -> tuple[dict[str, Any], float]:
-    """On a Dask worker: run ``node`` with its producers' in-memory outputs in ``upstream``;
-    returns its own in-memory outputs and the seconds it took."""
+) -> bytes:
+    """On a Dask worker: run ``node`` with its in-memory ``inputs``, after removing what a
+    lost run of it saved (:func:`remove_own_versions`). Returns, pickled for the client
+    alone, its in-memory outputs, the seconds it took and the files it removed."""
     from distributed import get_worker
 
     limit_cores(get_worker().state.nthreads)
     started = time.perf_counter()
-    for produced, _ in upstream:
-        for name, data in produced.items():
-            if name in node.inputs:
-                catalog[name] = MemoryDataset(data, copy_mode="assign")
+    removed = remove_own_versions(node, catalog, run_id)
+    for name, data in inputs.items():
+        catalog[name] = MemoryDataset(data, copy_mode="assign")
     try:
         Task(node, catalog, is_async, _worker_hooks(), run_id).execute()
     except Exception as error:
         raise _picklable(error) from None
     outputs = {name: catalog.load(name) for name in memory_outputs}
-    return outputs, time.perf_counter() - started
+    return pickle.dumps((outputs, time.perf_counter() - started, removed))
+
+
+def remove_own_versions(node: Node, catalog: Any, run_id: str | None) -> list[str]:
+    """Delete the files of ``node``'s outputs at version ``run_id`` (the run's own), which
+    only a lost run of this node can have saved: Kedro refuses to save a version that
+    exists. Other versions, and anything not an output of ``node``, stay. Returns the paths
+    removed."""
+    removed = []
+    for name in node.outputs:
+        dataset = catalog.get(name)
+        # Kedro's versioned datasets keep the version they save and their filesystem in
+        # private attributes; this is the path their save would refuse.
+        version = getattr(dataset, "_version", None)
+        if not isinstance(dataset, AbstractVersionedDataset) or version is None:
+            continue
+        if run_id is None or version.save != run_id:
+            continue
+        path = str(dataset._get_versioned_path(run_id))
+        if dataset._exists_function(path):
+            dataset._fs.rm(path)
+            removed.append(path)
+    return removed
 
 
 @functools.cache

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
+import pandas as pd
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,6 +115,11 @@ PARAMETERS = [
     "dataset.raw_dir=../raw",
     "memorability.method=import,memorability.victim_scores_path=../v.csv,"
     "memorability.shadow_scores_path=../s.csv",
+    # Valid settings whose result cannot mean anything on the run's data and model.
+    "pruning.sparsity=0.999999",
+    "pruning.sparsity=0.999999,pruning.scope=layer",
+    "scenario1.settings.width=1.0",
+    "model.name=custom,model.class_path=custom_models:NonFiniteLogits",
 ]
 # Mistakes in Kedro's own options (what was tried, kedro run arguments).
 DASK = "--runner=wemem_pipeline.runs.runners.DaskRunner"
@@ -128,11 +135,6 @@ KEDRO_OPTIONS = [
     ["--nodes=nosuch"],
     ["--from-nodes=nosuch"],
     ["--pipeline=data_split", "--nodes=load_dataset", "--from-nodes=split_samples"],
-    # Valid settings whose result cannot mean anything on the run's data and model.
-    "pruning.sparsity=0.999999",
-    "pruning.sparsity=0.999999,pruning.scope=layer",
-    "scenario1.settings.width=1.0",
-    "model.name=custom,model.class_path=custom_models:NonFiniteLogits",
 ]
 DATA_FILES = {
     "empty.csv": "an empty CSV",
@@ -168,6 +170,8 @@ class Case:
     # What the project is like while the case runs (a file in conf/local, a full data/).
     setting: Callable[[Path], AbstractContextManager[None]] | None = None
     warned: str | None = None  # the run goes on with this warning: stop it once logged
+    # For a run that goes on: whether its result is wrong (it read what it must not).
+    wrong: Callable[[Path], bool] | None = None
 
 
 class CannotMake(Exception):
@@ -200,9 +204,72 @@ def tmpfs_over_data(options: str) -> Callable[[Path], AbstractContextManager[Non
     return mounted
 
 
+PWNED = "/tmp/wemem-pwned"  # what a crafted pickle creates if it ever runs
+PLANTED = "2999-01-01T00.00.00.000Z"  # a version newer than any run's
+
+
+def newest(project: Path, relative: str) -> Path:
+    folder = project / "data" / relative
+    return max(folder.iterdir(), key=lambda version: version.name) / folder.name
+
+
+def damaged(relative: str) -> Callable[[Path], AbstractContextManager[None]]:
+    """40 bytes flipped in the middle of the newest version of ``data/<relative>``."""
+
+    @contextmanager
+    def flipped(project: Path) -> Iterator[None]:
+        file = newest(project, relative)
+        data = bytearray(file.read_bytes())
+        middle = len(data) // 2
+        data[middle : middle + 40] = bytes(b ^ 0xFF for b in data[middle : middle + 40])
+        file.write_bytes(bytes(data))
+        yield
+
+    return flipped
+
+
+@contextmanager
+def torn_record(project: Path) -> Iterator[None]:
+    """The finished run's record cut short, as a full disk or a hand edit leaves it."""
+    record = next((project / "data/09_runs").glob("*.json"))
+    record.write_text(record.read_text()[:200])
+    yield
+
+
+@contextmanager
+def planted_metrics(project: Path) -> Iterator[None]:
+    """A newer version of ``scenario3.attack_metrics`` that no run of the project wrote (as
+    another checkout sharing data/ would leave it), every AUC 0.999."""
+    metrics = newest(project, "07_model_output/scenario3/attack_metrics.csv")
+    folder = metrics.parent.parent / PLANTED
+    folder.mkdir()
+    pd.read_csv(metrics).assign(auc=0.999).to_csv(folder / metrics.name, index=False)
+    yield
+
+
+def reports_planted_numbers(project: Path) -> bool:
+    """Whether the run's scenario3 report took the planted metrics' AUCs."""
+    reports = project / "data/08_reporting/scenario3/report.json"
+    made = max((v for v in reports.iterdir() if v.name != PLANTED), key=lambda v: v.name)
+    return "0.999" in (made / "report.json").read_text()
+
+
+def crafted_pickle(relative: str) -> Callable[[Path], AbstractContextManager[None]]:
+    """A pickle that would run a command, as a new version of ``data/<relative>``."""
+
+    @contextmanager
+    def planted(project: Path) -> Iterator[None]:
+        file = project / "data" / relative / PLANTED / Path(relative).name
+        file.parent.mkdir(parents=True)
+        torch.save({"victim": _RunsACommand()}, file)
+        yield
+
+    return planted
+
+
 class _RunsACommand:
     def __reduce__(self):
-        return (os.system, ("touch /tmp/wemem-pwned",))
+        return (os.system, (f"touch {PWNED}",))
 
 
 def write_bad_files(folder: Path) -> None:
@@ -361,6 +428,7 @@ def cases(folder: Path) -> list[Case]:
             True,
             ["--pipeline=data_split", "--params", "seed=1"],
         ),
+        *ARTIFACT_CASES,
         *(Case(what, kind, arguments, warned=warning) for what, kind, arguments, warning in WARNED),
         Case(
             "a CSV with one class of 3 rows beside three of 40",
@@ -370,6 +438,47 @@ def cases(folder: Path) -> list[Case]:
         ),
     ]
 
+
+# Earlier runs' artifacts damaged, torn, planted or crafted (on the finished run's data).
+ARTIFACT_CASES = [
+    Case(
+        "40 flipped bytes in the finished run's `iterative_outputs`, then `--pipeline=attacks`",
+        "artifacts",
+        ["--pipeline=attacks"],
+        needs_run=True,
+        setting=damaged("07_model_output/iterative_outputs.npz"),
+    ),
+    Case(
+        "the finished run's record cut short, then `--pipeline=attacks`",
+        "artifacts",
+        ["--pipeline=attacks"],
+        needs_run=True,
+        setting=torn_record,
+    ),
+    Case(
+        "a newer `scenario3.attack_metrics` no run wrote (AUC 0.999), then the scenario's "
+        "attack and report nodes",
+        "artifacts",
+        ["--pipeline=scenario3", "--from-nodes=scenario3.attack_scenario"],
+        needs_run=True,
+        setting=planted_metrics,
+        wrong=reports_planted_numbers,
+    ),
+    *(
+        Case(
+            f"a pickle that runs a command as a new version of `{artifact}`, named with "
+            "`--load-versions`",
+            "artifacts",
+            ["--pipeline=attacks", f"--load-versions={artifact}:{PLANTED}"],
+            needs_run=True,
+            setting=crafted_pickle(relative),
+        )
+        for artifact, relative in (
+            ("dense_outputs", "07_model_output/dense_outputs.npz"),
+            ("dataset", "02_intermediate/dataset.json"),
+        )
+    ),
+]
 
 # Runs that are warned and go on: (what, kind, arguments, the warning that stops them).
 WARNED = [
@@ -459,7 +568,7 @@ def new_project(root: Path, data: Path | None) -> Path:
 
 
 def try_case(root: Path, finished: Path, case: Case) -> list[str]:
-    """Exit code, whether a node ran, and the message block of ``case``."""
+    """Class, exit code, whether a node ran, and the message block of ``case``."""
     project = new_project(root, finished / "data" if case.needs_run else None)
     if case.before:
         assert kedro(project, *case.before).returncode == 0, case.before
@@ -468,19 +577,35 @@ def try_case(root: Path, finished: Path, case: Case) -> list[str]:
         found = re.search(r"WARNING\s+(.*?)\s+\S+\.py:\d+\s*$", line)
         message = found.group(1) if found else "(no warning) " + output.strip()[-300:]
         node_ran = "yes" if "Running node" in output else "no"
-        return ["stopped" if line else "ended", node_ran, message.replace("|", "\\|")]
+        exit_code = "stopped" if line else "ended"
+        return [case_class(exit_code, node_ran, bool(found)), exit_code, node_ran, message]
     try:
         with case.setting(project) if case.setting else _as_it_is():
             result = kedro(project, *case.arguments)
     except CannotMake as reason:
-        return ["-", "-", f"(not run: {reason})"]
+        return ["not run", "-", "-", f"({reason})"]
     output = result.stdout + result.stderr
     block = result.stderr[result.stderr.find(BLOCK_START) :] if BLOCK_START in result.stderr else ""
     message = " ".join(line.strip() for line in block.splitlines()[1:-1])
     if not message:
         message = "(no message block) " + output.strip().splitlines()[-1][:300]
     node_ran = "yes" if "Running node" in output else "no"
-    return [str(result.returncode), node_ran, message.replace("|", "\\|")]
+    wrong = result.returncode == 0 and case.wrong is not None and case.wrong(project)
+    kind = "wrong result" if wrong else case_class(str(result.returncode), node_ran, bool(block))
+    return [kind, str(result.returncode), node_ran, message]
+
+
+def case_class(exit_code: str, node_ran: str, explained: bool) -> str:
+    """clear & early (one block, before any node), clear but late (one block, after some
+    node ran), unclear (no block), warned (goes on, with a warning), accepted (goes on
+    without a word); "wrong result" is decided by the case's own check."""
+    if exit_code in ("stopped", "ended"):
+        return "warned" if explained else "accepted"
+    if exit_code == "0":
+        return "accepted"
+    if not explained:
+        return "unclear"
+    return "clear & early" if node_ran == "no" else "clear but late"
 
 
 @contextmanager
@@ -489,6 +614,7 @@ def _as_it_is() -> Iterator[None]:
 
 
 def main() -> None:
+    Path(PWNED).unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         folder = root / "bad"
@@ -499,12 +625,16 @@ def main() -> None:
         tried = cases(folder)
         with ThreadPoolExecutor(max_workers=2) as pool:
             rows = list(pool.map(lambda case: try_case(root, finished, case), tried))
-    print("| # | input | kind | exit | a node ran | message |")
-    print("|---|---|---|---|---|---|")
+    print("| # | input | kind | class | exit | a node ran | message |")
+    print("|---|---|---|---|---|---|---|")
     for number, (case, row) in enumerate(zip(tried, rows, strict=True), 1):
-        message = row[2].replace(str(folder) + "/", "")
-        print(f"| {number} | {case.what} | {case.kind} | {row[0]} | {row[1]} | {message} |")
-    print(f"\nA malicious pickle ran its command: {Path('/tmp/wemem-pwned').exists()}")
+        cells = [number, case.what, case.kind, *row[:3]]
+        message = row[3].replace(str(folder) + "/", "").replace("|", "\\|")
+        print("| " + " | ".join(map(str, [*cells, message])) + " |")
+    print()
+    for kind, count in Counter(row[0] for row in rows).most_common():
+        print(f"- {kind}: {count}")
+    print(f"\nA malicious pickle ran its command: {Path(PWNED).exists()}")
 
 
 if __name__ == "__main__":

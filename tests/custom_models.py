@@ -152,8 +152,12 @@ not_a_class = 3
 
 
 class FailsToTrain(nn.Module):
-    """Passes the model check (a forward pass without gradients), then fails in the first
-    training step: a run that stops in a node, after the nodes before it saved their data."""
+    """Passes the checks before the first node (a forward pass, and the few training steps
+    the run-time estimate times), then fails in training: a run that stops in a node, after
+    the nodes before it saved their data."""
+
+    steps_before_failing = 20  # more than the run-time probe takes, in one process
+    steps = 0
 
     def __init__(self, input_shape: tuple[int, ...], num_classes: int):
         super().__init__()
@@ -161,5 +165,7 @@ class FailsToTrain(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled():
-            raise RuntimeError("FailsToTrain cannot be trained")
+            FailsToTrain.steps += 1
+            if FailsToTrain.steps > self.steps_before_failing:
+                raise RuntimeError("FailsToTrain cannot be trained")
         return self.head(x.flatten(1))

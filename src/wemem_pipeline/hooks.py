@@ -119,7 +119,8 @@ class RunHooks:
         if len(seeds) == 1:
             resolved = self._use_tuned_settings(parameters, pipeline, catalog, record, config)
             record.settings = project_relative(shaping_values(config, resolved), self._project)
-            catalog["run_parameters"] = resolved
+            # What reports show: paths as the project spells them, not this checkout's.
+            catalog["run_parameters"] = project_relative(resolved, self._project)
         else:
             resolved = parameters  # the seed branches' own are in their namespaces
             self._fill_seed_branches(parameters, pipeline, catalog, record, config, seeds)
@@ -150,7 +151,9 @@ class RunHooks:
                 continue
             with replacing_quietly():
                 add_parameter(catalog, branch(seed), branch_tree)
-                catalog[f"{branch(seed)}.run_parameters"] = branch_tree
+                catalog[f"{branch(seed)}.run_parameters"] = project_relative(
+                    branch_tree, self._project
+                )
                 catalog[f"{branch(seed)}.run_config"] = branch_config
         if missing:
             raise ArtifactError(

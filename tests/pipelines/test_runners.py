@@ -28,6 +28,7 @@ from kedro_project import (
     run_kedro,
     run_kedro_each,
     start_kedro,
+    untimed,
     with_seeds,
 )
 
@@ -35,6 +36,7 @@ from wemem_pipeline.core import threads
 from wemem_pipeline.core.errors import DataError, ParameterError, UserError
 from wemem_pipeline.core.run_config import RunConfig
 from wemem_pipeline.runs.cli import error_block
+from wemem_pipeline.runs.integrity import CheckedArtifact
 from wemem_pipeline.runs.runners import (
     CONNECT_TIMEOUT_S,
     BranchProgress,
@@ -64,16 +66,6 @@ def runner_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     result = run_kedro(project, "--pipeline=scenario3", *RUNNERS[request.param])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return project, result
-
-
-def untimed(value):
-    """A report without its wall-clock fields."""
-    if isinstance(value, dict):
-        timed = ("seconds", "time_relative_to_base")
-        return {k: untimed(v) for k, v in value.items() if not any(t in k for t in timed)}
-    if isinstance(value, list):
-        return [untimed(v) for v in value]
-    return value
 
 
 def load(project: Path, relative: str):
@@ -188,8 +180,9 @@ def test_errors_travel_back_from_a_worker() -> None:
 
 
 def test_a_retried_node_removes_only_its_own_version(tmp_path: Path) -> None:
-    def versioned(name: str) -> CSVDataset:
-        return CSVDataset(filepath=str(tmp_path / f"{name}.csv"), version=Version(None, "run-2"))
+    def versioned(name: str) -> CheckedArtifact:
+        csv = CSVDataset(filepath=str(tmp_path / f"{name}.csv"), version=Version("run-2", "run-2"))
+        return CheckedArtifact(name, csv, tmp_path, "run-2")
 
     catalog = DataCatalog({"table": versioned("table"), "other": versioned("other")})
     files = {

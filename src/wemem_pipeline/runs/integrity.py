@@ -100,6 +100,22 @@ class CheckedArtifact(AbstractDataset):
         check_file(self._artifact, file, expected, self._made_by, self._project)
         return self._dataset.load()
 
+    @property
+    def made_by(self) -> str:
+        """The run whose record holds the file's hash (its version)."""
+        return self._made_by
+
+    def remove_file(self) -> str | None:
+        """Delete this version's file (what a lost attempt of its node saved); its path, or
+        ``None`` when there was none."""
+        file = self._file()
+        protocol, path = get_protocol_and_path(file)
+        filesystem = fsspec.filesystem(protocol)
+        if not filesystem.exists(path):
+            return None
+        filesystem.rm(path)
+        return file
+
     def _recorded(self, file: str) -> dict[str, Any] | None:
         """What this run's record (with its processes' save logs) says of ``file``."""
         record = RunRecord.load(self._project, self._made_by)

@@ -39,7 +39,7 @@ from typing import Any
 
 import kedro.framework.project as kedro_project
 from kedro.framework.hooks.manager import _create_hook_manager, _register_hooks
-from kedro.io import AbstractVersionedDataset, MemoryDataset
+from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 from kedro.runner import AbstractRunner
@@ -49,6 +49,7 @@ from kedro.runner.task import Task
 from ..core.errors import UserError
 from ..core.threads import available_cores, limit_cores
 from ..core.validation import require_int
+from .integrity import CheckedArtifact
 from .run_options import CommandLineError
 from .seed_branches import split_branch
 
@@ -502,21 +503,9 @@ def remove_own_versions(node: Node, catalog: Any, run_id: str | None) -> list[st
     only a lost run of this node can have saved: Kedro refuses to save a version that
     exists. Other versions, and anything not an output of ``node``, stay. Returns the paths
     removed."""
-    removed = []
-    for name in node.outputs:
-        dataset = catalog.get(name)
-        # Kedro's versioned datasets keep the version they save and their filesystem in
-        # private attributes; this is the path their save would refuse.
-        version = getattr(dataset, "_version", None)
-        if not isinstance(dataset, AbstractVersionedDataset) or version is None:
-            continue
-        if run_id is None or version.save != run_id:
-            continue
-        path = str(dataset._get_versioned_path(run_id))
-        if dataset._exists_function(path):
-            dataset._fs.rm(path)
-            removed.append(path)
-    return removed
+    outputs = [catalog.get(name) for name in node.outputs]
+    own = [d for d in outputs if isinstance(d, CheckedArtifact) and d.made_by == run_id]
+    return [path for dataset in own if (path := dataset.remove_file())]
 
 
 @functools.cache

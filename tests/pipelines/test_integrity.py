@@ -162,11 +162,18 @@ def test_a_save_is_logged_with_its_hash_and_checked_when_loaded(tmp_path: Path) 
 
 def test_the_save_log_keeps_the_last_save_and_skips_a_line_cut_short(tmp_path: Path) -> None:
     saves = SaveLog(tmp_path, RUN_ID)
-    saves.add("a", {"sha256": "1", "bytes": 1})
-    saves.add("a", {"sha256": "2", "bytes": 1})  # a retried node saves again
-    other_process = tmp_path / f"{RUN_ID}.saved.elsewhere-1.jsonl"
-    other_process.write_text('{"artifact": "b", "sha256": "3", "bytes": 1}\n{"artifact": "c", "sh')
-    assert saves.entries() == {"a": {"sha256": "2", "bytes": 1}, "b": {"sha256": "3", "bytes": 1}}
+    # A node whose worker was lost saved "a" there first; its retry saves it here again.
+    lost_worker = tmp_path / f"{RUN_ID}.saved.zz-elsewhere-1.jsonl"
+    lost_worker.write_text(
+        '{"artifact": "a", "sha256": "1", "saved_at": "2026-01-01T00:00:00.000001+00:00"}\n'
+        '{"artifact": "b", "sha256": "3", "saved_at": "2026-01-01T00:00:00.000002+00:00"}\n'
+        '{"artifact": "c", "sh'
+    )
+    saves.add("a", {"sha256": "2"})
+    assert {name: saved["sha256"] for name, saved in saves.entries().items()} == {
+        "a": "2",
+        "b": "3",
+    }
     saves.remove()
     assert saves.entries() == {}
 
@@ -175,7 +182,7 @@ def test_a_finished_record_holds_what_its_processes_saved(tmp_path: Path) -> Non
     record = RunRecord(run_id=RUN_ID, pipelines=["data_split"], env="test")
     record.create(tmp_path)
     SaveLog(tmp_path / RUNS_DIR, RUN_ID).add("splits", {"sha256": "f", "bytes": 2})
-    assert RunRecord.load(tmp_path, RUN_ID).saved == {"splits": {"sha256": "f", "bytes": 2}}
+    assert RunRecord.load(tmp_path, RUN_ID).saved["splits"]["sha256"] == "f"
     record.finish(tmp_path)
     assert not list((tmp_path / RUNS_DIR).glob("*.jsonl"))  # merged into the record
     assert json.loads(record.path(tmp_path).read_text())["saved"]["splits"]["sha256"] == "f"
@@ -202,7 +209,7 @@ def test_a_full_disk_still_marks_the_record_failed(
     monkeypatch.undo()
     failed = RunRecord.load(tmp_path, RUN_ID)
     assert failed.status == "failed" and "No space left" in failed.error
-    assert failed.saved == {"splits": {"sha256": "f", "bytes": 2}}  # its log stayed
+    assert failed.saved["splits"]["sha256"] == "f"  # its log stayed
     assert not list((tmp_path / RUNS_DIR).glob("*.tmp"))
 
 

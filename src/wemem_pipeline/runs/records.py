@@ -240,22 +240,24 @@ class SaveLog:
 
     def add(self, artifact: str, saved: dict[str, Any]) -> None:
         name = f"{self.run_id}.saved.{socket.gethostname()}-{os.getpid()}.jsonl"
-        line = json.dumps({"artifact": artifact, **saved}) + "\n"
+        line = json.dumps({"artifact": artifact, **saved, "saved_at": _now("microseconds")}) + "\n"
         with (self.runs_dir / name).open("a") as file:
             file.write(line)
 
     def entries(self) -> dict[str, dict[str, Any]]:
-        """Artifact -> what was saved (the last save wins: a retried node saves again). A
-        line cut short by a kill is skipped: its artifact's save did not finish."""
-        saved = {}
+        """Artifact -> what was saved; the latest save wins (a node run again after its
+        worker was lost saves again, in another process's file). A line cut short by a kill
+        is skipped: its artifact's save did not finish."""
+        lines = []
         for path in self.files():
             for line in path.read_text().splitlines():
                 try:
-                    entry = json.loads(line)
+                    lines.append(json.loads(line))
                 except ValueError:
                     continue
-                saved[entry.pop("artifact")] = entry
-        return saved
+        return {
+            entry.pop("artifact"): entry for entry in sorted(lines, key=lambda e: e["saved_at"])
+        }
 
     def files(self) -> list[Path]:
         return sorted(self.runs_dir.glob(f"{glob.escape(self.run_id)}.saved.*.jsonl"))
@@ -276,8 +278,8 @@ def new_record(run_params: Mapping[str, Any], config: RunConfig, parameters: Map
     )
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def _now(timespec: str = "seconds") -> str:
+    return datetime.now(timezone.utc).isoformat(timespec=timespec)
 
 
 def _process_alive(pid: int) -> bool:

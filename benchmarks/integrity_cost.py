@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from busy_machine import scratch_project
 from kedro.framework.project import configure_project, pipelines
 
 from wemem_pipeline.runs.integrity import file_digest
@@ -30,16 +30,6 @@ from wemem_pipeline.runs.records import RUNS_DIR, RunRecord, SaveLog
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = "scenario3"
-
-
-def scratch_project(root: Path) -> Path:
-    project = root / "project"
-    (project / "src").mkdir(parents=True)
-    (project / "data").mkdir()
-    shutil.copy(ROOT / "pyproject.toml", project)
-    shutil.copytree(ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
-    (project / "conf" / "local").mkdir()
-    return project
 
 
 def run(project: Path, env_name: str) -> float:

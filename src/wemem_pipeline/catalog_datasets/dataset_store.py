@@ -24,13 +24,13 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-import fsspec
 import numpy as np
-from kedro.io import AbstractVersionedDataset, Version
+from kedro.io import Version
 from kedro.io.core import get_filepath_str, get_protocol_and_path
 
 from ..core.datasets import Dataset
 from .npz_files import read_arrays, refused
+from .versioned_file import VersionedFileDataset
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def dataset_arrays(dataset: Dataset) -> dict[str, np.ndarray]:
     }
 
 
-class StoredDatasetDataset(AbstractVersionedDataset[Dataset, Dataset]):
+class StoredDatasetDataset(VersionedFileDataset):
     """A :class:`Dataset` kept once per content in the store folder ``store["path"]``; the
     versioned ``filepath`` is the run's JSON reference to it (see the module doc).
 
@@ -91,20 +91,11 @@ class StoredDatasetDataset(AbstractVersionedDataset[Dataset, Dataset]):
         version: Version | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        protocol, path = get_protocol_and_path(filepath, version)
-        self._protocol = protocol
-        self.metadata = metadata  # the catalog entry's, for kedro-viz (its layer); not used here
-        self._fs = fsspec.filesystem(protocol)
+        super().__init__(filepath, version, metadata)
         self._store = PurePosixPath(get_protocol_and_path(store["path"])[1])
-        super().__init__(
-            filepath=PurePosixPath(path),
-            version=version,
-            exists_function=self._fs.exists,
-            glob_function=self._fs.glob,
-        )
 
     def load(self) -> Dataset:
-        reference_path = get_filepath_str(self._get_load_path(), self._protocol)
+        reference_path = self._load_file()
         with self._fs.open(reference_path, "rb") as file:
             reference = file.read()
         run = PurePosixPath(reference_path).parent.name
@@ -160,9 +151,7 @@ class StoredDatasetDataset(AbstractVersionedDataset[Dataset, Dataset]):
             "input_shape": list(data.input_shape),
             "classes": data.num_classes,
         }
-        path = get_filepath_str(self._get_save_path(), self._protocol)
-        self._fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
-        with self._fs.open(path, "w") as file:
+        with self._fs.open(self._save_file(), "w") as file:
             json.dump(reference, file, indent=2)
 
     def _write_to_store(self, data: Dataset, fingerprint: str) -> None:
@@ -183,9 +172,6 @@ class StoredDatasetDataset(AbstractVersionedDataset[Dataset, Dataset]):
         finally:
             if self._fs.exists(temporary):
                 self._fs.rm(temporary)
-
-    def _exists(self) -> bool:
-        return self._fs.exists(get_filepath_str(self._get_load_path(), self._protocol))
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath, "store": self._store, "version": self._version}

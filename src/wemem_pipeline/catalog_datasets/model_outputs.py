@@ -11,13 +11,11 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-import fsspec
 import numpy as np
-from kedro.io import AbstractVersionedDataset, Version
-from kedro.io.core import get_filepath_str, get_protocol_and_path
 
 from ..core.outputs import ModelOutputs
 from .npz_files import read_arrays, refused
+from .versioned_file import VersionedFileDataset
 
 # Archive entries: "<round>/sample_index", "<round>/logits/<model>", "<round>/sensitivity/<model>".
 EXPECTED = (
@@ -87,30 +85,13 @@ def from_arrays(arrays: dict[str, np.ndarray], source: str, hint: str) -> dict[i
     return outputs
 
 
-class ModelOutputsDataset(AbstractVersionedDataset[dict, dict]):
+class ModelOutputsDataset(VersionedFileDataset):
     """Saves ``{round: ModelOutputs}`` as one ``.npz`` (numpy, no pickle); loads it back with
     ``allow_pickle=False`` and checks every entry. A file that is not such an archive is
     refused with an :class:`~wemem_pipeline.core.errors.ArtifactError` naming it."""
 
-    def __init__(
-        self,
-        filepath: str,
-        version: Version | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        protocol, path = get_protocol_and_path(filepath, version)
-        self._protocol = protocol
-        self.metadata = metadata  # the catalog entry's, for kedro-viz (its layer); not used here
-        self._fs = fsspec.filesystem(protocol)
-        super().__init__(
-            filepath=PurePosixPath(path),
-            version=version,
-            exists_function=self._fs.exists,
-            glob_function=self._fs.glob,
-        )
-
     def load(self) -> dict[int, ModelOutputs]:
-        path = get_filepath_str(self._get_load_path(), self._protocol)
+        path = self._load_file()
         hint = (
             f"this file was not written by the project, or has changed since: delete its "
             f"version folder {PurePosixPath(path).parent} and run the pipeline that makes it "
@@ -122,15 +103,7 @@ class ModelOutputsDataset(AbstractVersionedDataset[dict, dict]):
 
     def save(self, data: dict[int, ModelOutputs]) -> None:
         arrays = to_arrays(data)
-        path = get_filepath_str(self._get_save_path(), self._protocol)
-        self._fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
-        with self._fs.open(path, "wb") as file:
+        with self._fs.open(self._save_file(), "wb") as file:
             # Compressed: a third smaller (the sensitivity's NaN rows, the logits' exponents)
             # for under 0.1 s per MB; every run writes several of these.
             np.savez_compressed(file, **arrays)
-
-    def _exists(self) -> bool:
-        return self._fs.exists(get_filepath_str(self._get_load_path(), self._protocol))
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "version": self._version}

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import PurePosixPath
 from typing import IO, Any
 
 import fsspec
 import torch
-from kedro.io import AbstractVersionedDataset, Version
-from kedro.io.core import get_filepath_str, get_protocol_and_path
+from kedro.io import Version
+from kedro.io.core import get_protocol_and_path
 
 from ..core.errors import DataError
+from .versioned_file import VersionedFileDataset
 
 
 def read_state_dicts(file: IO[bytes], source: str) -> dict:
@@ -47,42 +47,20 @@ def _describe_object(stored: object) -> str:
     return f"a {type(stored).__name__}"
 
 
-class TorchStateDictsDataset(AbstractVersionedDataset[dict, dict]):
+class TorchStateDictsDataset(VersionedFileDataset):
     """Saves ``{model_name: state_dict}`` with ``torch.save``; loads with ``weights_only=True``.
 
     Loading never unpickles arbitrary objects, so a model file from elsewhere is safe to load.
     """
 
-    def __init__(
-        self,
-        filepath: str,
-        version: Version | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        protocol, path = get_protocol_and_path(filepath, version)
-        self._protocol = protocol
-        self.metadata = metadata  # the catalog entry's, for kedro-viz (its layer); not used here
-        self._fs = fsspec.filesystem(protocol)
-        super().__init__(
-            filepath=PurePosixPath(path),
-            version=version,
-            exists_function=self._fs.exists,
-            glob_function=self._fs.glob,
-        )
-
     def load(self) -> dict:
-        path = get_filepath_str(self._get_load_path(), self._protocol)
+        path = self._load_file()
         with self._fs.open(path, "rb") as file:
             return read_state_dicts(file, path)
 
     def save(self, data: dict) -> None:
-        path = get_filepath_str(self._get_save_path(), self._protocol)
-        self._fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
-        with self._fs.open(path, "wb") as file:
+        with self._fs.open(self._save_file(), "wb") as file:
             torch.save(data, file)
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "version": self._version}
 
 
 class StoredModelsDataset(TorchStateDictsDataset):

@@ -128,7 +128,7 @@ class RunHooks:
         self._record = record
         # kedro-mlflow (the mlflow extra) has started its run by now: plugins' hooks come first.
         self._tracked = tracking.active_run_id()
-        self._parameters = resolved
+        self._parameters = project_relative(resolved, self._project)
 
     def _fill_seed_branches(self, parameters, pipeline, catalog, record, config, seeds) -> None:
         """Each seed branch's parameters (the run's with ``seed`` replaced and ``auto``

@@ -8,6 +8,7 @@ skipped. Root ignores file modes, so chmod alone would test nothing there."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -74,6 +75,11 @@ def test_a_full_disk_is_one_block_naming_data(fault_runs: dict) -> None:
     assert "the disk that holds data/ is full: No space left on device" in message
     assert "while writing the dataset 'dataset'" in message and "free of 64.0 KB" in message
     assert "kedro clean --delete" in message
+    # The record still says what happened, though the disk has no room for a new file.
+    runs = fault_runs["full"][0] / "data/09_runs"
+    [record] = [json.loads(path.read_text()) for path in runs.glob("*.json")]
+    assert record["status"] == "failed" and "No space left on device" in record["error"]
+    assert not list(runs.glob("*.tmp"))
 
 
 def test_a_read_only_data_folder_is_one_block(fault_runs: dict) -> None:

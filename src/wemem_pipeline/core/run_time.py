@@ -126,35 +126,10 @@ def estimate_run_time(
     samia = SAMIA(**(attacks.get("samia") or {}))
     probe = time_work(config, dataset, samia)
     work = _Work(config, splits, probe)
-    pruning, training = config.pruning, config.training
+    pruning = config.pruning
     fine_tuning = pruning.rounds * pruning.epochs_per_round
-    shadows = f"split.num_shadows={config.split.num_shadows}"
-    rounds = (
-        f"pruning.rounds={pruning.rounds}",
-        f"pruning.epochs_per_round={pruning.epochs_per_round}",
-    )
-    parts = [
-        Part(
-            "dense training",
-            made["dense_models"] * work.procedure(training.max_epochs, 1),
-            (shadows, f"training.max_epochs={training.max_epochs}"),
-        ),
-        Part(
-            "iterative pruning",
-            made["iterative_models"] * work.procedure(fine_tuning, pruning.rounds),
-            (shadows, *rounds),
-        ),
-        Part(
-            "one-shot pruning",
-            made["one_shot_models"] * work.procedure(fine_tuning, 1),
-            (shadows, *rounds),
-        ),
-        Part(
-            "defended pruning",
-            made["defended_models"] * work.procedure(fine_tuning, pruning.rounds),
-            (shadows, *rounds),
-        ),
-    ]
+    shadows, rounds = _drivers(config)
+    parts = _training_parts(made, work, config)
     if config.memorability.method != "import":
         pools = made["victim_mem_scores"] + made["shadow_mem_scores"]
         parts.append(Part("mem-scores", pools * work.mem_scores(), _mem_drivers(config)))
@@ -185,6 +160,45 @@ def estimate_run_time(
         )
         parts.append(Part("attacks (SAMIA)", stages * work.samia(samia), drivers))
     return RunTimeEstimate(probe, tuple(part for part in parts if part.seconds > 0))
+
+
+def _training_parts(made: Counter, work: _Work, config: RunConfig) -> list[Part]:
+    """Dense training and the three pruning procedures, each as often as the run makes it."""
+    pruning, training = config.pruning, config.training
+    fine_tuning = pruning.rounds * pruning.epochs_per_round
+    shadows, rounds = _drivers(config)
+    return [
+        Part(
+            "dense training",
+            made["dense_models"] * work.procedure(training.max_epochs, 1),
+            (shadows, f"training.max_epochs={training.max_epochs}"),
+        ),
+        Part(
+            "iterative pruning",
+            made["iterative_models"] * work.procedure(fine_tuning, pruning.rounds),
+            (shadows, *rounds),
+        ),
+        Part(
+            "one-shot pruning",
+            made["one_shot_models"] * work.procedure(fine_tuning, 1),
+            (shadows, *rounds),
+        ),
+        Part(
+            "defended pruning",
+            made["defended_models"] * work.procedure(fine_tuning, pruning.rounds),
+            (shadows, *rounds),
+        ),
+    ]
+
+
+def _drivers(config: RunConfig) -> tuple[str, tuple[str, str]]:
+    """The settings that multiply every model's training, as the estimate names them."""
+    pruning = config.pruning
+    rounds = (
+        f"pruning.rounds={pruning.rounds}",
+        f"pruning.epochs_per_round={pruning.epochs_per_round}",
+    )
+    return f"split.num_shadows={config.split.num_shadows}", rounds
 
 
 def time_work(config: RunConfig, dataset: Dataset, samia: SAMIA) -> Probe:

@@ -46,6 +46,7 @@ from .defenses import BASELINE_NAMES, DEFENSES, WEMEM_NAMES, check_defense_setti
 from .errors import DataError, ParameterError
 from .evaluation import evaluate_stages, last_round
 from .outputs import ModelOutputs
+from .progress import progress_bar
 from .run_config import RunConfig
 from .search_space import (
     Dimension,
@@ -56,7 +57,6 @@ from .search_space import (
 )
 from .seeds import derive_seed
 from .splits import VICTIM, model_names, roles_of
-from .training import progress_bar
 from .validation import require_choice, require_int, require_number
 from .victim_and_shadows import StateDicts, prune_with_defense, train_victim_and_shadows
 

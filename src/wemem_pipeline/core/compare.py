@@ -23,6 +23,7 @@ from .datasets import Dataset
 from .defenses import AUTO, DEFENSE_NAMES, DEFENSES, check_defense_settings
 from .evaluation import evaluate_run, last_round
 from .outputs import ModelOutputs
+from .progress import progress_bar
 from .run_config import RunConfig
 from .splits import VICTIM
 from .validation import ParameterError, check_known_keys
@@ -197,7 +198,7 @@ def compare_defenses(
     metric_frames = [attack("Dense", dense_outputs)]
     rows = [_row("Dense", "dense", {}, dense_history, metric_frames[0], np.nan, {})]
     summaries, base_seconds = {}, np.nan
-    for label, defense, settings in [("Base", "base", {}), *runs]:
+    for label, defense, settings in progress_bar([("Base", "base", {}), *runs], "compared runs"):
         pruned, summaries[label] = prune_with_defense(
             dataset,
             table,

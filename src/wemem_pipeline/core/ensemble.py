@@ -18,7 +18,8 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from .models import ModelSpec
-from .training import TrainConfig, as_index, make_optimizer, progress_bar
+from .progress import progress_bar
+from .training import TrainConfig, as_index, make_optimizer
 from .validation import ParameterError
 
 

@@ -25,6 +25,7 @@ from .metrics import (
     shuffled_label_metrics,
 )
 from .outputs import ModelOutputs
+from .progress import progress_bar
 from .run_config import EvaluationConfig, RunConfig
 from .seeds import derive_seed
 from .splits import VICTIM
@@ -68,7 +69,7 @@ def evaluate_stages(
         shadows, victim = outputs.attack_sets(table, labels, seed, target)
         shift = outputs.shift_set(table, labels, seed, target) if evaluation else None
         stage_rows, stage_outputs = [], []
-        for name in names:
+        for name in progress_bar(names, f"attacks on {stage}"):
             started = time.perf_counter()
             attack = build_attack(name, attack_params.get(name)).fit(shadows)
             result = attack.score(victim)

@@ -9,16 +9,16 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .datasets import Dataset
 from .defenses.base import Defense, GroupOptimizer, NoDefense, SampleGroup
+from .progress import progress_bar
 from .validation import ParameterError, require_choice, require_int, require_number
 
 logger = logging.getLogger(__name__)
@@ -102,11 +102,6 @@ def make_optimizer(
 
 
 SampleLossHook = Callable[[torch.Tensor, torch.Tensor], None]
-
-
-def progress_bar(steps: Iterable[int], description: str, show: bool = True) -> tqdm:
-    """A progress bar over ``steps``, shown only where stderr is a terminal (not in CI logs)."""
-    return tqdm(steps, desc=description, leave=False, disable=None if show else True)
 
 
 def fit(

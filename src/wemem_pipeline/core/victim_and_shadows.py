@@ -32,6 +32,7 @@ from .defenses import (
 from .masks import load_pruned_state
 from .models import ModelSpec
 from .outputs import ModelOutputs
+from .progress import progress_bar
 from .pruning import schedule_of, train_schedule
 from .run_config import RunConfig
 from .seeds import derive_seed
@@ -160,7 +161,7 @@ def train_victim_and_shadows(
         )
         for name in model_names(table)
     }
-    for round_index in range(len(schedule)):
+    for round_index in progress_bar(range(len(schedule)), f"{procedure} rounds"):
         rows = [model_run.next_round() for model_run in runs.values()]
         if round_index in outputs:
             for name, model_run in runs.items():

@@ -1,27 +1,20 @@
 """Project hooks: everything a run can check is checked before its first node, and every run
-leaves a record of what it was, what it loaded and whether it completed (runs/records.py)."""
+leaves a record of what it was, what it loaded and whether it completed (runs/records.py).
+
+Kedro imports this module (through settings.py) for every command, ``kedro --help`` too: the
+library, which loads torch, is imported inside the hooks that a run calls."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.framework.project import pipelines
 
-from .core.autotune import AutotuneConfig, open_storage
 from .core.errors import ArtifactError
-from .core.parameter_checks import (
-    check_imported_scores,
-    check_model_on_data,
-    makes_imported_scores,
-    validate_parameters,
-)
-from .core.run_checks import check_run_on_data
-from .core.run_config import RunConfig
-from .core.splits import pool_samples, split_pools
 from .core.threads import threads_set_here, use_threads
 from .core.validation import from_mapping
 from .runs import tracking
@@ -35,9 +28,10 @@ from .runs.seed_branches import (
     check_branched,
     remember_parameters,
 )
-from .runs.summary import run_headlines, summary_text
-from .runs.tuned_settings import auto_requests, resolve_auto_settings
 from .runs.versions import add_parameter, choose_input_versions, replacing_quietly
+
+if TYPE_CHECKING:
+    from .core.run_config import RunConfig
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +66,15 @@ class RunHooks:
             raise
 
     def _prepare(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        from .core.autotune import AutotuneConfig, open_storage
+        from .core.parameter_checks import (
+            check_imported_scores,
+            check_model_on_data,
+            makes_imported_scores,
+            validate_parameters,
+        )
+        from .core.run_checks import check_run_on_data
+
         self._project = Path(run_params["project_path"])
         parameters = use_project_paths(catalog, self._project)
         config = validate_parameters(parameters)
@@ -166,6 +169,8 @@ class RunHooks:
     ) -> dict[str, Any]:
         """``parameters`` with ``settings: auto`` replaced by the tuned settings of
         ``config``'s seed; put in the catalog here for a run without seed branches."""
+        from .runs.tuned_settings import auto_requests, resolve_auto_settings
+
         inputs = pipeline.inputs()
         prefix = f"params:{namespace}." if namespace else "params:"
 
@@ -200,6 +205,8 @@ class RunHooks:
 
     @hook_impl
     def after_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
+        from .runs.summary import run_headlines, summary_text
+
         self._record.finish(self._project)
         log.info("Run %s completed", self._record.run_id)
         headlines = run_headlines(pipeline.all_outputs(), catalog, self._record, self._project)
@@ -230,6 +237,8 @@ class RunHooks:
 def _pools(config: RunConfig, seeds: list[int], dataset: Any, catalog: Any) -> list[dict]:
     """Each seed's victim and shadow pool: as the run's split will draw them from the data
     it loaded, or those of the stored split it loads."""
+    from .core.splits import pool_samples, split_pools
+
     if dataset is not None:
         return [split_pools(dataset.is_test, config.split, seed) for seed in seeds]
     splits = catalog.load("splits")

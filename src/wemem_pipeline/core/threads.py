@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 
-import torch
-
 from .validation import ParameterError
 
 # Models whose steps are large enough for several threads to pay off.
@@ -56,6 +54,9 @@ def limit_cores(count: int | None) -> None:
 
 def use_threads(setting: int | str, model_name: str) -> int:
     """Set torch's thread count for this process; returns it."""
+    # Imported here: the runners import this module for every command, `kedro --help` too.
+    import torch
+
     global _set_in_process
     count = thread_count(setting, model_name)
     torch.set_num_threads(count)

@@ -21,11 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import ArtifactError
-from ..core.run_config import RunConfig
 from .seed_branches import split_branch
+
+if TYPE_CHECKING:  # the settings load torch; `kedro clean` reads records without it
+    from ..core.run_config import RunConfig
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,6 @@ from typing import Any
 from kedro.config import OmegaConfigLoader
 
 from ..core.errors import ParameterError
-from ..core.run_config import EvaluationConfig
 from ..core.validation import from_mapping
 
 # The pipelines a multi-seed run branches: whole experiments that make every artifact they use.
@@ -59,6 +58,10 @@ def remember_parameters(parameters: Mapping[str, Any] | None) -> None:
 def requested_seeds() -> list[int]:
     """The run's seeds; one when there is no run (``kedro viz``) or ``evaluation.seeds`` is
     invalid (the hook then refuses it with its message before any node runs)."""
+    # Imported here: settings.py imports this module for every command, `kedro --help` too,
+    # and the run settings load torch.
+    from ..core.run_config import EvaluationConfig
+
     parameters = _run_parameters or {}
     seed = parameters.get("seed", 0)
     try:

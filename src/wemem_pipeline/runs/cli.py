@@ -1,19 +1,21 @@
 """``kedro run`` for this project: Kedro's own command, with errors a user can fix printed as
 one short block (what, where, what to do) and exit code 1: the project's own refusals, the
 faults of the disk (runs/faults.py) and the mistakes in Kedro's options and conf/
-(runs/run_options.py). ``--verbose`` shows the traceback; any other error (a bug) keeps
-Kedro's full report. ``kedro clean``: housekeeping of the
-versioned artifacts in data/ (runs/housekeeping.py)."""
+(runs/run_options.py). ``--verbose`` shows the traceback, and every dataset load and save
+that conf/logging.yml leaves out of the log; any other error (a bug) keeps Kedro's full
+report. ``kedro clean``: housekeeping of the versioned artifacts in data/
+(runs/housekeeping.py)."""
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 from kedro.framework.cli.project import run as kedro_run
-from kedro.framework.project import pipelines
+from kedro.framework.project import LOGGING, pipelines
 
 from .. import hide_library_warnings
 from ..core.errors import UserError, causes
@@ -29,6 +31,8 @@ def cli() -> None:
 
 
 def _run(verbose: bool, **options: Any) -> Any:
+    if verbose:
+        log_catalog_loads_and_saves()
     try:
         check_options(options)
         _check_pipeline_names(options["pipeline"], options["pipelines"])
@@ -43,6 +47,18 @@ def _run(verbose: bool, **options: Any) -> Any:
             raise
         click.echo(error_block(user_error), err=True)
         sys.exit(1)
+
+
+CATALOG_LOGGER = "kedro.io.data_catalog"
+
+
+def log_catalog_loads_and_saves() -> None:
+    """Log the data catalog's "Loading data from" / "Saving data to" lines (conf/logging.yml
+    keeps them out): in this process and in the worker processes Kedro starts with its
+    logging settings."""
+    settings = copy.deepcopy(LOGGING.data)
+    settings.setdefault("loggers", {})[CATALOG_LOGGER] = {"level": "INFO"}
+    LOGGING.configure(settings)
 
 
 def _what_to_fix(error: Exception, options: dict[str, Any]) -> UserError | None:
@@ -100,7 +116,11 @@ run = click.Command(
     "run",
     params=[
         *deferring_refusals(kedro_run.params),
-        click.Option(["--verbose", "-v"], is_flag=True, help="Show tracebacks of every error."),
+        click.Option(
+            ["--verbose", "-v"],
+            is_flag=True,
+            help="Log every dataset load and save, and show tracebacks of every error.",
+        ),
     ],
     callback=_run,
     help=kedro_run.help,

@@ -28,17 +28,30 @@ def record_risk_figure(risk: pd.DataFrame, compared: str, reference: str = "base
     fig, (scatter, bars) = plt.subplots(1, 2, figsize=(12, 4.6))
     for model in (reference, compared):
         rows = risk[risk["model"] == model]
-        color = COLORS.get(model, "black")
-        scatter.scatter(rows["mem_score"], rows["lira"], s=6, alpha=0.35, color=color)
+        scatter.scatter(
+            rows["mem_score"], rows["lira"], s=6, alpha=0.3, color=COLORS.get(model, "black")
+        )
+    # The medians go on top of every model's points, white-edged: thousands of points (and
+    # mem-scores tied at 0) would otherwise bury them.
+    for model in (reference, compared):
+        rows = risk[risk["model"] == model]
         medians = rows.groupby(mem_score_quintile(rows))[["mem_score", "lira"]].median()
         scatter.plot(
-            medians["mem_score"], medians["lira"], "-o", color=color, label=f"{title(model)}"
+            medians["mem_score"],
+            medians["lira"],
+            "-o",
+            color=COLORS.get(model, "black"),
+            linewidth=2.2,
+            markersize=7,
+            markeredgecolor="white",
+            zorder=3,
+            label=f"{title(model)}: median per mem-score quintile",
         )
     _style(
         scatter,
         xlabel="mem-score (raw estimate)",
         ylabel="LiRA z-score (higher = more exposed)",
-        title="Members: exposure against memorability (lines: quintile medians)",
+        title="Members: exposure against memorability (points: members)",
     )
     scatter.legend(fontsize=8)
 

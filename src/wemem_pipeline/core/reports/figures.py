@@ -26,7 +26,7 @@ PRIVACY_METRICS = {"auc": "AUC", "tpr_at_1pct_fpr": "TPR at 1% FPR"}
 CHANCE = {"auc": 0.5, "tpr_at_1pct_fpr": 0.01}
 LINE_STYLE_NAMES = {"-": "solid", "--": "dashed", "-.": "dash-dot", ":": "dotted"}
 # Guessing at random (AUC 0.5, TPR = FPR); no attack or model line is dotted.
-CHANCE_LINE = {"color": "black", "linestyle": ":", "linewidth": 1.2}
+CHANCE_LINE = {"color": "dimgrey", "linestyle": ":", "linewidth": 1.3}
 # The chance reference: the strongest attack's 95th percentile when nothing leaks.
 CHANCE_REFERENCE_LINE = {"color": "dimgrey", "linestyle": "-.", "linewidth": 1.0}
 CHANCE_NOTE = f"{LINE_STYLE_NAMES[CHANCE_LINE['linestyle']]} = chance"
@@ -115,14 +115,15 @@ def roc_figure(roc: pd.DataFrame, panels: dict[str, str], non_members: int) -> F
             xlim=(floor, 1),
             ylim=(floor, 1.02),
             title=panel,
-            xlabel=f"false positive rate (from 1/{non_members}: the lowest "
-            f"{non_members} non-members measure)",
+            xlabel=f"false positive rate (from 1/{non_members})",
         )
         ax.legend(loc="lower right", fontsize="small")
     axes[0].set_ylabel("true positive rate")
     fig.suptitle(
         f"Membership inference ROC of the victim (log-log; {CHANCE_NOTE}; the "
-        f"{STRONGEST_SHOWN} strongest attacks by AUC in colour)"
+        f"{STRONGEST_SHOWN} strongest attacks by AUC in colour)\nFPR starts at "
+        f"1/{non_members}, the lowest that {non_members} non-members can measure; "
+        "FPR 0 is drawn there"
     )
     fig.tight_layout()
     return fig
@@ -182,7 +183,7 @@ def privacy_utility_figure(points: pd.DataFrame, heading: str) -> Figure:
     hollow and differ per defense, so runs at the same place all stay visible; the runs of
     one defense go from light to dark in their order.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(14, 5.4), layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(13.5, 5.2), layout="constrained")
     colors = _run_colors(points["defense"])
     for ax, (metric, metric_title) in zip(axes, PRIVACY_METRICS.items(), strict=True):
         for position, (_, run) in enumerate(points.iterrows()):

@@ -270,8 +270,10 @@ def test_record_risk_draws_the_quintile_medians_above_the_points():
     scatter = fig.axes[0]
     medians = [line for line in scatter.get_lines() if "median" in line.get_label()]
     assert [line.get_label().split(":")[0] for line in medians] == ["Base", "SWMR"]
+    # Mem-scores tied at 0 must not stack the medians on one vertical line: one per quintile.
+    centres = 100 * (np.arange(BINS) + 0.5) / BINS
     for line in medians:
-        assert len(line.get_xdata()) == BINS
+        np.testing.assert_allclose(line.get_xdata(), centres)
         assert line.get_zorder() > max(c.get_zorder() for c in scatter.collections)
     base_medians = medians[0].get_ydata()
     assert base_medians[-1] > base_medians[0]  # Base's exposure rises with its mem-score

@@ -163,7 +163,7 @@ def _budget_line(ax: plt.Axes, base_accuracy: float, max_accuracy_loss: float) -
     left, right = ax.get_xlim()
     if lowest >= left:
         ax.axvline(lowest, color="tab:red", ls="--", lw=1, label=label)
-        ax.axvspan(left, lowest, color="tab:red", alpha=0.06, lw=0)
+        ax.axvspan(left, lowest, color="tab:red", alpha=0.06, lw=0, label="over budget")
         ax.set_xlim(left, right)
     else:
         ax.plot([], [], color="tab:red", ls="--", lw=1, label=f"{label} (left of the plot)")

@@ -29,14 +29,19 @@ MOST_EXPOSED = 16
 BINS = 5
 
 
-def mem_score_quintile(rows: pd.DataFrame) -> pd.Series:
-    """1..5: each record's mem-score quintile among ``rows`` (one model's records).
+def mem_score_position(rows: pd.DataFrame) -> pd.Series:
+    """0..n-1: each record's place among ``rows`` (one model's records) by mem-score.
 
-    Equal-sized bins; tied mem-scores are split by sample index, which says nothing about
-    exposure (the table's own order, most exposed first, would bias the bins)."""
+    Tied mem-scores are split by sample index, which says nothing about exposure (the
+    table's own order, most exposed first, would bias any bins made from it)."""
     ordered = rows.sort_values(["mem_score", "sample_index"], kind="stable")
-    position = pd.Series(np.arange(len(ordered)), index=ordered.index).reindex(rows.index)
-    return (position * BINS // len(rows) + 1).astype(int)
+    return pd.Series(np.arange(len(ordered)), index=ordered.index).reindex(rows.index)
+
+
+def mem_score_quintile(rows: pd.DataFrame) -> pd.Series:
+    """1..5: each record's mem-score quintile among ``rows`` (one model's records), in
+    equal-sized bins of :func:`mem_score_position`."""
+    return (mem_score_position(rows) * BINS // len(rows) + 1).astype(int)
 
 
 def exposed_share_by_memorability(risk: pd.DataFrame) -> pd.DataFrame:

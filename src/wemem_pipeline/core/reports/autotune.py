@@ -137,13 +137,7 @@ def autotune_figure(tuned: dict[str, Any], trials: pd.DataFrame) -> Figure:
         label=f"chosen (trial {tuned['trial']})",
         zorder=3,
     )
-    ax.axvline(
-        base["accuracy"] - estimate["max_accuracy_loss"],
-        color="tab:red",
-        ls=":",
-        lw=1,
-        label="accuracy budget",
-    )
+    _budget_line(ax, base["accuracy"], estimate["max_accuracy_loss"])
     ax.set_xlabel("tuning models' accuracy")
     ax.set_ylabel(f"strongest attack {PRIVACY_METRICS[estimate['metric']]} (tuning models)")
     ax.grid(alpha=0.3)
@@ -156,3 +150,20 @@ def autotune_figure(tuned: dict[str, Any], trials: pd.DataFrame) -> Figure:
     )
     fig.tight_layout()
     return fig
+
+
+def _budget_line(ax: plt.Axes, base_accuracy: float, max_accuracy_loss: float) -> None:
+    """The lowest accuracy within the budget, as a line where it falls among the trials.
+
+    A budget larger than the spread of the trials puts it far left of them (below 0 when it
+    exceeds Base's accuracy); drawn there, it would squeeze every trial into a corner, so
+    the legend states it instead."""
+    lowest = base_accuracy - max_accuracy_loss
+    label = f"accuracy budget: Base - {max_accuracy_loss:.3g} = {lowest:.3f}"
+    left, right = ax.get_xlim()
+    if lowest >= left:
+        ax.axvline(lowest, color="tab:red", ls="--", lw=1, label=label)
+        ax.axvspan(left, lowest, color="tab:red", alpha=0.06, lw=0, label="over budget")
+        ax.set_xlim(left, right)
+    else:
+        ax.plot([], [], color="tab:red", ls="--", lw=1, label=f"{label} (left of the plot)")

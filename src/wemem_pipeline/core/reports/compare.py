@@ -17,7 +17,6 @@ from .tables import (
     metric_verdict,
     unresolvable_metrics,
 )
-from .titles import title
 
 
 def comparison_markdown(comparison: pd.DataFrame, dataset: str, non_members: int) -> str:
@@ -114,14 +113,12 @@ def front_sentence(comparison: pd.DataFrame, metric: str) -> str:
 
 def comparison_figure(comparison: pd.DataFrame) -> Figure:
     """Test accuracy against the strongest attack, every run, each panel's front marked."""
-    settings = [
-        run.removeprefix(title(defense)).strip()
-        for run, defense in zip(comparison["run"], comparison["defense"], strict=True)
-    ]
     intervals = {
         f"{metric}_{end}": comparison[f"{metric}_ci_{end}"]
         for metric in ("auc", "tpr_at_1pct_fpr")
         for end in ("low", "high")
     }
-    points = comparison.assign(label=settings, chance_auc=comparison["chance_auc_q95"], **intervals)
+    points = comparison.assign(
+        label=comparison["run"], chance_auc=comparison["chance_auc_q95"], **intervals
+    )
     return privacy_utility_figure(points, "Defenses after iterative pruning")

@@ -15,6 +15,7 @@ from ..record_risk import (
     MOST_EXPOSED,
     exposed_overlap,
     exposed_share_by_memorability,
+    mem_score_position,
     mem_score_quintile,
 )
 from .figures import COLORS, _style, draw_sample
@@ -22,23 +23,41 @@ from .titles import title
 
 
 def record_risk_figure(risk: pd.DataFrame, compared: str, reference: str = "base") -> Figure:
-    """Left: each member's LiRA z-score against its mem-score, ``reference`` and
+    """Left: each member's LiRA z-score against its mem-score percentile, ``reference`` and
     ``compared``, with the median per mem-score quintile. Right: the share of exposed members
-    per mem-score quintile for every model."""
+    per mem-score quintile for every model.
+
+    The left panel's x is the percentile, not the raw mem-score: most mem-scores tie at or
+    near 0, which would stack most points, and four of the five quintile medians, on one
+    vertical line."""
     fig, (scatter, bars) = plt.subplots(1, 2, figsize=(12, 4.6))
     for model in (reference, compared):
         rows = risk[risk["model"] == model]
-        color = COLORS.get(model, "black")
-        scatter.scatter(rows["mem_score"], rows["lira"], s=6, alpha=0.35, color=color)
-        medians = rows.groupby(mem_score_quintile(rows))[["mem_score", "lira"]].median()
+        percentile = 100 * (mem_score_position(rows) + 0.5) / len(rows)
+        scatter.scatter(percentile, rows["lira"], s=6, alpha=0.3, color=COLORS.get(model, "black"))
+    # Drawn after every model's points, white-edged: thousands of points would bury them.
+    centres = 100 * (np.arange(BINS) + 0.5) / BINS
+    for model in (reference, compared):
+        rows = risk[risk["model"] == model]
+        medians = rows.groupby(mem_score_quintile(rows))["lira"].median()
         scatter.plot(
-            medians["mem_score"], medians["lira"], "-o", color=color, label=f"{title(model)}"
+            centres[medians.index - 1],
+            medians,
+            "-o",
+            color=COLORS.get(model, "black"),
+            linewidth=2.2,
+            markersize=7,
+            markeredgecolor="white",
+            zorder=3,
+            label=f"{title(model)}: median per mem-score quintile",
         )
     _style(
         scatter,
-        xlabel="mem-score (raw estimate)",
+        xlabel="mem-score percentile among the scored members (ties by sample index)",
         ylabel="LiRA z-score (higher = more exposed)",
-        title="Members: exposure against memorability (lines: quintile medians)",
+        title="Members: exposure against memorability (points: members)",
+        xlim=(0, 100),
+        xticks=np.linspace(0, 100, BINS + 1),
     )
     scatter.legend(fontsize=8)
 

@@ -65,4 +65,4 @@ def summarize_stored(
         title=f"Membership leakage of a stored model ({source})",
         note=f"Attacks calibrated on the project's {shadows} shadows.",
     )
-    return text, figures.roc_figure(roc, panels)
+    return text, figures.roc_figure(roc, panels, int(metrics["non_members"].min()))

@@ -45,4 +45,6 @@ def summarize(report: dict[str, Any]) -> str:
 
 def plot(report: dict[str, Any], roc_curves: pd.DataFrame) -> tuple[Figure, Figure]:
     """Log-log ROC curves per victim model, and accuracy/leakage per prune round."""
-    return figures.roc_figure(roc_curves, run.roc_panels(report)), figures.rounds_figure(report)
+    non_members = report["evaluation"]["non_members"]
+    roc = figures.roc_figure(roc_curves, run.roc_panels(report), non_members)
+    return roc, figures.rounds_figure(report)

@@ -111,7 +111,9 @@ def plot_scenario(
 ) -> tuple[Figure, Figure]:
     """The privacy-utility plot and the ROC curves of Dense, Base and the defense."""
     panels = report.scenario_roc_panels(scenario_report)
-    return report.scenario_figure(scenario_report), figures.roc_figure(roc_curves, panels)
+    non_members = scenario_report["evaluation"]["non_members"]
+    roc = figures.roc_figure(roc_curves, panels, non_members)
+    return report.scenario_figure(scenario_report), roc
 
 
 def assess_record_risk(

@@ -98,7 +98,7 @@ def test_scenario_shadows_are_defended_too(finished_run: Path, name: str, defens
 
 def test_swmr_says_how_many_risky_members_entered_a_window(finished_run: Path) -> None:
     """Every round's count is in report.json and report.md; when it is 0 in every round (the
-    shipped window on digits never reaches the risky members), SWMR trained as RSW, and the
+    window never reaches the risky members), SWMR trained as RSW, and the
     log, the report's warnings and the run's summary say so."""
     report = json.loads(latest(finished_run, "08_reporting/scenario3/report.json").read_text())
     summary = report["defense_summary"][VICTIM]

@@ -27,7 +27,15 @@ from wemem_pipeline.core.reports.tables import attack_dict, stage_checks
 from wemem_pipeline.core.run_config import EvaluationConfig
 from wemem_pipeline.core.splits import SplitConfig, model_names, roles_of, split_samples
 from wemem_pipeline.core.validation import ParameterError, from_mapping
-from wemem_pipeline.core.verdicts import LOWERED, RAISED, UNCLEAR, interval_verdict, seed_verdict
+from wemem_pipeline.core.verdicts import (
+    LOWERED,
+    RAISED,
+    UNCLEAR,
+    UNRESOLVABLE,
+    interval_verdict,
+    seed_verdict,
+    unresolved_sentence,
+)
 
 
 def scored_set(n: int, shift: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -211,6 +219,18 @@ def test_seed_verdicts_pair_the_seeds() -> None:
     # Same mean difference, but the seeds disagree: no clear difference.
     assert seed_verdict([0.60, 0.58, 0.62], [0.64, 0.50, 0.60])[0] == UNCLEAR
     assert seed_verdict([0.5, 0.5], [0.6, 0.61])[0] == RAISED
+
+
+def test_a_verdict_without_a_direction_names_what_would_resolve_it() -> None:
+    unclear = {"auc": UNCLEAR, "tpr_at_1pct_fpr": UNRESOLVABLE}
+    sentence = unresolved_sentence(unclear, "digits", 352)
+    assert sentence is not None and "352 scored pairs" in sentence and "--env=fmnist" in sentence
+    elsewhere = unresolved_sentence(unclear, "adult", 5000)
+    assert elsewhere is not None and "evaluation.seeds=3" in elsewhere and "fmnist" not in elsewhere
+    for resolved in (LOWERED, RAISED):
+        assert (
+            unresolved_sentence({"auc": UNCLEAR, "tpr_at_1pct_fpr": resolved}, "digits", 1) is None
+        )
 
 
 # ----------------------------------------------------------------------------- settings

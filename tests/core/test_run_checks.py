@@ -125,7 +125,7 @@ def test_a_window_that_holds_every_member_makes_swmr_rmr_a_warning():
 @pytest.mark.parametrize(
     ("defense", "settings"),
     [
-        ("rsw", {"width": 0.25, "stride": 0.025}),  # the shipped window
+        ("rsw", {"width": 0.25, "stride": 0.17}),  # the shipped window
         ("rsw", {"width": 60, "stride": 1}),  # narrower than the 62-member class
         ("rsw", "auto"),  # tuned settings: checked when tuned
         ("rmr", {"threshold": 0.85}),  # no window
@@ -196,9 +196,9 @@ def test_the_estimate_counts_the_work_the_pipelines_imply(
         base_parameters, config, digits, splits, outputs["pruning"]
     )
     parts = {part.what: part.seconds for part in estimate.parts}
-    # 6 models of 566 members, batches of 64: 9 steps an epoch; 5 rounds of 21 epochs each.
+    # 6 models of 364 members, batches of 64: 6 steps an epoch; 5 rounds of 21 epochs each.
     assert parts == pytest.approx(
-        {"iterative pruning": 6 * 9 * 105 * 0.01, "one-shot pruning": 6 * 9 * 105 * 0.01}
+        {"iterative pruning": 6 * 6 * 105 * 0.01, "one-shot pruning": 6 * 6 * 105 * 0.01}
     )
     assert not estimate.is_long
     base_parameters["pruning"]["rounds"] = 1000

@@ -61,8 +61,9 @@ def test_scenario_report(finished_run: Path, name: str, defense: str) -> None:
     assert base["mean_uses_total"] == base["max_uses_total"] == victim_epochs
     assert base["members_never_seen"] == 0
     if defense in ("rsw", "swmr"):
+        # Fewer uses than Base, yet the windows sweep every class in every round.
         assert defended["mean_uses_total"] < base["mean_uses_total"]
-        assert defended["members_seen_per_round"] < defended["members"]
+        assert defended["members_never_seen"] == 0
     else:  # RMR trains every member every epoch, only with another decay
         assert defended["members_seen_per_round"] == defended["members"]
         assert defended["members_never_seen"] == 0
@@ -88,8 +89,8 @@ def test_scenario_shadows_are_defended_too(finished_run: Path, name: str, defens
     assert len(merged) == len(defended) == 12  # 4 models x 3 rounds
     assert (merged["mean_uses_base"] == merged["epochs_run_base"]).all()
     if defense in ("rsw", "swmr"):
-        assert (merged["mean_uses"] < 0.5 * merged["mean_uses_base"]).all()
-        assert (merged["members_seen"] < merged["members_seen_base"]).all()
+        assert (merged["mean_uses"] < merged["mean_uses_base"]).all()
+        assert (merged["members_seen"] == merged["members_seen_base"]).all()
     uses = pd.read_parquet(
         latest(finished_run, f"07_model_output/{name}/defended_sample_uses.parquet")
     )
@@ -98,7 +99,7 @@ def test_scenario_shadows_are_defended_too(finished_run: Path, name: str, defens
 
 def test_swmr_says_how_many_risky_members_entered_a_window(finished_run: Path) -> None:
     """Every round's count is in report.json and report.md; when it is 0 in every round (the
-    shipped window on digits never reaches the risky members), SWMR trained as RSW, and the
+    window never reaches the risky members), SWMR trained as RSW, and the
     log, the report's warnings and the run's summary say so."""
     report = json.loads(latest(finished_run, "08_reporting/scenario3/report.json").read_text())
     summary = report["defense_summary"][VICTIM]

@@ -7,7 +7,7 @@ t-interval of the per-seed differences excludes zero. Otherwise: "no clear diffe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy import stats
@@ -46,3 +46,20 @@ def seed_verdict(
     if mean - half_width > 0:
         return RAISED, mean, half_width
     return UNCLEAR, mean, half_width
+
+
+def unresolved_sentence(verdicts: Mapping[str, str], dataset: str, pairs: int) -> str | None:
+    """What to run when no metric of ``verdicts`` (one seed, by intervals) came out lowered
+    or raised: ``pairs`` scored members against as many non-members set the intervals'
+    width, and on the built-in ``digits`` no split gives many more (docs/evaluation.md)."""
+    if any(verdict in (LOWERED, RAISED) for verdict in verdicts.values()):
+        return None
+    larger = (
+        "`--env=fmnist` (Fashion-MNIST, 10,000 samples per pool)"
+        if dataset == "digits"
+        else "more data, or several seeds (`--params evaluation.seeds=3`)"
+    )
+    return (
+        f"Unresolved: {pairs} scored pairs give intervals too wide for a difference this "
+        f"small; for a resolved answer run with {larger}."
+    )

@@ -16,7 +16,7 @@ class RSW(Defense):
     name, title = "rsw", "RSW"
     search_space = {
         "width": {"low": 0.05, "high": 1.0},
-        "stride": {"low": 0.005, "high": 0.1, "log": True},
+        "stride": {"low": 0.005, "high": 0.3, "log": True},
         "order": {"choices": ["low_to_high", "high_to_low"]},  # random is the ablation
     }
 

@@ -34,7 +34,7 @@ class WindowConfig:
     """
 
     width: int | float = 0.25
-    stride: int | float = 0.025
+    stride: int | float = 0.17
     order: str = "low_to_high"
     section: str = field(default="defenses.rsw", repr=False)  # names parameters in errors
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..verdicts import unresolved_sentence
 from .compare import front_sentence
 from .seeds import mean_sd
 from .tables import (
@@ -81,6 +82,9 @@ def report_headline(report: dict[str, Any]) -> Headline:
         f"{title(compared)} against {title(reference)}, strongest attack: {changes}; "
         f"test accuracy {accuracy:+.1f} points."
     )
+    if "defense" in report:
+        unresolved = unresolved_sentence(report["verdicts"], report["dataset"], non_members)
+        verdict += f" {unresolved}" if unresolved else ""
     at_chance = (report.get("chance_accuracy") or {}).get("models_at_chance", [])
     if at_chance:
         names = ", ".join(title(name) for name in at_chance)

@@ -134,7 +134,7 @@ def choose_input_versions(
             chosen[artifact] = picked
         elif _is_optional(artifact):
             _log_left_out(artifact, stored, record, producers)
-        elif usable := next((c for c in stored if c.usable), None):
+        elif usable := _newest_usable(stored):
             chosen[artifact] = usable  # made with other settings: refused below, with why
         else:
             missing[artifact] = stored
@@ -186,7 +186,19 @@ def _newest_fitting(stored: list[_Candidate], record: RunRecord) -> _Candidate |
     return None
 
 
-def _log_skipped(skipped: list[_Candidate], record: RunRecord) -> None:
+def _newest_usable(stored: list[_Candidate]) -> _Candidate | None:
+    """The newest version made by a completed run that recorded its hash, whatever its
+    settings; newer unfinished ones are named."""
+    for index, candidate in enumerate(stored):
+        if candidate.usable:
+            _log_skipped(stored[:index], None)
+            return candidate
+    return None
+
+
+def _log_skipped(skipped: list[_Candidate], record: RunRecord | None) -> None:
+    """Name the versions passed over: unfinished ones, and (with this run's ``record``)
+    those made with other settings."""
     unfinished = [c.label for c in skipped if not c.usable]
     if unfinished:
         log.warning(

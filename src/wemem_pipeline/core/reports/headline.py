@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..evaluation import round_stage
 from .compare import front_sentence
-from .seeds import mean_sd
+from .seeds import difference_interval, mean_sd
 from .tables import (
     METRIC_TITLES,
     STRONGEST_COLUMNS,
@@ -117,15 +117,17 @@ def seeds_headline(report: dict[str, Any]) -> Headline:
             }
         )
     changes = "; ".join(
-        f"{METRIC_TITLES[metric]} {fmt(result['difference'])} ± "
-        f"{fmt(result['half_width']) or '-'}, {result['verdict']}"
+        f"{METRIC_TITLES[metric]} {difference_interval(result)}, {result['verdict']}"
         for metric, result in report["verdicts"].items()
     )
     verdict = (
-        f"{title(report['compared'])} against {title(report['reference'])}, paired over "
-        f"{len(report['seeds'])} seeds: {changes}."
+        f"{title(report['compared'])} against {title(report['reference'])}, strongest attack's "
+        f"difference paired over {len(report['seeds'])} seeds: {changes}."
     )
-    heading = f"{report['heading']} on {report['dataset']}, seeds {report['seeds']}"
+    heading = (
+        f"{report['heading']} on {report['dataset']}, seeds {report['seeds']} "
+        "(mean ± sd over the seeds)"
+    )
     return Headline(heading, pd.DataFrame(rows), verdict, numbers, report.get("warnings", []))
 
 
@@ -188,7 +190,8 @@ def comparison_seeds_headline(summary: pd.DataFrame) -> Headline:
         row["run"]: {metric: float(row[f"{metric}_mean"]) for metric in HEADLINE_METRICS}
         for _, row in summary.iterrows()
     }
-    return Headline("Defense comparison over seeds", pd.DataFrame(rows), verdict, numbers)
+    heading = "Defense comparison over seeds (mean ± sd over the seeds)"
+    return Headline(heading, pd.DataFrame(rows), verdict, numbers)
 
 
 def autotune_headline(tuned: dict[str, Any]) -> Headline:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from kedro_project import latest, project_copy, run_kedro
+from kedro_project import RUN_OUTPUT, latest, project_copy, run_kedro
 
 
 def _succeeded(result: subprocess.CompletedProcess) -> str:
@@ -84,3 +84,9 @@ def test_newer_inputs_of_another_environment_are_passed_over(after_scenario: Pat
     assert "(--env=test)" in result.stderr
     assert "run it with --env=test, the environment they were made in" in result.stderr
     assert "kedro run --pipeline=training" in result.stderr
+
+
+def test_the_hint_to_explore_a_run_names_the_extra_it_needs(finished_run: Path) -> None:
+    output = (finished_run / RUN_OUTPUT).read_text()
+    hint = next(line for line in output.splitlines() if line.startswith("Explore it:"))
+    assert hint.endswith('(needs the notebook extra: pip install -e ".[notebook]")')

@@ -28,7 +28,7 @@ from .runs.seed_branches import (
     check_branched,
     remember_parameters,
 )
-from .runs.versions import add_parameter, choose_input_versions, replacing_quietly
+from .runs.versions import add_parameter, choose_input_versions, left_out, replacing_quietly
 
 if TYPE_CHECKING:
     from .core.run_config import RunConfig
@@ -112,6 +112,8 @@ class RunHooks:
         outputs = versioned(catalog, pipeline.all_outputs())
         with replacing_quietly():
             guard_artifacts(catalog, record.loaded, outputs, record.run_id, made_by, self._project)
+            for artifact in left_out(inputs, record.loaded):
+                catalog[artifact] = {}  # no stages: the nodes that read it do without
         point_stored_models(catalog, parameters)
         if record.dataset_fingerprint is None and "dataset" in record.loaded:
             record.dataset_fingerprint = made_by[record.loaded["dataset"]].dataset_fingerprint

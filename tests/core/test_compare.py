@@ -6,14 +6,17 @@ import copy
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from wemem_pipeline.core.compare import (
+    above_chance,
     check_compare_params,
     comparison_runs,
     expand_grid,
     pareto_front,
 )
+from wemem_pipeline.core.reports.compare import front_sentence
 from wemem_pipeline.core.validation import ParameterError
 
 
@@ -168,3 +171,29 @@ def test_pareto_front_marks_exactly_the_non_dominated_points():
     front = pareto_front(accuracy, risk)
     assert front.tolist() == [True, True, False, False, True, True, True, False]
     assert pareto_front([0.5], [0.5]).tolist() == [True]
+
+
+def _comparison(auc: list[float], chance: float) -> pd.DataFrame:
+    """A comparison table of three runs with their strongest AUC and chance reference."""
+    return pd.DataFrame(
+        {
+            "run": ["Dense", "Base", "SWMR"],
+            "defense": ["dense", "base", "swmr"],
+            "test_accuracy": [0.9, 0.92, 0.88],
+            "auc": auc,
+            "chance_auc_q95": chance,
+            "pareto_auc": [False, True, True],
+        }
+    )
+
+
+def test_a_front_is_declared_only_when_some_run_is_above_chance():
+    above = front_sentence(_comparison([0.60, 0.62, 0.58], chance=0.59), "auc")
+    assert above == "- Accuracy against AUC: SWMR is on the front; with Base."
+    noise = front_sentence(_comparison([0.55, 0.56, 0.54], chance=0.57), "auc")
+    assert "no front, since no run's strongest attack is above its chance reference" in noise
+    assert above_chance(_comparison([0.55, 0.58, 0.54], chance=0.57), "auc").tolist() == [
+        False,
+        True,
+        False,
+    ]

@@ -8,10 +8,11 @@ import pytest
 
 from wemem_pipeline.core.chance import ChanceLevel
 from wemem_pipeline.core.defenses import DEFENSES, idle_in_summary
+from wemem_pipeline.core.errors import ArtifactError
 from wemem_pipeline.core.metrics import METRIC_NAMES
 from wemem_pipeline.core.pruning import PROCEDURES
 from wemem_pipeline.core.reports import run, stored
-from wemem_pipeline.core.reports.headline import report_headline
+from wemem_pipeline.core.reports.headline import attacks_headline, report_headline, stored_headline
 from wemem_pipeline.core.reports.tables import (
     attack_dict,
     attack_table,
@@ -136,6 +137,40 @@ def test_build_report_takes_each_victim_at_its_last_stage():
     markdown = run.run_markdown(report)
     assert markdown.startswith("# Membership leakage of pruned models: `toy`")
     assert "(2 rounds)" in markdown and "n/r" in markdown  # 50 non-members resolve no TPR
+
+
+def test_a_report_refuses_attack_metrics_without_the_one_shot_stage():
+    metrics = _metrics(["dense", "round_0", "round_1"])  # an `attacks` run without one-shot
+    with pytest.raises(ArtifactError, match="no attacks on the one_shot stage") as raised:
+        run.build_report("toy", {}, _history(), metrics)
+    assert "kedro run --pipelines=pruning,attacks" in raised.value.hint
+
+
+def test_the_attacks_headline_says_when_the_one_shot_stage_was_not_attacked():
+    # Each later stage's metrics are 0.01 higher: round_1's strongest AUC is lira's 0.8 + 0.02.
+    headline = attacks_headline(_metrics(["dense", "round_0", "round_1"]))
+    assert list(headline.table["model"]) == ["Dense", "Iteratively pruned (round 1)"]
+    assert headline.numbers["round_1"]["auc"] == pytest.approx(0.82)
+    assert headline.verdict.startswith("Iteratively pruned against Dense, strongest attack: AUC")
+    assert "0.800 -> 0.820" in headline.verdict
+    assert "One-shot pruned: not attacked" in headline.verdict
+    assert set(headline.table["strongest TPR@1%FPR"]) == {"n/r"}  # 50 non-members
+
+    complete = attacks_headline(_metrics(["dense", "one_shot", "round_0", "round_1"]))
+    assert list(complete.table["model"])[1] == "One-shot pruned"
+    assert "not attacked" not in complete.verdict
+
+
+def test_the_stored_headline_puts_the_stored_model_against_the_project_victim():
+    headline = stored_headline(_metrics(["stored", "project_iterative"]))
+    assert list(headline.table["model"]) == [
+        "Stored model",
+        "The project's iteratively pruned victim",
+    ]
+    assert headline.verdict.startswith(
+        "The stored model against the project's iteratively pruned victim, strongest attack: "
+        "AUC 0.810 -> 0.800"
+    )
 
 
 def test_stored_markdown_lists_every_panel():

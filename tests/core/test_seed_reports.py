@@ -73,6 +73,11 @@ def test_verdicts_over_seeds_pair_the_seeds_and_keep_each_seed_s_own() -> None:
     assert "**lowered**" in markdown and "no clear difference in 3 of 3" in markdown
     assert "0.600 ± 0.020" in markdown
     assert isinstance(seeds.seeds_figure(aggregate), Figure)
+    # Each ± says what it is: sd over the seeds in the table, a t-interval in the verdict.
+    headline = seeds_headline(aggregate)
+    assert headline.heading.endswith("(mean ± sd over the seeds)")
+    assert "AUC -0.020 ± 0.000 (95% t-interval), lowered" in headline.verdict
+    assert "difference -0.020 ± 0.000 (95% t-interval): **lowered**" in markdown
 
 
 def test_compare_over_seeds_judges_each_run_against_base() -> None:

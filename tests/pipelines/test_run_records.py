@@ -1,15 +1,15 @@
 """Runs that cannot be mixed up: each reproduction of issue 11 as an end-to-end test.
 
 Each test copies the session's finished default run (``finished_run``) into a project of its
-own, does what a user did, and checks that ``--pipeline=attacks`` either refuses the mix with
-a message naming the artifacts and the ``--load-versions`` to use, or scores the right models.
+own, does what a user did, and checks that ``--pipeline=attacks`` either scores the right
+models (the newest made with its own data and settings) or refuses, naming the artifacts and
+what to run or load instead.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -85,21 +85,24 @@ def test_a_failed_run_on_other_data_is_never_loaded(
     pd.testing.assert_frame_equal(attack_metrics(project), attack_metrics(finished_run))
 
 
-def test_attacks_refuse_artifacts_of_other_data(project: Path, other_data: Path) -> None:
+def test_attacks_take_their_own_data_s_versions_and_refuse_a_mix(
+    project: Path, other_data: Path, finished_run: Path
+) -> None:
     other = f"dataset.name=file,dataset.path={other_data},dataset.label_column=label"
     assert run_kedro(project, "--pipeline=data_split", "--params", other).returncode == 0
-    message = assert_refused(
-        run_kedro(project, "--pipeline=attacks"),
+    # The newest dataset and splits are of other data: digits' own are taken, and named.
+    result = run_kedro(project, "--pipeline=attacks")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "dataset.name='file' (this run: 'digits')" in result.stdout + result.stderr
+    pd.testing.assert_frame_equal(attack_metrics(project), attack_metrics(finished_run))
+    # Attacking the other data: no model was trained on it.
+    assert_refused(
+        run_kedro(project, "--pipeline=attacks", "--params", other),
         "do not belong together",
         "made from different data",
-        "dataset.name='file' (this run: 'digits')",
+        "dataset.name='digits' (this run: 'file')",
+        "kedro run --pipeline=training",
     )
-    versions = re.search(r"--load-versions=(\S+)", message).group(1)
-    assert {"dataset", "splits", "one_shot_outputs"} <= {
-        v.split(":")[0] for v in versions.split(",")
-    }
-    result = run_kedro(project, "--pipeline=attacks", f"--load-versions={versions}")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def test_attacks_refuse_splits_of_another_seed(project: Path) -> None:
@@ -110,13 +113,10 @@ def test_attacks_refuse_splits_of_another_seed(project: Path) -> None:
         "use the newest ones with the parameters they were made with: --params seed=0",
     )
     assert run_kedro(project, "--pipeline=data_split", "--params", "seed=1").returncode == 0
-    assert_refused(
-        run_kedro(project, "--pipeline=attacks"), "splits@", "made with seed=1 (this run: 0)"
-    )
-    # Asking for seed 1 instead: the models are still seed 0's.
+    # Asking for seed 1: its splits are there, the models are still seed 0's.
     assert_refused(
         run_kedro(project, "--pipeline=attacks", "--params", "seed=1"),
-        "one_shot_outputs@",
+        "dense_outputs@",
         "seed=0 (this run: 1)",
     )
 
@@ -158,7 +158,7 @@ def test_attacks_after_the_quick_start_say_what_to_run(tmp_path: Path) -> None:
     project = project_copy(tmp_path)
     message = assert_refused(
         run_kedro(project, "--pipeline=attacks"),
-        "one_shot_outputs: no version from a completed run in data/07_model_output/one_shot",
+        "iterative_outputs: no version from a completed run in data/07_model_output/iterat",
         "kedro run --pipeline=pruning",
     )
     assert len(message.splitlines()) < 12

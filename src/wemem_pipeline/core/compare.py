@@ -160,7 +160,8 @@ def _row(
         row[f"{metric}_attack"] = best["attack"]
         for end in ("low", "high"):
             row[f"{metric}_ci_{end}"] = float(best.get(f"{metric}_ci_{end}", np.nan))
-    row["chance_auc_q95"] = float(metrics["chance_auc_q95"].iloc[0])
+    for metric in PRIVACY_METRICS:
+        row[f"chance_{metric}_q95"] = float(metrics[f"chance_{metric}_q95"].iloc[0])
     row["shift_auc"] = float(metrics["shift_auc"].max())
     return row
 
@@ -221,7 +222,7 @@ def compare_defenses(
     for metric in PRIVACY_METRICS:
         comparison[f"pareto_{metric}"] = pareto_front(
             comparison["test_accuracy"].to_numpy(), comparison[metric].to_numpy()
-        )
+        ) & bool(above_chance(comparison, metric).any())  # else the front ranks noise
     metrics = pd.concat(metric_frames, ignore_index=True).rename(columns={"stage": "run"})
     return comparison, metrics, summaries
 
@@ -236,6 +237,12 @@ def _attack_last_round(
 ) -> pd.DataFrame:
     stages = {label: last_round(outputs)}
     return evaluate_run(stages, table, dataset.labels, attack_params, run)[0]
+
+
+def above_chance(comparison: pd.DataFrame, metric: str) -> pd.Series:
+    """Per run: does its strongest attack's ``metric`` lie above the chance reference (the
+    95th percentile of the strongest attack under shuffled member labels)?"""
+    return comparison[metric] > comparison[f"chance_{metric}_q95"]
 
 
 def pareto_front(accuracy: np.ndarray, risk: np.ndarray) -> np.ndarray:

@@ -23,6 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kedro.framework.project import settings
+
 from ..core.errors import ArtifactError
 from .seed_branches import split_branch
 
@@ -273,11 +275,16 @@ def new_record(run_params: Mapping[str, Any], config: RunConfig, parameters: Map
     return RunRecord(
         run_id=run_params["run_id"],
         pipelines=list(run_params.get("pipeline_names") or ["__default__"]),
-        env=str(run_params.get("env")),
+        env=run_params.get("env") or _default_env(),
         started=_now(),
         dataset=config.dataset.name,
         settings=shaping_values(config, parameters),
     )
+
+
+def _default_env() -> str:
+    """The environment Kedro uses without ``--env`` (``default_run_env`` in settings.py)."""
+    return settings.CONFIG_LOADER_ARGS.get("default_run_env", "local")
 
 
 def _now(timespec: str = "seconds") -> str:

@@ -9,25 +9,32 @@ from typing import Any
 
 from ..core.reports.headline import (
     Headline,
+    attacks_headline,
     autotune_headline,
     comparison_headline,
     comparison_seeds_headline,
     report_headline,
     seeds_headline,
+    stored_headline,
 )
 from .housekeeping import bytes_written_by, human_size
 from .records import RUNS_DIR, RunRecord
 from .seed_branches import split_branch
 
-# Each report document the summary reads: its headline, and the markdown report beside it.
+# Each report document the summary reads: its headline, and the file to open (the markdown
+# report beside it; the attack table itself, which has none).
 _REPORTS: dict[str, tuple[Callable[[Any], Headline], str]] = {
     "report": (report_headline, "report_summary"),
     "seeds_report": (seeds_headline, "seeds_summary"),
     "compare_table": (comparison_headline, "compare_summary"),
     "compare_seeds_table": (comparison_seeds_headline, "compare_seeds_summary"),
     "tuned_settings": (autotune_headline, "autotune_summary"),
+    "stored_attack_metrics": (stored_headline, "stored_report_summary"),
+    "attack_metrics": (attacks_headline, "attack_metrics"),
 }
 _AGGREGATES = {"seeds_report", "compare_seeds_table"}
+# Documents summarized only when the run wrote no report from them (under the same prefix).
+_SUPERSEDED_BY = {"attack_metrics": "report"}
 
 
 def written_reports(outputs: Iterable[str]) -> list[tuple[str, str]]:
@@ -44,9 +51,16 @@ def written_reports(outputs: Iterable[str]) -> list[tuple[str, str]]:
         prefix, _, entry = name.rpartition(".")
         if entry not in _REPORTS or (branched and split_branch(name)[0]):
             continue
+        if entry in _SUPERSEDED_BY and _SUPERSEDED_BY[entry] in _entries(outputs, prefix):
+            continue
         markdown = _REPORTS[entry][1]
         found.append((name, f"{prefix}.{markdown}" if prefix else markdown))
     return found
+
+
+def _entries(outputs: set[str], prefix: str) -> set[str]:
+    """The dataset names of ``outputs`` under ``prefix`` (a namespace; ``""``: none)."""
+    return {name.rpartition(".")[2] for name in outputs if name.rpartition(".")[0] == prefix}
 
 
 def _position(name: str, order: list[str]) -> int:
@@ -78,14 +92,17 @@ def summary_text(headlines: list[tuple[Headline, Path]], project: Path, run_id: 
     if not headlines:
         return footer
     if any(part.startswith("scenario") for _, path in headlines for part in path.parts):
-        footer += "\nExplore it: jupyter lab notebooks/explore_a_run.ipynb"
+        footer += (
+            "\nExplore it: jupyter lab notebooks/explore_a_run.ipynb "
+            '(needs the notebook extra: pip install -e ".[notebook]")'
+        )
     blocks = []
     for headline, report in headlines:
         table = headline.table.to_markdown(index=False, tablefmt="simple")
         warnings = "".join(f"Warning: {warning}\n" for warning in headline.warnings)
         blocks.append(
             f"== {headline.heading} ==\n{table}\n{headline.verdict}\n{warnings}"
-            f"Report: {_relative(report, project)}"
+            f"{'Report' if report.suffix == '.md' else 'Table'}: {_relative(report, project)}"
         )
     return "\n\n".join([*blocks, footer])
 

@@ -1,9 +1,11 @@
 """Which version of each artifact a run loads, and whether they belong together.
 
 Before a run, :func:`choose_input_versions` picks for each artifact the run loads from earlier
-runs the newest version made by a *completed* run (a killed or failed run's versions are never
-picked unless named with ``--load-versions``), and refuses inputs that do not belong together:
-other data, another seed, or other settings than the run's own.
+runs the newest version made by a *completed* run with the run's own seed and settings (a
+killed or failed run's versions are never picked unless named with ``--load-versions``; newer
+versions made with other settings, by another ``--env`` say, are skipped and named). When no
+such version exists it refuses, naming the settings and the environment the newest ones were
+made with; it also refuses inputs made from different data.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from ..core.errors import ArtifactError
 from .records import COMPLETED, RunRecord, TornRecordError, shaping_sections
 
 log = logging.getLogger(__name__)
+
+# Inputs a run can do without: the one-shot stage, which ``scenario1/2/3`` do not make. A run
+# that finds no fitting version attacks the stages there are (see ``left_out``).
+OPTIONAL_INPUTS = frozenset({"one_shot_outputs"})
 
 
 @dataclass
@@ -53,6 +59,11 @@ class _Candidate:
         else:
             why = "" if self.state == COMPLETED else f" ({self.state})"
         return f"{self.artifact}@{self.version}{why}"
+
+    @property
+    def env(self) -> str | None:
+        """The ``--env`` of the run that made it (``None``: no record)."""
+        return run_env(self.record) if self.record else None
 
 
 def _folder(catalog: DataCatalog, artifact: str, project: Path) -> str:
@@ -119,8 +130,12 @@ def choose_input_versions(
             continue
         if artifact in requested:
             chosen[artifact] = _requested(artifact, requested[artifact], stored)
-        elif picked := _newest_usable(stored):
+        elif picked := _newest_fitting(stored, record):
             chosen[artifact] = picked
+        elif _is_optional(artifact):
+            _log_left_out(artifact, stored, record, producers)
+        elif usable := _newest_usable(stored):
+            chosen[artifact] = usable  # made with other settings: refused below, with why
         else:
             missing[artifact] = stored
     if missing:
@@ -128,7 +143,7 @@ def choose_input_versions(
         raise _missing_error(missing, folders, producers)
     conflicts = _conflicts(chosen, record)
     if conflicts:
-        raise _mix_error(conflicts, chosen, record, candidates)
+        raise _mix_error(conflicts, chosen, record, candidates, producers)
     return {artifact: c.version for artifact, c in chosen.items()}
 
 
@@ -145,17 +160,82 @@ def _requested(artifact: str, version: str, stored: list[_Candidate]) -> _Candid
     return picked
 
 
-def _newest_usable(stored: list[_Candidate]) -> _Candidate | None:
-    """The newest version made by a completed run that recorded its hash; newer ones are
-    named (unfinished runs, versions no run of this project recorded)."""
+def left_out(inputs: Iterable[str], loaded: Mapping[str, str]) -> set[str]:
+    """The optional inputs (:data:`OPTIONAL_INPUTS`) the run goes without: no version fits."""
+    return {artifact for artifact in inputs if _is_optional(artifact) and artifact not in loaded}
+
+
+def _is_optional(artifact: str) -> bool:
+    return artifact in OPTIONAL_INPUTS
+
+
+def run_env(record: RunRecord) -> str:
+    """The configuration environment a run used; records before this was stored say
+    ``None`` for Kedro's default, ``local``."""
+    return "local" if record.env in ("None", "") else record.env
+
+
+def _newest_fitting(stored: list[_Candidate], record: RunRecord) -> _Candidate | None:
+    """The newest version made by a completed run that recorded its hash, with this run's
+    settings; newer ones are named (unfinished runs, versions no run of this project
+    recorded, versions made with other settings)."""
     for index, candidate in enumerate(stored):
-        if candidate.usable:
-            skipped = stored[:index]
-            if skipped:
-                names = ", ".join(c.label for c in skipped)
-                log.warning("Skipping %s: not made by a run that completed and recorded it", names)
+        if candidate.usable and not _setting_differences(candidate, record):
+            _log_skipped(stored[:index], record)
             return candidate
     return None
+
+
+def _newest_usable(stored: list[_Candidate]) -> _Candidate | None:
+    """The newest version made by a completed run that recorded its hash, whatever its
+    settings; newer unfinished ones are named."""
+    for index, candidate in enumerate(stored):
+        if candidate.usable:
+            _log_skipped(stored[:index], None)
+            return candidate
+    return None
+
+
+def _log_skipped(skipped: list[_Candidate], record: RunRecord | None) -> None:
+    """Name the versions passed over: unfinished ones, and (with this run's ``record``)
+    those made with other settings."""
+    unfinished = [c.label for c in skipped if not c.usable]
+    if unfinished:
+        log.warning(
+            "Skipping %s: not made by a run that completed and recorded it", ", ".join(unfinished)
+        )
+    other = [_made_with(c, record) for c in skipped if c.usable]
+    if other:
+        log.info("Skipping newer versions made with other settings: %s", "; ".join(other))
+
+
+def _made_with(candidate: _Candidate, record: RunRecord) -> str:
+    """``splits@<run> (--env=test: split.num_shadows=3 (this run: 5))``, at most three
+    differences named."""
+    differences = _setting_differences(candidate, record)
+    more = len(differences) - 3
+    differences = ", ".join(differences[:3]) + (f" and {more} more" if more > 0 else "")
+    env = f"--env={candidate.env}: " if candidate.env != run_env(record) else ""
+    return f"{candidate.label} ({env}{differences})"
+
+
+def _log_left_out(
+    artifact: str,
+    stored: list[_Candidate],
+    record: RunRecord,
+    producers: Callable[[str], list[str]],
+) -> None:
+    made_by = producers(artifact)
+    command = f"`kedro run --pipeline={made_by[0]}` makes it" if made_by else "no pipeline makes it"
+    newest = next((c for c in stored if c.usable), None)
+    why = f"the newest, {_made_with(newest, record)}, does not fit" if newest else "none is stored"
+    log.info(
+        "Going without %s: no completed run made it with this run's settings (%s); "
+        "%s with the same --env and --params",
+        artifact,
+        why,
+        command,
+    )
 
 
 def _conflicts(chosen: Mapping[str, _Candidate], record: RunRecord) -> list[str]:
@@ -175,7 +255,8 @@ def _conflicts(chosen: Mapping[str, _Candidate], record: RunRecord) -> list[str]
     for candidate in chosen.values():
         differences = _setting_differences(candidate, record)
         if differences:
-            made_with.setdefault("; ".join(differences), []).append(candidate.label)
+            env = f" (--env={candidate.env})" if candidate.env != run_env(record) else ""
+            made_with.setdefault("; ".join(differences), []).append(candidate.label + env)
     problems += [
         f"{', '.join(labels)} {'was' if len(labels) == 1 else 'were'} made with {differences}"
         for differences, labels in made_with.items()
@@ -265,8 +346,10 @@ def _mix_error(
     chosen: Mapping[str, _Candidate],
     record: RunRecord,
     candidates: Callable[[str], list[_Candidate] | None],
+    producers: Callable[[str], list[str]],
 ) -> ArtifactError:
-    """The refusal of a mix, with the ``--load-versions`` or ``--params`` that would work."""
+    """The refusal of a mix, with the ``--env``, ``--load-versions``, ``--params`` or
+    pipelines that would work."""
     matching: dict[str, _Candidate] = {}
     for artifact in chosen:
         match = next(
@@ -277,6 +360,10 @@ def _mix_error(
             matching[artifact] = match
     fingerprints = {c.record.dataset_fingerprint for c in matching.values()}
     hints = []
+    unfitting = [c for c in chosen.values() if _setting_differences(c, record)]
+    envs = {c.env for c in unfitting}
+    if len(envs) == 1 and (env := envs.pop()) not in (None, run_env(record)):
+        hints.append(f"run it with --env={env}, the environment they were made in")
     if len(matching) == len(chosen) and len(fingerprints) == 1:
         versions = ",".join(f"{a}:{c.version}" for a, c in sorted(matching.items()))
         hints.append(f"load versions made with this run's parameters: --load-versions={versions}")
@@ -284,7 +371,11 @@ def _mix_error(
         hints.append(
             f"use the newest ones with the parameters they were made with: --params {params}"
         )
-    if not hints:
+    makers = [p[0] for c in unfitting if (p := producers(c.artifact))]
+    if makers:
+        commands = " ; ".join(f"kedro run --pipeline={m}" for m in dict.fromkeys(makers))
+        hints.append(f"make them with this run's settings first: {commands}")
+    elif not hints:
         hints.append("make the artifacts again with this run's parameters")
     message = "the newest inputs of this run do not belong together:\n" + "\n".join(
         f"  - {problem}" for problem in conflicts

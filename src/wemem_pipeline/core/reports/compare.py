@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..compare import ATTACK_METRICS
+from ..compare import ATTACK_METRICS, above_chance
 from ..defenses import WEMEM_NAMES
 from .figures import PRIVACY_METRICS, privacy_utility_figure
 from .tables import (
@@ -99,7 +99,13 @@ def _verdicts_against_base(comparison: pd.DataFrame, non_members: int) -> list[s
 
 
 def front_sentence(comparison: pd.DataFrame, metric: str) -> str:
-    """Which runs are on the accuracy-``metric`` Pareto front, WeMem's first."""
+    """Which runs are on the accuracy-``metric`` Pareto front, WeMem's first; none when no
+    run's strongest attack is above its chance reference."""
+    if not above_chance(comparison, metric).any():
+        return (
+            f"- Accuracy against {PRIVACY_METRICS[metric]}: no front, since no run's strongest "
+            "attack is above its chance reference: the runs' differences in leakage are noise."
+        )
     on_front = comparison[comparison[f"pareto_{metric}"]]
     wemem = on_front[on_front["defense"].isin(WEMEM_NAMES)]["run"].tolist()
     others = on_front[~on_front["defense"].isin(WEMEM_NAMES)]["run"].tolist()

@@ -12,16 +12,20 @@ from typing import Any
 
 import pandas as pd
 
+from ..evaluation import round_stage
 from ..verdicts import unresolved_sentence
 from .compare import front_sentence
-from .seeds import mean_sd
+from .seeds import difference_interval, mean_sd
 from .tables import (
     METRIC_TITLES,
     STRONGEST_COLUMNS,
+    attack_dict,
     chance_warnings,
     fmt,
+    stage_checks,
     strongest,
     unresolvable_metrics,
+    verdicts,
 )
 from .titles import title
 
@@ -117,15 +121,17 @@ def seeds_headline(report: dict[str, Any]) -> Headline:
             }
         )
     changes = "; ".join(
-        f"{METRIC_TITLES[metric]} {fmt(result['difference'])} ± "
-        f"{fmt(result['half_width']) or '-'}, {result['verdict']}"
+        f"{METRIC_TITLES[metric]} {difference_interval(result)}, {result['verdict']}"
         for metric, result in report["verdicts"].items()
     )
     verdict = (
-        f"{title(report['compared'])} against {title(report['reference'])}, paired over "
-        f"{len(report['seeds'])} seeds: {changes}."
+        f"{title(report['compared'])} against {title(report['reference'])}, strongest attack's "
+        f"difference paired over {len(report['seeds'])} seeds: {changes}."
     )
-    heading = f"{report['heading']} on {report['dataset']}, seeds {report['seeds']}"
+    heading = (
+        f"{report['heading']} on {report['dataset']}, seeds {report['seeds']} "
+        "(mean ± sd over the seeds)"
+    )
     return Headline(heading, pd.DataFrame(rows), verdict, numbers, report.get("warnings", []))
 
 
@@ -188,7 +194,8 @@ def comparison_seeds_headline(summary: pd.DataFrame) -> Headline:
         row["run"]: {metric: float(row[f"{metric}_mean"]) for metric in HEADLINE_METRICS}
         for _, row in summary.iterrows()
     }
-    return Headline("Defense comparison over seeds", pd.DataFrame(rows), verdict, numbers)
+    heading = "Defense comparison over seeds (mean ± sd over the seeds)"
+    return Headline(heading, pd.DataFrame(rows), verdict, numbers)
 
 
 def autotune_headline(tuned: dict[str, Any]) -> Headline:
@@ -210,3 +217,75 @@ def autotune_headline(tuned: dict[str, Any]) -> Headline:
         for name, values in (("base", base), ("chosen", estimate))
     }
     return Headline(f"Autotune: {title(tuned['defense'])}", pd.DataFrame(rows), verdict, numbers)
+
+
+def attacks_headline(metrics: pd.DataFrame) -> Headline:
+    """The ``attacks`` pipeline's table: the dense, the one-shot (when it was attacked) and
+    the last round's victim, and the last round against the dense one."""
+    rounds = sorted(int(stage.removeprefix("round_")) for stage in _round_stages(metrics))
+    last = round_stage(rounds[-1])
+    stages = {"Dense": "dense", "One-shot pruned": "one_shot"}
+    stages = {name: stage for name, stage in stages.items() if stage in set(metrics["stage"])}
+    stages[f"Iteratively pruned (round {rounds[-1]})"] = last
+    verdict = _stage_verdict(metrics, "Dense", "dense", "Iteratively pruned", last)
+    if "one_shot" not in stages.values():
+        verdict += (
+            " One-shot pruned: not attacked, no fitting one-shot outputs are stored "
+            "(`kedro run --pipelines=pruning,attacks` attacks it too)."
+        )
+    verdict += " `kedro run --pipeline=reporting` writes the report from these metrics."
+    return _stages_headline(metrics, stages, "Attacks on every stage", verdict)
+
+
+def stored_headline(metrics: pd.DataFrame) -> Headline:
+    """The ``attack_stored`` table: the stored model against the project's own victim of the
+    stage whose shadows attacked it."""
+    project = next(stage for stage in metrics["stage"].unique() if stage != "stored")
+    reference = f"the project's {title(project.removeprefix('project_')).lower()} victim"
+    stages = {"Stored model": "stored", reference[0].upper() + reference[1:]: project}
+    verdict = _stage_verdict(metrics, reference, project, "The stored model", "stored")
+    return _stages_headline(metrics, stages, "A stored model against the project's victim", verdict)
+
+
+def _round_stages(metrics: pd.DataFrame) -> list[str]:
+    return [stage for stage in metrics["stage"].unique() if stage.startswith("round_")]
+
+
+def _stages_headline(
+    metrics: pd.DataFrame, stages: dict[str, str], heading: str, verdict: str
+) -> Headline:
+    """Per ``{model title: stage}`` its strongest attacks and whether the strongest AUC lies
+    above the chance reference."""
+    unresolvable = unresolvable_metrics(int(metrics["non_members"].iloc[0]))
+    rows, numbers = [], {}
+    for name, stage in stages.items():
+        attacks = attack_dict(metrics, stage)
+        auc_attack, auc = strongest(attacks, "auc")
+        tpr_attack, tpr = strongest(attacks, "tpr_at_1pct_fpr")
+        numbers[stage] = {"auc": auc, "tpr_at_1pct_fpr": tpr}
+        above = stage_checks(metrics, stage).get("above_chance", {}).get("auc")
+        rows.append(
+            {
+                "model": name,
+                "strongest AUC": f"{fmt(auc)} ({auc_attack})",
+                "strongest TPR@1%FPR": (
+                    "n/r" if "tpr_at_1pct_fpr" in unresolvable else f"{fmt(tpr)} ({tpr_attack})"
+                ),
+                "AUC above chance": "" if above is None else ("yes" if above else "no"),
+            }
+        )
+    return Headline(heading, pd.DataFrame(rows), verdict, numbers)
+
+
+def _stage_verdict(
+    metrics: pd.DataFrame, reference: str, reference_stage: str, compared: str, stage: str
+) -> str:
+    """``compared`` against ``reference`` on the strongest attack's AUC and TPR@1%FPR."""
+    before, after = attack_dict(metrics, reference_stage), attack_dict(metrics, stage)
+    judged = verdicts(before, after, int(metrics["non_members"].iloc[0]))
+    changes = "; ".join(
+        f"{METRIC_TITLES[metric]} {fmt(strongest(before, metric)[1])} -> "
+        f"{fmt(strongest(after, metric)[1])}, {judged[metric]}"
+        for metric in ("auc", "tpr_at_1pct_fpr")
+    )
+    return f"{compared} against {reference}, strongest attack: {changes}."

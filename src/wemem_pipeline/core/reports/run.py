@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ..chance import ChanceLevel
+from ..errors import ArtifactError
 from ..evaluation import round_stage
 from ..pruning import PROCEDURES
 from ..run_config import EvaluationConfig
@@ -74,6 +75,13 @@ def build_report(
     """
     iterative = victim_history(history[history["stage"] == "iterative"])
     last_round = int(iterative["round"].max())
+    attacked = {round_stage(last_round) if name == "iterative" else name for name in PROCEDURES}
+    if unattacked := sorted(attacked - set(metrics["stage"])):
+        raise ArtifactError(
+            f"attack_metrics holds no attacks on the {', '.join(unattacked)} stage (an "
+            "`attacks` run that found no one-shot outputs makes such a table)",
+            hint="attack every stage first: kedro run --pipelines=pruning,attacks",
+        )
     models = []
     for name in PROCEDURES:
         victim = victim_history(history[history["stage"] == name]).iloc[-1]

@@ -130,6 +130,14 @@ def mean_sd(row: Mapping[str, Any], column: str, digits: int = 3) -> str:
     return f"{fmt(mean, digits)} ± {fmt(sd, digits) or '-'}"
 
 
+def difference_interval(verdict: Mapping[str, Any]) -> str:
+    """``"-0.020 ± 0.011 (95% t-interval)"``: a paired verdict's mean difference and the
+    half-width of its 95% t-interval over the seeds."""
+    half_width = fmt(verdict["half_width"])
+    interval = f" ± {half_width} (95% t-interval)" if half_width else " (one seed: no interval)"
+    return f"{fmt(verdict['difference'])}{interval}"
+
+
 def mean_sd_bounds(row: Mapping[str, Any], columns: Mapping[str, str]) -> dict[str, float]:
     """``{name, name_low, name_high}`` = mean, mean - sd, mean + sd of each ``{name: column}``
     of a :func:`seed_table` row (a plot's points with error bars)."""
@@ -207,8 +215,8 @@ def _seed_verdicts(report: dict[str, Any], models: dict[str, dict[str, Any]]) ->
         counts = ", ".join(f"{word} in {count}" for word, count in per_seed.items())
         sentences.append(
             f"strongest {METRIC_TITLES[metric]} {mean_sd(models[reference], column)} -> "
-            f"{mean_sd(models[compared], column)}, difference {fmt(verdict['difference'])} ± "
-            f"{fmt(verdict['half_width']) or '-'}: **{verdict['verdict']}** (one seed at a "
+            f"{mean_sd(models[compared], column)}, difference {difference_interval(verdict)}"
+            f": **{verdict['verdict']}** (one seed at a "
             f"time: {counts} of {len(report['seeds'])})"
         )
     return f"{title(compared)} against {title(reference)}: " + "; ".join(sentences) + "."

@@ -8,6 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from wemem_pipeline.core.datasets import Dataset
+from wemem_pipeline.core.errors import ArtifactError
 from wemem_pipeline.core.evaluation import evaluate_run, last_round
 from wemem_pipeline.core.outputs import ModelOutputs
 from wemem_pipeline.core.reports import figures, stored
@@ -36,7 +37,14 @@ def attack_stored_model(
     """
     shadows = stored_params["shadows"]
     by_procedure = {"dense": dense_outputs, "one_shot": one_shot_outputs}
-    outputs = last_round({**by_procedure, "iterative": iterative_outputs}[shadows])
+    chosen = {**by_procedure, "iterative": iterative_outputs}[shadows]
+    if not chosen:  # an optional input no fitting run has made
+        raise ArtifactError(
+            f"attack_stored.shadows={shadows}: no completed run made {shadows}_outputs with "
+            "this run's settings",
+            hint="make them first with the same --env and --params: kedro run --pipeline=pruning",
+        )
+    outputs = last_round(chosen)
     name = stored_params["model"]
     if name not in stored_models:
         raise KeyError(

@@ -23,7 +23,13 @@ def attack_all_stages(
     attack_params: dict[str, Any],
     run_config: RunConfig,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Metrics and ROC points of every attack on the dense, one-shot and per-round victims."""
-    stages = {"dense": last_round(dense_outputs), "one_shot": last_round(one_shot_outputs)}
+    """Metrics and ROC points of every attack on the dense, one-shot and per-round victims.
+
+    ``one_shot_outputs`` is empty when no fitting one-shot stage is stored (the scenarios do
+    not make one): the other stages are attacked, and the run's log says what was left out.
+    """
+    stages = {"dense": last_round(dense_outputs)}
+    if one_shot_outputs:
+        stages["one_shot"] = last_round(one_shot_outputs)
     stages |= {round_stage(r): outputs for r, outputs in sorted(iterative_outputs.items())}
     return evaluate_run(stages, splits, dataset.labels, attack_params, run_config)

@@ -266,20 +266,25 @@ def above_chance_sentence(models: dict[str, dict[str, Any]]) -> str:
 
 
 def reading_notes(evaluation: dict[str, Any]) -> list[str]:
-    """What the intervals, the chance reference and the shift check mean (markdown bullets)."""
+    """:func:`reading_note_items` as markdown bullets."""
+    return [f"- {item}" for item in reading_note_items(evaluation)]
+
+
+def reading_note_items(evaluation: dict[str, Any]) -> list[str]:
+    """What the intervals, the chance reference and the shift check mean (one item each)."""
     return [
-        f"- Intervals `[low, high]`: 95% bootstrap over the scored samples ("
+        f"Intervals `[low, high]`: 95% bootstrap over the scored samples ("
         f"{evaluation.get('bootstrap', '?')} resamples, members and non-members resampled "
         "separately). They cover the luck of the evaluation set, not of training: repeat "
         "with `evaluation.seeds` for that. A verdict says lowered/raised only when the "
         "intervals do not overlap.",
-        "- Chance AUC (95th pct): the strongest of the attacks on the same samples with the "
+        "Chance AUC (95th pct): the strongest of the attacks on the same samples with the "
         "member labels shuffled; a strongest AUC below it is no evidence of leakage.",
-        "- Shift check AUC: the same fitted attacks against a shadow model, which trained on "
+        "Shift check AUC: the same fitted attacks against a shadow model, which trained on "
         "neither the scored members nor the non-members; it should sit near 0.5, within "
         "chance. Clearly above means members and non-members differ in distribution (try "
         "`split.nonmember_source=pool`).",
-        "- conf, entr and mentr learn one threshold per class, so their AUC ranks signal minus "
+        "conf, entr and mentr learn one threshold per class, so their AUC ranks signal minus "
         "its class's threshold; the raw-signal AUC ranks the signal itself.",
     ]
 

@@ -4,6 +4,7 @@ leaves a record of what it was, what it loaded and whether it completed (runs/re
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from .core.threads import threads_set_here, use_threads
 from .core.validation import from_mapping
 from .runs import tracking
 from .runs.integrity import guard_artifacts, versioned
+from .runs.latest_reports import publish_latest
 from .runs.project_paths import point_stored_models, project_relative, use_project_paths
 from .runs.records import RunRecord, new_record, shaping_values
 from .runs.run_options import check_load_versions
@@ -201,8 +203,19 @@ class RunHooks:
     @hook_impl
     def after_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
         self._record.finish(self._project)
+        completed_ns = time.time_ns()
         log.info("Run %s completed", self._record.run_id)
         headlines = run_headlines(pipeline.all_outputs(), catalog, self._record, self._project)
+        # Only now, with the record saying completed: latest/ shows completed runs only.
+        try:
+            published = publish_latest(
+                self._project, self._record, [r.markdown_artifact for r in headlines], completed_ns
+            )
+        except OSError as error:  # the run's own versions are saved and complete
+            log.warning("data/08_reporting/latest/ was not updated: %s", error)
+            published = {}
+        for report in headlines:
+            report.latest = published.get(report.markdown_artifact)
         print(f"\n{summary_text(headlines, self._project, self._record.run_id)}\n", flush=True)
         self._track(headlines)
 
@@ -221,7 +234,7 @@ class RunHooks:
         try:
             tracking.log_parameters(self._tracked, self._parameters)
             if headlines is not None:
-                numbers = [(headline.numbers, markdown) for headline, markdown in headlines]
+                numbers = [(report.headline.numbers, report.markdown) for report in headlines]
                 tracking.log_results(self._tracked, self._project, self._record.run_id, numbers)
         except Exception as error:
             log.warning("Experiment tracking failed (the run's results are saved): %s", error)

@@ -43,7 +43,9 @@ def test_the_run_ends_with_what_each_report_found_and_where_it_is(finished_run: 
     assert f"AUC {verdicts['auc']}" not in block  # the verdict follows the numbers
     assert f", {verdicts['auc']};" in block and f", {verdicts['tpr_at_1pct_fpr']};" in block
     path = re.search(r"^Report: (\S+)$", block, flags=re.M).group(1)
-    assert (finished_run / path) == latest(finished_run, "08_reporting/scenario3/report.md")
+    assert path == "data/08_reporting/latest/scenario3/report.html"
+    own = re.search(r"^  \(this run's version: (\S+)\)$", block, flags=re.M).group(1)
+    assert (finished_run / own) == latest(finished_run, "08_reporting/scenario3/report.html")
 
 
 def test_a_multi_seed_run_summarizes_its_aggregate(seed_run: Path) -> None:

@@ -29,6 +29,7 @@ from .tables import (
     above_chance_sentence,
     attack_dict,
     attack_tables,
+    autotune_source,
     chance_accuracy,
     chance_warnings,
     checks_cells,
@@ -36,6 +37,7 @@ from .tables import (
     model_row,
     plot_columns,
     reading_note_items,
+    settings_table,
     stage_checks,
     strongest_cell,
     unresolvable_metrics,
@@ -233,10 +235,7 @@ def _settings_section(document: Document, report: dict[str, Any]) -> None:
     document.heading(f"Settings used ({defense})")
     source = used.get("autotune")
     if source:
-        origin = (
-            f"`{scenario}.settings: auto`: the settings tuned by autotune study "
-            f"`{source['study']}` (run {source['run']}, `{source['file']}`)"
-        )
+        origin = f"`{scenario}.settings: auto`: the settings tuned by {autotune_source(source)}"
     else:
         origin = f"`{scenario}.settings` in the run's parameters"
     pruning = report["parameters"].get("pruning", {})
@@ -247,22 +246,6 @@ def _settings_section(document: Document, report: dict[str, Any]) -> None:
         "fine-tuning epochs; Base fine-tunes without a defense."
     )
     document.table(settings_table(used["settings"]))
-
-
-def settings_table(settings: dict[str, Any]) -> pd.DataFrame:
-    """One row per setting (nested keys joined by dots) and its value."""
-    rows = [{"setting": key, "value": str(value)} for key, value in _flat(settings).items()]
-    return pd.DataFrame(rows, columns=["setting", "value"])
-
-
-def _flat(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat = {}
-    for key, value in settings.items():
-        if isinstance(value, dict) and value:
-            flat |= _flat(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _verdict(

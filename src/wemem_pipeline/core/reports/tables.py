@@ -265,11 +265,6 @@ def above_chance_sentence(models: dict[str, dict[str, Any]]) -> str:
     )
 
 
-def reading_notes(evaluation: dict[str, Any]) -> list[str]:
-    """:func:`reading_note_items` as markdown bullets."""
-    return [f"- {item}" for item in reading_note_items(evaluation)]
-
-
 def reading_note_items(evaluation: dict[str, Any]) -> list[str]:
     """What the intervals, the chance reference and the shift check mean (one item each)."""
     return [
@@ -306,9 +301,24 @@ def chance_warnings(report: dict[str, Any]) -> list[str]:
     return [chance.sentence(title(name), accuracy[name]) for name in entry["models_at_chance"]]
 
 
-def warnings_section(report: dict[str, Any]) -> list[str]:
-    """The report's ``warnings`` as a markdown section (nothing when there are none)."""
-    warnings = report.get("warnings") or []
-    if not warnings:
-        return []
-    return ["## Warnings", "", *(f"- **{warning}**" for warning in warnings), ""]
+def settings_table(settings: dict[str, Any]) -> pd.DataFrame:
+    """One row per setting (nested keys joined by dots) and its value."""
+    rows = [{"setting": key, "value": str(value)} for key, value in flat_settings(settings).items()]
+    return pd.DataFrame(rows, columns=["setting", "value"])
+
+
+def flat_settings(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``settings`` with nested keys joined by dots (``window.width``); an empty section
+    stays as its key."""
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, dict) and value:
+            flat |= flat_settings(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def autotune_source(source: dict[str, Any]) -> str:
+    """Where ``auto`` settings came from: ``autotune study `<name>` (run <id>, `<file>`)``."""
+    return f"autotune study `{source['study']}` (run {source['run']}, `{source['file']}`)"

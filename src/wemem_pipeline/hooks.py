@@ -205,19 +205,19 @@ class RunHooks:
         self._record.finish(self._project)
         completed_ns = time.time_ns()
         log.info("Run %s completed", self._record.run_id)
-        headlines = run_headlines(pipeline.all_outputs(), catalog, self._record, self._project)
+        reports = run_headlines(pipeline.all_outputs(), catalog, self._record, self._project)
         # Only now, with the record saying completed: latest/ shows completed runs only.
         try:
             published = publish_latest(
-                self._project, self._record, [r.markdown_artifact for r in headlines], completed_ns
+                self._project, self._record, [r.markdown_artifact for r in reports], completed_ns
             )
         except OSError as error:  # the run's own versions are saved and complete
             log.warning("data/08_reporting/latest/ was not updated: %s", error)
             published = {}
-        for report in headlines:
+        for report in reports:
             report.latest = published.get(report.markdown_artifact)
-        print(f"\n{summary_text(headlines, self._project, self._record.run_id)}\n", flush=True)
-        self._track(headlines)
+        print(f"\n{summary_text(reports, self._project, self._record.run_id)}\n", flush=True)
+        self._track(reports)
 
     @hook_impl
     def on_pipeline_error(self, error: Exception) -> None:
@@ -225,7 +225,7 @@ class RunHooks:
         log.info("Run %s failed; its versions are marked partial", self._record.run_id)
         self._track()
 
-    def _track(self, headlines: list | None = None) -> None:
+    def _track(self, reports: list | None = None) -> None:
         """The parameters, and the headlines' numbers and the report files of a completed
         run, in kedro-mlflow's MLflow run (ended by now); nothing without one. A failure is
         logged, not raised: the run's results are saved already."""
@@ -233,8 +233,8 @@ class RunHooks:
             return
         try:
             tracking.log_parameters(self._tracked, self._parameters)
-            if headlines is not None:
-                numbers = [(report.headline.numbers, report.markdown) for report in headlines]
+            if reports is not None:
+                numbers = [(report.headline.numbers, report.markdown) for report in reports]
                 tracking.log_results(self._tracked, self._project, self._record.run_id, numbers)
         except Exception as error:
             log.warning("Experiment tracking failed (the run's results are saved): %s", error)

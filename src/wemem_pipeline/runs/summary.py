@@ -33,7 +33,6 @@ _REPORTS: dict[str, tuple[Callable[[Any], Headline], str, str]] = {
     ),
     "tuned_settings": (autotune_headline, "autotune_summary", "autotune_html"),
 }
-HTML_FILE = "report.html"  # every report's page, in its folder under data/08_reporting/latest/
 
 
 @dataclass
@@ -91,7 +90,7 @@ def run_headlines(
     return reports
 
 
-def summary_text(headlines: list[WrittenReport], project: Path, run_id: str) -> str:
+def summary_text(reports: list[WrittenReport], project: Path, run_id: str) -> str:
     """The lines printed at the end of a run: each report's headline and the file to open
     (its page under ``latest/`` and this run's version), what the run added to ``data/``,
     and where to look further."""
@@ -100,12 +99,12 @@ def summary_text(headlines: list[WrittenReport], project: Path, run_id: str) -> 
         f"This run wrote {written} to data/ (`kedro clean` removes old versions); its record: "
         f"{RUNS_DIR / run_id}.json"
     )
-    if not headlines:
+    if not reports:
         return footer
-    if any(part.startswith("scenario") for r in headlines for part in r.markdown.parts):
+    if any(part.startswith("scenario") for r in reports for part in r.markdown.parts):
         footer += "\nExplore it: jupyter lab notebooks/explore_a_run.ipynb"
     blocks = []
-    for report in headlines:
+    for report in reports:
         headline = report.headline
         table = headline.table.to_markdown(index=False, tablefmt="simple")
         warnings = "".join(f"Warning: {warning}\n" for warning in headline.warnings)
@@ -121,7 +120,7 @@ def _where(report: WrittenReport, project: Path) -> str:
     own = _relative(report.html or report.markdown, project)
     if report.latest is None:
         return f"Report: {own}"
-    opened = report.latest / (HTML_FILE if report.html else report.markdown.name)
+    opened = report.latest / (report.html or report.markdown).name
     return f"Report: {opened}\n  (this run's version: {own})"
 
 

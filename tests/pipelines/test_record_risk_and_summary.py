@@ -53,7 +53,8 @@ def test_a_multi_seed_run_summarizes_its_aggregate(seed_run: Path) -> None:
     (heading,) = blocks
     assert heading.startswith("scenario3: SWMR on digits, seeds [0, 2]")
     assert "paired over 2 seeds" in blocks[heading]
-    assert "scenario3/seeds/report.md/" in blocks[heading]
+    assert "Report: data/08_reporting/latest/scenario3-seeds/report.html" in blocks[heading]
+    assert "scenario3/seeds/report.html/" in blocks[heading]
 
 
 def test_record_risk_agrees_with_the_attack_metrics(finished_run: Path) -> None:

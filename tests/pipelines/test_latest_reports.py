@@ -5,6 +5,7 @@ failed run that must leave it as it was."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
 import shutil
 from pathlib import Path
@@ -72,6 +73,31 @@ def test_a_report_folder_is_replaced_whole_and_the_later_completed_run_wins(
     publish_latest(tmp_path, second, ["scenario3.report_summary"], completed_ns=40)
     assert {p.name for p in (tmp_path / LATEST_DIR).iterdir()} == {".lock", "scenario3"}
     assert latest_runs(tmp_path) == {T2}
+
+
+def _publish_many(project: Path, run_id: str, offset: int) -> None:
+    record = RunRecord.load(project, run_id)
+    for turn in range(20):
+        publish_latest(project, record, ["scenario3.report_summary"], 2 * turn + offset)
+
+
+def test_two_processes_publishing_at_once_leave_one_runs_folder(tmp_path: Path) -> None:
+    files = {"report_summary": "report.md", "report_html": "report.html", "roc_plot": "roc.png"}
+    for run_id in (T1, T2):
+        completed_run(tmp_path, run_id, files)
+    context = multiprocessing.get_context("fork")
+    workers = [
+        context.Process(target=_publish_many, args=(tmp_path, run_id, offset))
+        for run_id, offset in ((T1, 0), (T2, 1))
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    # T2's last publication completed last (39 > 38): its files, all of them, and only those.
+    assert shown(tmp_path) == {name: f"{name} of {T2}" for name in files.values()}
+    assert {p.name for p in (tmp_path / LATEST_DIR).iterdir()} == {".lock", "scenario3"}
 
 
 def test_report_folders_are_named_after_the_report() -> None:

@@ -7,6 +7,7 @@ library, which loads torch, is imported inside the hooks that a run calls."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from .core.threads import threads_set_here, use_threads
 from .core.validation import from_mapping
 from .runs import tracking
 from .runs.integrity import guard_artifacts, versioned
+from .runs.latest_reports import publish_latest
 from .runs.project_paths import point_stored_models, project_relative, use_project_paths
 from .runs.records import RunRecord, new_record, shaping_values
 from .runs.run_options import check_load_versions
@@ -210,10 +212,24 @@ class RunHooks:
         from .runs.summary import run_headlines, summary_text
 
         self._record.finish(self._project)
+        completed_ns = time.time_ns()
         log.info("Run %s completed", self._record.run_id)
-        headlines = run_headlines(pipeline.all_outputs(), catalog, self._record, self._project)
-        print(f"\n{summary_text(headlines, self._project, self._record.run_id)}\n", flush=True)
-        self._track(headlines)
+        reports = run_headlines(pipeline.all_outputs(), catalog, self._record, self._project)
+        # Only now, with the record saying completed: latest/ shows completed runs only.
+        try:
+            published = publish_latest(
+                self._project,
+                self._record,
+                [r.markdown_artifact for r in reports if r.html is not None],
+                completed_ns,
+            )
+        except OSError as error:  # the run's own versions are saved and complete
+            log.warning("data/08_reporting/latest/ was not updated: %s", error)
+            published = {}
+        for report in reports:
+            report.latest = published.get(report.markdown_artifact)
+        print(f"\n{summary_text(reports, self._project, self._record.run_id)}\n", flush=True)
+        self._track(reports)
 
     @hook_impl
     def on_pipeline_error(self, error: Exception) -> None:
@@ -221,7 +237,7 @@ class RunHooks:
         log.info("Run %s failed; its versions are marked partial", self._record.run_id)
         self._track()
 
-    def _track(self, headlines: list | None = None) -> None:
+    def _track(self, reports: list | None = None) -> None:
         """The parameters, and the headlines' numbers and the report files of a completed
         run, in kedro-mlflow's MLflow run (ended by now); nothing without one. A failure is
         logged, not raised: the run's results are saved already."""
@@ -229,8 +245,8 @@ class RunHooks:
             return
         try:
             tracking.log_parameters(self._tracked, self._parameters)
-            if headlines is not None:
-                numbers = [(headline.numbers, markdown) for headline, markdown in headlines]
+            if reports is not None:
+                numbers = [(report.headline.numbers, report.markdown) for report in reports]
                 tracking.log_results(self._tracked, self._project, self._record.run_id, numbers)
         except Exception as error:
             log.warning("Experiment tracking failed (the run's results are saved): %s", error)

@@ -44,6 +44,7 @@ REFUSED = "wemem-pipeline: the run stopped ("
 OURS = {
     "wemem_pipeline.catalog_datasets.model_outputs.ModelOutputsDataset",
     "wemem_pipeline.catalog_datasets.dataset_store.StoredDatasetDataset",
+    "wemem_pipeline.catalog_datasets.png_figures.PngFigureDataset",
 }
 
 
@@ -474,7 +475,6 @@ def test_no_catalog_entry_runs_a_crafted_pickle(tmp_path: Path) -> None:
         "pandas.ParquetDataset",
         "json.JSONDataset",
         "text.TextDataset",
-        "matplotlib.MatplotlibDataset",  # never loaded back: its load always refuses
         "wemem_pipeline.catalog_datasets.torch_state_dicts.TorchStateDictsDataset",
         "wemem_pipeline.catalog_datasets.torch_state_dicts.StoredModelsDataset",
     }

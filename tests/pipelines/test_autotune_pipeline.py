@@ -111,9 +111,19 @@ def test_scenario_with_auto_settings_uses_the_tuned_ones(tuned_project: Path, tm
     shutil.copytree(tuned_project / "data", project / "data", dirs_exist_ok=True)
     result = run_kedro(project, "--pipeline=scenario3", "--params", "scenario3.settings=auto")
     assert result.returncode == 0, result.stdout[-3000:]
-    tuned = newest_tuned(tuned_project, "swmr")["settings"]
+    newest = newest_tuned(tuned_project, "swmr")
+    tuned = newest["settings"]
     report = json.loads(latest(project, "08_reporting/scenario3/report.json").read_text())
     assert report["parameters"]["scenario3"]["settings"] == tuned
+    # The report says where the settings came from: the study, its run and its file.
+    source = report["defense_settings"]["autotune"]
+    assert report["defense_settings"]["settings"] == tuned and source["study"] == newest["study"]
+    assert (project / source["file"]).read_text() == (
+        tuned_project / f"data/08_reporting/autotune/tuned_settings.json/{source['run']}"
+        "/tuned_settings.json"
+    ).read_text()
+    page = (project / "data/08_reporting/latest/scenario3/report.html").read_text()
+    assert f"autotune study <code>{newest['study']}</code> (run {source['run']}" in page
     (record,) = [
         json.loads(path.read_text())
         for path in (project / "data/09_runs").glob("*.json")
@@ -132,6 +142,12 @@ def test_compare_takes_tuned_settings_where_asked(tuned_project: Path) -> None:
     assert json.loads(settings["ppb"]) == newest_tuned(tuned_project, "ppb")["settings"]
     assert json.loads(settings["swmr"]) == newest_tuned(tuned_project, "swmr")["settings"]
     assert json.loads(settings["hamp"]) == {"alpha": 0.001, "gamma": 0.5}  # conf/test's grid
+    markdown = latest(tuned_project, "08_reporting/compare/compare.md").read_text()
+    settings_used = markdown.split("## Settings used")[1].splitlines()
+    ppb = next(line for line in settings_used if line.startswith("| PPB"))
+    assert f"autotune study `{newest_tuned(tuned_project, 'ppb')['study']}`" in ppb
+    hamp = next(line for line in settings_used if line.startswith("| HAMP"))
+    assert hamp.rstrip(" |").endswith("parameters")
 
 
 def test_auto_settings_of_another_setup_are_refused(refused: dict) -> None:

@@ -43,6 +43,8 @@ def test_default_pipeline_writes_the_report(finished_run: Path) -> None:
     assert [r["round"] for r in report["rounds"]] == [0, 1, 2]  # conf/test: 3 rounds
     for name in ("report.md", "report.csv", "rounds.csv", "roc_curves.png", "rounds.png"):
         assert latest(finished_run, f"08_reporting/{name}").stat().st_size > 0
+    page = latest(finished_run, "08_reporting/report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 2 and "Settings used" in page
 
 
 def test_memorability_scores_cover_both_pools(finished_run: Path) -> None:
@@ -246,6 +248,8 @@ def test_attack_stored_model_from_a_state_dict_file(finished_run: Path, tmp_path
     summary = latest(project, "08_reporting/stored/report.md").read_text()
     assert str(victim_file) in summary and "**" in summary
     assert latest(project, "08_reporting/stored/roc_curves.png").stat().st_size > 0
+    page = latest(project, "08_reporting/stored/report.html").read_text()
+    assert str(victim_file) in page and page.count('src="data:image/png;base64,') == 1
 
 
 def test_attack_stored_model_picks_a_catalog_version(finished_run: Path, tmp_path: Path) -> None:

@@ -43,7 +43,9 @@ def test_the_run_ends_with_what_each_report_found_and_where_it_is(finished_run: 
     assert f"AUC {verdicts['auc']}" not in block  # the verdict follows the numbers
     assert f", {verdicts['auc']};" in block and f", {verdicts['tpr_at_1pct_fpr']};" in block
     path = re.search(r"^Report: (\S+)$", block, flags=re.M).group(1)
-    assert (finished_run / path) == latest(finished_run, "08_reporting/scenario3/report.md")
+    assert path == "data/08_reporting/latest/scenario3/report.html"
+    own = re.search(r"^  \(this run's version: (\S+)\)$", block, flags=re.M).group(1)
+    assert (finished_run / own) == latest(finished_run, "08_reporting/scenario3/report.html")
 
 
 def test_a_multi_seed_run_summarizes_its_aggregate(seed_run: Path) -> None:
@@ -51,7 +53,8 @@ def test_a_multi_seed_run_summarizes_its_aggregate(seed_run: Path) -> None:
     (heading,) = blocks
     assert heading.startswith("scenario3: SWMR on digits, seeds [0, 2]")
     assert "paired over 2 seeds" in blocks[heading]
-    assert "scenario3/seeds/report.md/" in blocks[heading]
+    assert "Report: data/08_reporting/latest/scenario3-seeds/report.html" in blocks[heading]
+    assert "scenario3/seeds/report.html/" in blocks[heading]
 
 
 def test_record_risk_agrees_with_the_attack_metrics(finished_run: Path) -> None:

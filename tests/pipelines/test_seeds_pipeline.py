@@ -54,6 +54,9 @@ def test_the_aggregate_is_mean_and_sd_of_the_seeds(seed_run: Path) -> None:
     summary = latest(seed_run, "08_reporting/scenario3/seeds/report.md").read_text()
     assert "± " in summary and "one seed at a time" in summary
     assert latest(seed_run, "08_reporting/scenario3/seeds/privacy_utility.png").stat().st_size
+    page = (seed_run / "data/08_reporting/latest/scenario3-seeds/report.html").read_text()
+    assert page == latest(seed_run, "08_reporting/scenario3/seeds/report.html").read_text()
+    assert "one seed at a time" in page and 'src="data:image/png;base64,' in page
 
 
 def test_compare_over_seeds_reuses_the_branches_of_an_earlier_run(seed_run: Path) -> None:

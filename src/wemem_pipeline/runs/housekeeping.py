@@ -8,7 +8,9 @@ versions on disk, without the catalog or a Kedro session, and keeps per dataset:
 - the newest ``keep`` versions (``keep >= 1``: the newest is never deleted);
 - the newest version made by a completed run: the one the next run loads;
 - every version of a run still running, and of the runs a running run loads from (which of
-  their versions it loads is known by artifact name only, and names are not folders).
+  their versions it loads is known by artifact name only, and names are not folders);
+- every version of the runs whose reports ``data/08_reporting/latest/`` shows, so that what
+  it names (their run, its record, its versions) stays.
 
 A run record (``data/09_runs/<run id>.json``) goes when the cleanup deletes the last of its run's
 versions; records of runs that wrote no versioned artifact stay (they are small, and say why a
@@ -31,6 +33,7 @@ from pathlib import Path
 
 from ..catalog_datasets.dataset_store import DATASET_STORE, fingerprint_of_reference
 from ..core.errors import UserError
+from .latest_reports import LATEST_DIR, latest_runs
 from .records import COMPLETED, RUNS_DIR, RunRecord, SaveLog, read_records
 
 DATA_DIR = Path("data")
@@ -146,6 +149,7 @@ def plan_cleanup(project: Path, keep: int) -> CleanupPlan:
     running = {run_id for run_id, state in states.items() if state == "running"}
     # Kedro loads an input when its node starts, so what a running run loads must stay too.
     loaded_from = {v for run_id in running for v in records[run_id].loaded.values()}
+    shown = latest_runs(project)
     plan = CleanupPlan(
         keep=keep,
         versions=versions,
@@ -157,7 +161,7 @@ def plan_cleanup(project: Path, keep: int) -> CleanupPlan:
         newest_completed = next((v for v in stored if states.get(v) == COMPLETED), None)
         doomed = []
         for version in stored[keep:]:
-            reason = _reason_to_keep(version, newest_completed, running, loaded_from)
+            reason = _reason_to_keep(version, newest_completed, running, loaded_from, shown)
             if reason:
                 plan.kept_beyond[reason] = plan.kept_beyond.get(reason, 0) + 1
             else:
@@ -199,11 +203,17 @@ def _referred(project: Path, folder: str, version: str) -> str | None:
 
 
 def _reason_to_keep(
-    version: str, newest_completed: str | None, running: set[str], loaded_from: set[str]
+    version: str,
+    newest_completed: str | None,
+    running: set[str],
+    loaded_from: set[str],
+    shown: set[str],
 ) -> str | None:
     """Why a version older than the newest ``keep`` stays; ``None``: it may go."""
     if version == newest_completed:
         return "the newest made by a completed run (the next run loads it)"
+    if version in shown:
+        return f"of a run whose reports {LATEST_DIR.as_posix()}/ shows"
     if version in running:
         return "of a run still running"
     if version in loaded_from:

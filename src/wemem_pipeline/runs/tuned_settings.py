@@ -4,7 +4,8 @@ A scenario's ``settings`` (``scenario3.settings: auto``), an entry of ``compare.
 (``compare.defenses.ppb: auto``) or the whole comparison (``compare.tuned: true``) may ask
 for tuned settings. Before the first node, each is replaced by the settings of the newest
 ``tuned_settings.json`` made by a completed run for that defense, this run's data, seed,
-split, model and pruning; a run that finds none stops with the command that makes one.
+split, model and pruning; a run that finds none stops with the command that makes one. The
+resolved parameters name each setting's study, run and file under ``settings_from_autotune``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from .versions import stored_versions
 log = logging.getLogger(__name__)
 
 ARTIFACT = "tuned_settings"
+# The top-level key under which the resolved parameters say where each ``auto`` setting came
+# from: ``{parameter path: {"study", "run", "file"}}``, for the reports and the run record.
+SOURCES = "settings_from_autotune"
 
 
 def auto_requests(parameters: Mapping[str, Any], used: Callable[[str], bool]) -> dict[str, str]:
@@ -60,6 +64,7 @@ def resolve_auto_settings(
     resolved = copy.deepcopy(dict(parameters))
     studies = _completed_studies(catalog, project)
     problems, commands = [], []
+    sources: dict[str, dict[str, str]] = {}
     for path, defense in requests.items():
         tuned, problem = _fitting(studies, path, defense, dataset_fingerprint, run)
         if problem:
@@ -74,6 +79,7 @@ def resolve_auto_settings(
         for parent in parents:
             section = section[parent]
         section[leaf] = tuned["settings"]
+        sources[path] = {"study": tuned["study"], "run": tuned["version"], "file": tuned["file"]}
         log.info(
             "%s = tuned settings of study %s (run %s): %s",
             path,
@@ -87,6 +93,7 @@ def resolve_auto_settings(
             + "\n".join(f"  - {problem}" for problem in problems),
             f"tune first, with this run's --env and --params: {' ; '.join(commands)}",
         )
+    resolved[SOURCES] = {**resolved.get(SOURCES, {}), **sources}
     return resolved
 
 
@@ -101,7 +108,8 @@ def _completed_studies(catalog: DataCatalog, project: Path) -> list[dict[str, An
         file = folder / version / folder.name
         check_file(ARTIFACT, str(file), record.saved[ARTIFACT], version, project)
         tuned = json.loads(file.read_text())
-        studies.append({**tuned, "version": version})
+        shown = file.relative_to(project) if file.is_relative_to(project) else file
+        studies.append({**tuned, "version": version, "file": shown.as_posix()})
     return studies
 
 

@@ -9,8 +9,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .document import Document
 from .figures import PRIVACY_METRICS
-from .tables import fmt, markdown_table
+from .tables import fmt
 from .titles import title
 
 # How a tuned setting is used (the scenarios' defaults in conf/base).
@@ -22,8 +23,9 @@ USE_TUNED = {
 }
 
 
-def autotune_markdown(tuned: dict[str, Any], trials: pd.DataFrame) -> str:
-    """What was tuned, on what, the chosen setting against Base, and the front."""
+def autotune_document(tuned: dict[str, Any], trials: pd.DataFrame) -> Document:
+    """What was tuned, on what, the chosen setting against Base, and the front
+    (``autotune.md`` and ``report.html``)."""
     estimate, counts, config = tuned["estimate"], tuned["trials"], tuned["autotune"]
     metric = PRIVACY_METRICS[estimate["metric"]]
     base = estimate["base"]
@@ -50,36 +52,38 @@ def autotune_markdown(tuned: dict[str, Any], trials: pd.DataFrame) -> str:
         ]
     )
     front = trials[trials["on_front"]].sort_values("accuracy", ascending=False)
-    lines = [
-        f"# Autotune: {title(tuned['defense'])} on `{tuned['dataset']}` (seed {tuned['seed']})",
-        "",
+    document = Document(
+        f"Autotune: {title(tuned['defense'])} on `{tuned['dataset']}` (seed {tuned['seed']})"
+    )
+    document.paragraph(
         f"{counts['finished']} trials: {counts['finished'] - counts['pruned']} completed, "
         f"{counts['pruned']} pruned (behind Base by more than the budget after a prune round), "
-        f"{counts['feasible']} within the budget. Study `{tuned['study']}`.",
-        "",
+        f"{counts['feasible']} within the budget. Study `{tuned['study']}`."
+    )
+    document.paragraph(
         f"Every trial pruned {config['num_models']} tuning models (each trained on a random "
         "half of the victim's members, early-stopped on its dev non-members) with the run's "
         f"schedule, then attacked each with the others as shadows ({', '.join(config['attacks'])})"
         f". Leakage is the strongest attack's {metric}, IN vs OUT members, mean over targets; "
         f"accuracy is the tuning models' {config['accuracy'].replace('_', '-')} accuracy. The "
-        "victim, the shadows and the scored non-members were never used.",
-        "",
-        f"## Chosen setting ({verdict})",
-        "",
-        "```json",
-        json.dumps(tuned["settings"], indent=2, sort_keys=True),
-        "```",
-        "",
-        markdown_table(chosen),
-        "",
+        "victim, the shadows and the scored non-members were never used."
+    )
+    document.heading(f"Chosen setting ({verdict})")
+    document.code(json.dumps(tuned["settings"], indent=2, sort_keys=True), "json")
+    document.table(chosen)
+    document.paragraph(
         "These are the defender's own estimates; the real evaluation runs the tuned setting "
-        f"against the victim: {USE_TUNED.get(tuned['defense'], USE_TUNED['baseline'])}.",
-        "",
-        "## Front (no other trial is as accurate with less leakage)",
-        "",
-        markdown_table(_trial_rows(front, metric)),
-    ]
-    return "\n".join(lines) + "\n"
+        f"against the victim: {USE_TUNED.get(tuned['defense'], USE_TUNED['baseline'])}."
+    )
+    document.figure("autotune.png", "Leakage against accuracy of every completed trial")
+    document.heading("Front (no other trial is as accurate with less leakage)")
+    document.table(_trial_rows(front, metric))
+    return document
+
+
+def autotune_markdown(tuned: dict[str, Any], trials: pd.DataFrame) -> str:
+    """The autotune report as markdown (:func:`autotune_document`)."""
+    return autotune_document(tuned, trials).markdown()
 
 
 def _trial_rows(trials: pd.DataFrame, metric: str) -> pd.DataFrame:

@@ -2,57 +2,103 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..compare import ATTACK_METRICS, above_chance
+from ..compare import ATTACK_METRICS, Run, above_chance
 from ..defenses import WEMEM_NAMES
+from .document import Document
 from .figures import PRIVACY_METRICS, privacy_utility_figure
 from .tables import (
     METRIC_TITLES,
+    autotune_source,
+    flat_settings,
     fmt,
-    markdown_table,
     metric_cell,
     metric_verdict,
     unresolvable_metrics,
 )
 
 
-def comparison_markdown(comparison: pd.DataFrame, dataset: str, non_members: int) -> str:
-    """The comparison table, the Pareto fronts, and where the WeMem defenses stand."""
-    lines = [
-        f"# Defense comparison on `{dataset}`",
-        "",
+def comparison_document(
+    comparison: pd.DataFrame,
+    dataset: str,
+    non_members: int,
+    runs: Sequence[Run] = (),
+    sources: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Document:
+    """The comparison table, the Pareto fronts, where the WeMem defenses stand, and the
+    settings of every run (``runs``: :func:`..compare.comparison_runs`; ``sources``: the
+    autotune study of each defense whose settings were ``auto``, by defense)."""
+    document = Document(f"Defense comparison on `{dataset}`")
+    document.paragraph(
         "Every run prunes the victim and its shadows iteratively with one defense setting and "
         f"is attacked with the whole suite ({non_members} members against as many "
         "non-members); the strongest attack per metric is reported. Time is the victim's "
         "fine-tuning time over all rounds relative to Base. Epsilon (DP-SGD) is at delta = "
-        "1/members and covers the fine-tuning only: the dense model was trained without DP.",
-        "",
-        markdown_table(_runs_table(comparison, non_members)),
-        "",
-        "## Where the WeMem defenses stand",
-        "",
-        *(front_sentence(comparison, metric) for metric in ("tpr_at_1pct_fpr", "auc")),
+        "1/members and covers the fine-tuning only: the dense model was trained without DP."
+    )
+    document.table(_runs_table(comparison, non_members))
+    document.figure("compare_plot.png", "Test accuracy against the strongest attack, every run")
+    document.heading("Where the WeMem defenses stand")
+    bullets = [
+        front_sentence(comparison, metric).removeprefix("- ")
+        for metric in ("tpr_at_1pct_fpr", "auc")
     ]
     if non_members < 100:
-        lines.append(
-            f"- With {non_members} non-members TPR at 1% FPR cannot be resolved (one false "
+        bullets.append(
+            f"With {non_members} non-members TPR at 1% FPR cannot be resolved (one false "
             "positive is already more than 1%): use the AUC front."
         )
     chance = comparison["chance_auc_q95"].max()
-    lines += [
-        f"- Chance: the strongest attack on shuffled member labels reaches AUC {fmt(chance)} "
+    bullets.append(
+        f"Chance: the strongest attack on shuffled member labels reaches AUC {fmt(chance)} "
         "(95th percentile); a strongest AUC below it is no evidence of leakage. Intervals are "
         "95% bootstrap over the scored samples; 'vs Base' says lowered/raised only where the "
-        "intervals do not overlap.",
-        "",
+        "intervals do not overlap."
+    )
+    document.bullets(bullets)
+    document.paragraph(
         "Single runs vary by as much as many of these differences: `evaluation.seeds=3` "
-        "repeats the comparison and reports the spread. Plot: `compare_plot.png`.",
-        "",
-    ]
-    return "\n".join(lines)
+        "repeats the comparison and reports the spread. Plot: `compare_plot.png`."
+    )
+    if runs:
+        document.heading("Settings used")
+        document.paragraph(
+            "Each run's settings as `compare.defenses` gave them (a defense's other settings "
+            "are its defaults); Base and Dense use none."
+        )
+        document.table(_settings_table(runs, sources or {}))
+    return document
+
+
+def comparison_markdown(
+    comparison: pd.DataFrame,
+    dataset: str,
+    non_members: int,
+    runs: Sequence[Run] = (),
+    sources: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
+    """The comparison as markdown (:func:`comparison_document`)."""
+    return comparison_document(comparison, dataset, non_members, runs, sources).markdown()
+
+
+def _settings_table(runs: Sequence[Run], sources: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "run": label,
+                "settings": ", ".join(f"{k}={v}" for k, v in flat_settings(settings).items()),
+                "from": autotune_source(sources[defense]) if defense in sources else "parameters",
+            }
+            for label, defense, settings in runs
+        ],
+        columns=["run", "settings", "from"],
+    )
 
 
 def _runs_table(comparison: pd.DataFrame, non_members: int) -> pd.DataFrame:

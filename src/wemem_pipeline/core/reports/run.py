@@ -22,6 +22,7 @@ from ..pruning import PROCEDURES
 from ..run_config import EvaluationConfig
 from ..validation import from_mapping
 from ..victim_and_shadows import victim_history
+from .document import Document
 from .tables import (
     METRIC_TITLES,
     above_chance_sentence,
@@ -32,15 +33,13 @@ from .tables import (
     checks_cells,
     flat_intervals,
     fmt,
-    markdown_table,
-    reading_notes,
+    reading_note_items,
     stage_checks,
     strongest,
     strongest_cell,
     unresolvable_metrics,
     unresolvable_note,
     verdicts,
-    warnings_section,
 )
 from .titles import title
 
@@ -164,14 +163,15 @@ def roc_panels(report: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def run_markdown(report: dict[str, Any]) -> str:
-    """The summary: what pruning did to leakage, every attack per victim, round by round."""
+def run_document(report: dict[str, Any]) -> Document:
+    """The summary: what pruning did to leakage, every attack per victim, round by round
+    (``report.md`` and ``report.html``)."""
     models = {m["name"]: m for m in report["models"]}
     dense, pruned, one_shot = models["dense"], models["iterative"], models["one_shot"]
-    rounds = report["parameters"].get("pruning", {}).get("rounds", "?")
+    pruning = report["parameters"].get("pruning", {})
+    rounds = pruning.get("rounds", "?")
     non_members = report["evaluation"]["non_members"]
     unresolvable = unresolvable_metrics(non_members)
-    note = unresolvable_note(non_members)
     changes = [
         f"{METRIC_TITLES[metric]} {strongest_cell(dense['attacks'], metric, unresolvable)} "
         f"(dense) -> {strongest_cell(pruned['attacks'], metric, unresolvable)}: "
@@ -179,46 +179,54 @@ def run_markdown(report: dict[str, Any]) -> str:
         for metric in ("auc", "tpr_at_1pct_fpr")
     ]
     checks = checks_cells(pruned.get("checks", {}))
-    lines = [
-        f"# Membership leakage of pruned models: `{report['dataset']}`",
-        "",
-        *warnings_section(report),
+    document = Document(f"Membership leakage of pruned models: `{report['dataset']}`")
+    document.warnings(report.get("warnings") or [])
+    document.paragraph(
         f"Iterative pruning to sparsity {fmt(pruned['sparsity'])} ({rounds} rounds), strongest "
         f"attack: {'; '.join(changes)}. Chance (strongest attack, shuffled labels, 95th pct): "
         f"AUC {checks['chance AUC (95th pct)'] or '-'}; shift check: AUC "
         f"{checks['shift check AUC'] or '-'}. Test accuracy went from "
         f"{fmt(dense['test_accuracy'])} to {fmt(pruned['test_accuracy'])}. One-shot pruning to "
         f"the same sparsity: test accuracy {fmt(one_shot['test_accuracy'])}, strongest AUC "
-        f"{fmt(strongest(one_shot['attacks'], 'auc')[1])}.",
-        "",
-        above_chance_sentence(models),
-        "",
-        "## Victim models",
-        "",
-        markdown_table(_checks_table(models)),
-        "",
-        markdown_table(_victims_table(report, unresolvable)),
-        "",
-        "Bold marks the strongest attack per metric and model.",
-        "",
-        "## Leakage round by round (iterative pruning)",
-        "",
-        markdown_table(_rounds_summary(report)),
-        "",
-        "## How to read this",
-        "",
-        "- Each attack is calibrated on shadow models that went through the same training and "
-        "pruning as the victim, then scores the victim's members against an equal number of "
-        f"non-members ({non_members} each).",
-        "- Balanced accuracy 0.5 and AUC 0.5 mean no leakage; TPR at a low FPR is the share of "
-        "members an attacker identifies while almost never accusing a non-member.",
-        *reading_notes(report["evaluation"]),
-        *([f"- {note}"] if note else []),
-        "- Plots: `roc_curves.png` (log-log ROC per model), `rounds.png` (accuracy, sparsity "
-        "and attack metrics per round).",
-        "",
-    ]
-    return "\n".join(lines)
+        f"{fmt(strongest(one_shot['attacks'], 'auc')[1])}."
+    )
+    document.paragraph(above_chance_sentence(models))
+    document.heading("Victim models")
+    document.table(_checks_table(models))
+    document.table(_victims_table(report, unresolvable))
+    document.paragraph("Bold marks the strongest attack per metric and model.")
+    document.figure("roc_curves.png", "Log-log ROC curves of every attack, per victim model")
+    document.heading("Settings used")
+    document.paragraph(
+        f"Pruning: sparsity {pruning.get('sparsity', '?')} in {rounds} rounds of up to "
+        f"{pruning.get('epochs_per_round', '?')} fine-tuning epochs (`pruning`); one-shot "
+        "pruning reaches the same sparsity at once with the same fine-tuning budget. No "
+        "defense."
+    )
+    document.heading("Leakage round by round (iterative pruning)")
+    document.table(_rounds_summary(report))
+    document.figure("rounds.png", "Accuracy, sparsity and attack AUC per prune round")
+    document.heading("How to read this")
+    note = unresolvable_note(non_members)
+    document.bullets(
+        [
+            "Each attack is calibrated on shadow models that went through the same training "
+            "and pruning as the victim, then scores the victim's members against an equal "
+            f"number of non-members ({non_members} each).",
+            "Balanced accuracy 0.5 and AUC 0.5 mean no leakage; TPR at a low FPR is the share "
+            "of members an attacker identifies while almost never accusing a non-member.",
+            *reading_note_items(report["evaluation"]),
+            note,
+            "Plots: `roc_curves.png` (log-log ROC per model), `rounds.png` (accuracy, sparsity "
+            "and attack metrics per round).",
+        ]
+    )
+    return document
+
+
+def run_markdown(report: dict[str, Any]) -> str:
+    """The summary as markdown (:func:`run_document`)."""
+    return run_document(report).markdown()
 
 
 def _checks_table(models: dict[str, dict[str, Any]]) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from ..evaluation import round_stage
 from ..scenario import reuse_statistics
 from ..splits import VICTIM
 from ..victim_and_shadows import victim_history
+from .document import Document
 from .figures import privacy_utility_figure
 from .run import evaluation_sizes
 from .tables import (
@@ -28,20 +29,20 @@ from .tables import (
     above_chance_sentence,
     attack_dict,
     attack_tables,
+    autotune_source,
     chance_accuracy,
     chance_warnings,
     checks_cells,
     fmt,
-    markdown_table,
     model_row,
     plot_columns,
-    reading_notes,
+    reading_note_items,
+    settings_table,
     stage_checks,
     strongest_cell,
     unresolvable_metrics,
     unresolvable_note,
     verdicts,
-    warnings_section,
 )
 from .titles import title
 
@@ -58,6 +59,8 @@ def build_scenario_report(
     record_risk: Mapping[str, Any] | None = None,
     chance: ChanceLevel | None = None,
     warnings: Sequence[str] = (),
+    settings: Mapping[str, Any] | None = None,
+    settings_source: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``report.json`` of a scenario.
 
@@ -76,10 +79,14 @@ def build_scenario_report(
             checked.
         warnings: what the run's settings make meaningless
             (:func:`..run_checks.settings_warnings`).
+        settings: the defense's settings as the run used them (``auto`` resolved).
+        settings_source: for settings asked as ``auto``, the autotune study they came from
+            (``{"study", "run", "file"}``).
 
-    The report's ``warnings`` list these, the models at chance accuracy, and the parts of
-    the defense that never acted on the victim (an empty risky group; risky members that
-    never entered a window).
+    The report's ``defense_settings`` holds ``settings`` and, under ``autotune``, their
+    source (``null`` for settings given in the parameters). The report's ``warnings`` list
+    ``warnings``, the models at chance accuracy, and the parts of the defense that never
+    acted on the victim (an empty risky group; risky members that never entered a window).
 
     Fine-tuning time is summed over the victim and its shadows, which all run the same
     procedure.
@@ -102,6 +109,11 @@ def build_scenario_report(
         "parameters": parameters,
         "evaluation": evaluation,
         "verdicts": verdicts(base, defended_model, evaluation["non_members"]),
+        **(
+            {"defense_settings": {"settings": dict(settings), "autotune": settings_source}}
+            if settings is not None
+            else {}
+        ),
         "defense_summary": dict(summaries),
         "models": models,
         "rounds": _defended_rounds(defended, defense, metrics),
@@ -172,49 +184,68 @@ def scenario_table(report: dict[str, Any]) -> pd.DataFrame:
 _REUSE_COLUMNS = ("mean_uses_total", "max_uses_total", "members_never_seen")
 
 
-def scenario_markdown(report: dict[str, Any]) -> str:
-    """The scenario summary in words and tables."""
+def scenario_document(report: dict[str, Any]) -> Document:
+    """The scenario summary in words, tables and plots (``report.md`` and ``report.html``)."""
     models = {m["name"]: m for m in report["models"]}
     defense = report["defense"]
     non_members = report["evaluation"]["non_members"]
     unresolvable = unresolvable_metrics(non_members)
-    note = unresolvable_note(non_members)
-    lines = [
-        f"# {report['scenario']}: {title(defense)} on `{report['dataset']}`",
-        "",
-        *warnings_section(report),
-        _verdict(models, defense, report["verdicts"], unresolvable),
-        "",
-        above_chance_sentence(models),
-        "",
-        markdown_table(_models_table(models, unresolvable)),
-        "",
-        "## Data reuse (victim members, all prune rounds)",
-        "",
-        markdown_table(_reuse_table(models)),
-        *_risky_section(report),
-        *_record_risk_section(report),
-        "",
-        "## Per attack",
-        "",
-        markdown_table(
-            attack_tables({title(n): m["attacks"] for n, m in models.items()}, unresolvable)
-        ),
-        "",
+    document = Document(f"{report['scenario']}: {title(defense)} on `{report['dataset']}`")
+    document.warnings(report.get("warnings") or [])
+    document.paragraph(_verdict(models, defense, report["verdicts"], unresolvable))
+    document.paragraph(above_chance_sentence(models))
+    document.table(_models_table(models, unresolvable))
+    document.figure("privacy_utility.png", "Test accuracy against the strongest attack")
+    _settings_section(document, report)
+    document.heading("Data reuse (victim members, all prune rounds)")
+    document.table(_reuse_table(models))
+    _risky_section(document, report)
+    _record_risk_section(document, report)
+    document.heading("Per attack")
+    document.table(attack_tables({title(n): m["attacks"] for n, m in models.items()}, unresolvable))
+    document.figure("roc_curves.png", "Log-log ROC curves of every attack, per model")
+    document.paragraph(
         "Bold marks the strongest attack per metric and model. Attacks are adaptive: the "
         "shadow models went through the same pruning and the same defense, with mem-scores "
         f"computed on the shadow pool. {report['evaluation']['members']} members are scored "
         "against as many non-members. Single runs vary by as much as the differences between "
-        "defenses: `evaluation.seeds=3` repeats the whole scenario and reports the spread.",
-        "",
-        *reading_notes(report["evaluation"]),
-        "",
-        *([note, ""] if note else []),
+        "defenses: `evaluation.seeds=3` repeats the whole scenario and reports the spread."
+    )
+    document.bullets(reading_note_items(report["evaluation"]))
+    document.paragraph(unresolvable_note(non_members))
+    document.paragraph(
         "Plots: `privacy_utility.png` (test accuracy against the strongest attack), "
-        "`roc_curves.png` (log-log ROC of every attack).",
-        "",
-    ]
-    return "\n".join(lines)
+        "`roc_curves.png` (log-log ROC of every attack)."
+    )
+    return document
+
+
+def scenario_markdown(report: dict[str, Any]) -> str:
+    """The scenario summary as markdown (:func:`scenario_document`)."""
+    return scenario_document(report).markdown()
+
+
+def _settings_section(document: Document, report: dict[str, Any]) -> None:
+    """The defense's settings as the run used them, where they came from, and the pruning
+    that Base and the defense share."""
+    defense, scenario = title(report["defense"]), report["scenario"]
+    used = report.get("defense_settings")
+    if used is None:
+        return
+    document.heading(f"Settings used ({defense})")
+    source = used.get("autotune")
+    if source:
+        origin = f"`{scenario}.settings: auto`: the settings tuned by {autotune_source(source)}"
+    else:
+        origin = f"`{scenario}.settings` in the run's parameters"
+    pruning = report["parameters"].get("pruning", {})
+    document.paragraph(
+        f"{defense} ran with these settings, from {origin}. Base and {defense} share the "
+        f"run's iterative pruning: sparsity {pruning.get('sparsity', '?')} in "
+        f"{pruning.get('rounds', '?')} rounds of up to {pruning.get('epochs_per_round', '?')} "
+        "fine-tuning epochs; Base fine-tunes without a defense."
+    )
+    document.table(settings_table(used["settings"]))
 
 
 def _verdict(
@@ -280,28 +311,26 @@ def _reuse_table(models: dict[str, dict[str, Any]]) -> pd.DataFrame:
     )
 
 
-def _risky_section(report: dict[str, Any]) -> list[str]:
+def _risky_section(document: Document, report: dict[str, Any]) -> None:
     summary = report["defense_summary"].get(VICTIM, {})
     risky = summary.get("risky_per_class")
     if not risky:
-        return []
+        return
     table = pd.DataFrame([{"class": "risky", **{c: str(n) for c, n in risky.items()}}])
-    lines = ["", "## Risky members per class (victim)", "", markdown_table(table)]
+    document.heading("Risky members per class (victim)").table(table)
     entered = summary.get("risky_in_window_per_round")
     if entered is not None:
         counts = ", ".join(str(count) for count in entered)
-        lines += [
-            "",
+        document.paragraph(
             f"Risky members that entered a window, per round: {counts} (of "
-            f"{summary['risky_total']}); the regularization acts on these only.",
-        ]
-    return lines
+            f"{summary['risky_total']}); the regularization acts on these only."
+        )
 
 
-def _record_risk_section(report: dict[str, Any]) -> list[str]:
+def _record_risk_section(document: Document, report: dict[str, Any]) -> None:
     risk = report.get("record_risk")
     if not risk:
-        return []
+        return
     defense, fpr = report["defense"], risk["exposed_at_fpr"]
     top_fifth = risk["exposed_share_top_mem_quintile"]
     table = pd.DataFrame(
@@ -316,22 +345,22 @@ def _record_risk_section(report: dict[str, Any]) -> list[str]:
     )
     medians = risk["median_mem_score"]
     count = risk["most_exposed"]
-    return [
-        "",
-        "## Which records leak (victim members, LiRA and RMIA)",
-        "",
+    document.heading("Which records leak (victim members, LiRA and RMIA)")
+    document.paragraph(
         f"A member is exposed when LiRA or RMIA flags it at {fpr:.0%} FPR (at most "
         f"{2 * fpr:.0%} of non-members are). Of the {count} most exposed members, "
         f"{risk['most_exposed_shared']} {'is' if risk['most_exposed_shared'] == 1 else 'are'} "
         f"the same under Base and {title(defense)}. Their "
         f"median mem-score: Base {fmt(medians['base'], 2)}, {title(defense)} "
-        f"{fmt(medians[defense], 2)}, all members {fmt(medians['members'], 2)}.",
-        "",
-        markdown_table(table),
-        "",
+        f"{fmt(medians[defense], 2)}, all members {fmt(medians['members'], 2)}."
+    )
+    document.table(table)
+    document.figure("record_risk.png", "Exposure against mem-score, Base and the defense")
+    document.figure("exposed_records.png", "The most exposed members under Base and the defense")
+    document.paragraph(
         "Per record: `record_risk.parquet` (exposure, mem-score, uses per round); plots "
-        "`record_risk.png` (exposure against mem-score) and `exposed_records.png`.",
-    ]
+        "`record_risk.png` (exposure against mem-score) and `exposed_records.png`."
+    )
 
 
 def scenario_figure(report: dict[str, Any]) -> Figure:

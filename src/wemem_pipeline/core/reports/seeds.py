@@ -16,15 +16,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..verdicts import seed_verdict
+from .document import Document
 from .figures import privacy_utility_figure
 from .run import per_attack_table
 from .tables import (
     METRIC_TITLES,
     STRONGEST_COLUMNS,
     fmt,
-    markdown_table,
     model_row,
-    warnings_section,
 )
 from .titles import title
 
@@ -148,62 +147,60 @@ def mean_sd_bounds(row: Mapping[str, Any], columns: Mapping[str, str]) -> dict[s
     return bounds
 
 
-def seeds_markdown(report: dict[str, Any]) -> str:
-    """The aggregate in words and tables: verdicts over seeds, models, per seed, per attack."""
+def seeds_document(report: dict[str, Any]) -> Document:
+    """The aggregate in words and tables: verdicts over seeds, models, per seed, per attack
+    (``report.md`` and ``report.html``)."""
     seeds = report["seeds"]
     models = {row["model"]: row for row in report["models"]}
-    lines = [
-        f"# {report['heading']} on `{report['dataset']}`, {len(seeds)} seeds",
-        "",
-        *warnings_section(report),
-        _seed_verdicts(report, models),
-        "",
-        "## Models (mean ± sd over seeds)",
-        "",
-        markdown_table(
-            pd.DataFrame(
-                [
-                    {
-                        "model": title(name),
-                        "test acc": mean_sd(row, "test_accuracy"),
-                        **{
-                            f"strongest {METRIC_TITLES[m]}": mean_sd(row, STRONGEST_COLUMNS[m][0])
-                            for m in STRONGEST_COLUMNS
-                        },
-                        "chance AUC (95th pct)": mean_sd(row, "chance_auc_q95"),
-                        "shift check AUC": mean_sd(row, "shift_auc"),
-                    }
-                    for name, row in models.items()
-                ]
-            )
-        ),
-        "",
-        "## Each seed",
-        "",
-        markdown_table(_per_seed_table(report)),
-        "",
-        "## Per attack (mean ± sd over seeds)",
-        "",
-        markdown_table(
-            pd.DataFrame(
-                [
-                    {
-                        "model": title(row["model"]),
-                        "attack": row["attack"],
-                        **{METRIC_TITLES[m]: mean_sd(row, m) for m in STRONGEST_COLUMNS},
-                    }
-                    for row in report["attacks"]
-                ]
-            )
-        ),
-        "",
+    document = Document(f"{report['heading']} on `{report['dataset']}`, {len(seeds)} seeds")
+    document.warnings(report.get("warnings") or [])
+    document.paragraph(_seed_verdicts(report, models))
+    document.heading("Models (mean ± sd over seeds)")
+    document.table(
+        pd.DataFrame(
+            [
+                {
+                    "model": title(name),
+                    "test acc": mean_sd(row, "test_accuracy"),
+                    **{
+                        f"strongest {METRIC_TITLES[m]}": mean_sd(row, STRONGEST_COLUMNS[m][0])
+                        for m in STRONGEST_COLUMNS
+                    },
+                    "chance AUC (95th pct)": mean_sd(row, "chance_auc_q95"),
+                    "shift check AUC": mean_sd(row, "shift_auc"),
+                }
+                for name, row in models.items()
+            ]
+        )
+    )
+    document.figure("privacy_utility.png", "Test accuracy against the strongest attack, ± sd")
+    document.heading("Each seed")
+    document.table(_per_seed_table(report))
+    document.heading("Per attack (mean ± sd over seeds)")
+    document.table(
+        pd.DataFrame(
+            [
+                {
+                    "model": title(row["model"]),
+                    "attack": row["attack"],
+                    **{METRIC_TITLES[m]: mean_sd(row, m) for m in STRONGEST_COLUMNS},
+                }
+                for row in report["attacks"]
+            ]
+        )
+    )
+    document.paragraph(
         f"Seeds {', '.join(map(str, seeds))}: each repeats the whole experiment (splits, "
         "initialisations, sampling); each seed's own report is in `seed_<seed>/`. The "
         "strongest attack is chosen per seed. The verdicts pair the seeds: the 95% t-interval "
-        "of the per-seed differences must exclude zero.",
-        "",
-    ]
-    return "\n".join(lines)
+        "of the per-seed differences must exclude zero."
+    )
+    return document
+
+
+def seeds_markdown(report: dict[str, Any]) -> str:
+    """The aggregate as markdown (:func:`seeds_document`)."""
+    return seeds_document(report).markdown()
 
 
 def _seed_verdicts(report: dict[str, Any], models: dict[str, dict[str, Any]]) -> str:
@@ -271,7 +268,9 @@ def comparison_seeds(tables: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
     return summary
 
 
-def comparison_seeds_markdown(summary: pd.DataFrame, dataset: str, seeds: Sequence[int]) -> str:
+def comparison_seeds_document(
+    summary: pd.DataFrame, dataset: str, seeds: Sequence[int]
+) -> Document:
     """The comparison over seeds: every run's mean ± sd and its verdicts against Base."""
     rows = [
         {
@@ -288,19 +287,21 @@ def comparison_seeds_markdown(summary: pd.DataFrame, dataset: str, seeds: Sequen
         }
         for _, row in summary.iterrows()
     ]
-    return "\n".join(
-        [
-            f"# Defense comparison on `{dataset}`, {len(seeds)} seeds",
-            "",
-            f"Seeds {', '.join(map(str, seeds))}, each a whole comparison (its own report is "
-            "in `seed_<seed>/`). Mean ± sd over the seeds; the strongest attack is chosen per "
-            "seed. 'vs Base' says lowered/raised only where the 95% t-interval of the per-seed "
-            "differences from Base excludes zero.",
-            "",
-            markdown_table(pd.DataFrame(rows)),
-            "",
-        ]
+    document = Document(f"Defense comparison on `{dataset}`, {len(seeds)} seeds")
+    document.paragraph(
+        f"Seeds {', '.join(map(str, seeds))}, each a whole comparison (its own report is "
+        "in `seed_<seed>/`). Mean ± sd over the seeds; the strongest attack is chosen per "
+        "seed. 'vs Base' says lowered/raised only where the 95% t-interval of the per-seed "
+        "differences from Base excludes zero."
     )
+    document.table(pd.DataFrame(rows))
+    document.figure("compare_plot.png", "Test accuracy against the strongest attack, ± sd")
+    return document
+
+
+def comparison_seeds_markdown(summary: pd.DataFrame, dataset: str, seeds: Sequence[int]) -> str:
+    """The comparison over seeds as markdown (:func:`comparison_seeds_document`)."""
+    return comparison_seeds_document(summary, dataset, seeds).markdown()
 
 
 def comparison_seeds_figure(summary: pd.DataFrame) -> Figure:

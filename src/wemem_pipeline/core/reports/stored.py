@@ -6,13 +6,13 @@ from typing import Any
 
 import pandas as pd
 
+from .document import Document
 from .run import evaluation_sizes
 from .tables import (
     attack_dict,
     attack_tables,
     checks_cells,
-    markdown_table,
-    reading_notes,
+    reading_note_items,
     stage_checks,
     strongest_cell,
     unresolvable_metrics,
@@ -20,20 +20,20 @@ from .tables import (
 )
 
 
-def stored_markdown(
+def stored_document(
     metrics: pd.DataFrame,
     panels: dict[str, str],
     parameters: dict[str, Any],
     *,
     title: str,
     note: str,
-) -> str:
-    """A markdown table of every attack on each ``{title: stage}``, strongest in bold, after
-    each model's strongest attack, chance reference and shift check."""
+) -> Document:
+    """A table of every attack on each ``{title: stage}``, strongest in bold, after each
+    model's strongest attack, chance reference and shift check (``report.md`` and
+    ``report.html``)."""
     sizes = evaluation_sizes(metrics, parameters)
     unresolvable = unresolvable_metrics(sizes["non_members"])
     models = {panel: attack_dict(metrics, stage) for panel, stage in panels.items()}
-    explanation = unresolvable_note(sizes["non_members"])
     checks = pd.DataFrame(
         [
             {
@@ -47,20 +47,27 @@ def stored_markdown(
             for panel, stage in panels.items()
         ]
     )
-    lines = [
-        f"# {title}",
-        "",
+    document = Document(title)
+    document.paragraph(
         f"{note} {sizes['members']} members against {sizes['non_members']} non-members; "
-        "bold marks the strongest attack per metric and model.",
-        "",
-        markdown_table(checks),
-        "",
-        markdown_table(attack_tables(models, unresolvable)),
-        "",
-        *reading_notes(sizes),
-        "",
-        *([explanation, ""] if explanation else []),
-        "Plot: `roc_curves.png` (log-log ROC of every attack per model).",
-        "",
-    ]
-    return "\n".join(lines)
+        "bold marks the strongest attack per metric and model."
+    )
+    document.table(checks)
+    document.table(attack_tables(models, unresolvable))
+    document.figure("roc_curves.png", "Log-log ROC curves of every attack, per model")
+    document.bullets(reading_note_items(sizes))
+    document.paragraph(unresolvable_note(sizes["non_members"]))
+    document.paragraph("Plot: `roc_curves.png` (log-log ROC of every attack per model).")
+    return document
+
+
+def stored_markdown(
+    metrics: pd.DataFrame,
+    panels: dict[str, str],
+    parameters: dict[str, Any],
+    *,
+    title: str,
+    note: str,
+) -> str:
+    """The report as markdown (:func:`stored_document`)."""
+    return stored_document(metrics, panels, parameters, title=title, note=note).markdown()

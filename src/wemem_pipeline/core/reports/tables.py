@@ -265,21 +265,21 @@ def above_chance_sentence(models: dict[str, dict[str, Any]]) -> str:
     )
 
 
-def reading_notes(evaluation: dict[str, Any]) -> list[str]:
-    """What the intervals, the chance reference and the shift check mean (markdown bullets)."""
+def reading_note_items(evaluation: dict[str, Any]) -> list[str]:
+    """What the intervals, the chance reference and the shift check mean (one item each)."""
     return [
-        f"- Intervals `[low, high]`: 95% bootstrap over the scored samples ("
+        f"Intervals `[low, high]`: 95% bootstrap over the scored samples ("
         f"{evaluation.get('bootstrap', '?')} resamples, members and non-members resampled "
         "separately). They cover the luck of the evaluation set, not of training: repeat "
         "with `evaluation.seeds` for that. A verdict says lowered/raised only when the "
         "intervals do not overlap.",
-        "- Chance AUC (95th pct): the strongest of the attacks on the same samples with the "
+        "Chance AUC (95th pct): the strongest of the attacks on the same samples with the "
         "member labels shuffled; a strongest AUC below it is no evidence of leakage.",
-        "- Shift check AUC: the same fitted attacks against a shadow model, which trained on "
+        "Shift check AUC: the same fitted attacks against a shadow model, which trained on "
         "neither the scored members nor the non-members; it should sit near 0.5, within "
         "chance. Clearly above means members and non-members differ in distribution (try "
         "`split.nonmember_source=pool`).",
-        "- conf, entr and mentr learn one threshold per class, so their AUC ranks signal minus "
+        "conf, entr and mentr learn one threshold per class, so their AUC ranks signal minus "
         "its class's threshold; the raw-signal AUC ranks the signal itself.",
     ]
 
@@ -301,9 +301,24 @@ def chance_warnings(report: dict[str, Any]) -> list[str]:
     return [chance.sentence(title(name), accuracy[name]) for name in entry["models_at_chance"]]
 
 
-def warnings_section(report: dict[str, Any]) -> list[str]:
-    """The report's ``warnings`` as a markdown section (nothing when there are none)."""
-    warnings = report.get("warnings") or []
-    if not warnings:
-        return []
-    return ["## Warnings", "", *(f"- **{warning}**" for warning in warnings), ""]
+def settings_table(settings: dict[str, Any]) -> pd.DataFrame:
+    """One row per setting (nested keys joined by dots) and its value."""
+    rows = [{"setting": key, "value": str(value)} for key, value in flat_settings(settings).items()]
+    return pd.DataFrame(rows, columns=["setting", "value"])
+
+
+def flat_settings(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``settings`` with nested keys joined by dots (``window.width``); an empty section
+    stays as its key."""
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, dict) and value:
+            flat |= flat_settings(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def autotune_source(source: dict[str, Any]) -> str:
+    """Where ``auto`` settings came from: ``autotune study `<name>` (run <id>, `<file>`)``."""
+    return f"autotune study `{source['study']}` (run {source['run']}, `{source['file']}`)"

@@ -12,6 +12,8 @@ from wemem_pipeline.core.errors import ArtifactError
 from wemem_pipeline.core.evaluation import evaluate_run, last_round
 from wemem_pipeline.core.outputs import ModelOutputs
 from wemem_pipeline.core.reports import figures, stored
+from wemem_pipeline.core.reports.document import Document
+from wemem_pipeline.core.reports.html import html_page
 from wemem_pipeline.core.run_config import RunConfig
 from wemem_pipeline.core.victim_and_shadows import StateDicts, with_stored_victim
 
@@ -63,14 +65,35 @@ def summarize_stored(
     run_parameters: dict[str, Any],
 ) -> tuple[str, Figure]:
     """A markdown table (strongest attack per metric in bold) and the log-log ROC plot."""
+    document = _document(metrics, stored_params, run_parameters)
+    non_members = int(metrics["non_members"].min())
+    return document.markdown(), figures.roc_figure(roc, _panels(stored_params), non_members)
+
+
+def stored_page(
+    metrics: pd.DataFrame,
+    stored_params: dict[str, Any],
+    run_parameters: dict[str, Any],
+    stored_roc_plot: bytes,
+) -> str:
+    """``report.html``: the stored model's report with its ROC plot embedded."""
+    document = _document(metrics, stored_params, run_parameters)
+    return html_page(document, {"roc_curves.png": stored_roc_plot})
+
+
+def _panels(stored_params: dict[str, Any]) -> dict[str, str]:
     shadows = stored_params["shadows"]
-    panels = {"Stored model": "stored", f"Project victim ({shadows})": f"project_{shadows}"}
+    return {"Stored model": "stored", f"Project victim ({shadows})": f"project_{shadows}"}
+
+
+def _document(
+    metrics: pd.DataFrame, stored_params: dict[str, Any], run_parameters: dict[str, Any]
+) -> Document:
     source = stored_params.get("file") or stored_params.get("models")
-    text = stored.stored_markdown(
+    return stored.stored_document(
         metrics,
-        panels,
+        _panels(stored_params),
         run_parameters,
         title=f"Membership leakage of a stored model ({source})",
-        note=f"Attacks calibrated on the project's {shadows} shadows.",
+        note=f"Attacks calibrated on the project's {stored_params['shadows']} shadows.",
     )
-    return text, figures.roc_figure(roc, panels, int(metrics["non_members"].min()))

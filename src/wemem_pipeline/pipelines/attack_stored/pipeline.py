@@ -1,6 +1,6 @@
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import attack_stored_model, summarize_stored
+from .nodes import attack_stored_model, stored_page, summarize_stored
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -32,6 +32,17 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 ["stored_report_summary", "stored_roc_plot"],
                 name="summarize_stored_attack",
+            ),
+            Node(
+                stored_page,
+                [
+                    "stored_attack_metrics",
+                    "params:attack_stored",
+                    "run_parameters",
+                    "stored_roc_plot",
+                ],
+                "stored_html",
+                name="stored_page",
             ),
         ]
     )

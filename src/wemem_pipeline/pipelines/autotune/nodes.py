@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from wemem_pipeline.core import autotune
 from wemem_pipeline.core.datasets import Dataset
 from wemem_pipeline.core.reports import autotune as report
+from wemem_pipeline.core.reports.html import html_page
 from wemem_pipeline.core.run_config import RunConfig
 from wemem_pipeline.core.validation import from_mapping
 
@@ -44,3 +45,11 @@ def report_autotune(trials: pd.DataFrame, tuned_settings: dict[str, Any]) -> tup
         report.autotune_markdown(tuned_settings, trials),
         report.autotune_figure(tuned_settings, trials),
     )
+
+
+def autotune_page(
+    trials: pd.DataFrame, tuned_settings: dict[str, Any], autotune_plot: bytes
+) -> str:
+    """``report.html``: the autotune report with its plot embedded."""
+    document = report.autotune_document(tuned_settings, trials)
+    return html_page(document, {"autotune.png": autotune_plot})

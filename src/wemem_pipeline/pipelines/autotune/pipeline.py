@@ -5,7 +5,7 @@ from kedro.pipeline import Node, Pipeline
 
 from ..data_split import create_pipeline as data_split
 from ..memorability import create_pipeline as memorability
-from .nodes import report_autotune, tune_defense
+from .nodes import autotune_page, report_autotune, tune_defense
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -33,6 +33,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                     ["autotune_trials", "tuned_settings"],
                     ["autotune_summary", "autotune_plot"],
                     name="report_autotune",
+                ),
+                Node(
+                    autotune_page,
+                    ["autotune_trials", "tuned_settings", "autotune_plot"],
+                    "autotune_html",
+                    name="autotune_page",
                 ),
             ]
         )

@@ -11,8 +11,11 @@ from wemem_pipeline.core import compare
 from wemem_pipeline.core.datasets import Dataset
 from wemem_pipeline.core.outputs import ModelOutputs
 from wemem_pipeline.core.reports import compare as report
+from wemem_pipeline.core.reports.document import Document
+from wemem_pipeline.core.reports.html import html_page
 from wemem_pipeline.core.run_config import RunConfig
 from wemem_pipeline.core.victim_and_shadows import StateDicts
+from wemem_pipeline.runs.tuned_settings import SOURCES
 
 
 def compare_defenses(
@@ -41,11 +44,51 @@ def compare_defenses(
 
 
 def report_comparison(
-    comparison: pd.DataFrame, metrics: pd.DataFrame, dataset: Dataset
+    comparison: pd.DataFrame,
+    metrics: pd.DataFrame,
+    dataset: Dataset,
+    compare_params: dict[str, Any],
+    parameters: dict[str, Any],
 ) -> tuple[str, Figure]:
     """The markdown summary and the privacy-utility plot with the Pareto fronts."""
-    non_members = int(metrics["non_members"].iloc[0])
     return (
-        report.comparison_markdown(comparison, dataset.name, non_members),
+        _document(comparison, metrics, dataset, compare_params, parameters).markdown(),
         report.comparison_figure(comparison),
+    )
+
+
+def comparison_page(
+    comparison: pd.DataFrame,
+    metrics: pd.DataFrame,
+    dataset: Dataset,
+    compare_params: dict[str, Any],
+    parameters: dict[str, Any],
+    compare_plot: bytes,
+) -> str:
+    """``report.html``: the comparison with its plot embedded."""
+    document = _document(comparison, metrics, dataset, compare_params, parameters)
+    return html_page(document, {"compare_plot.png": compare_plot})
+
+
+def _document(
+    comparison: pd.DataFrame,
+    metrics: pd.DataFrame,
+    dataset: Dataset,
+    compare_params: dict[str, Any],
+    parameters: dict[str, Any],
+) -> Document:
+    """The comparison's report, with every run's settings and, for ``auto`` settings, their
+    autotune study."""
+    prefix = "compare.defenses."
+    sources = {
+        path.removeprefix(prefix): source
+        for path, source in parameters.get(SOURCES, {}).items()
+        if path.startswith(prefix)
+    }
+    return report.comparison_document(
+        comparison,
+        dataset.name,
+        int(metrics["non_members"].iloc[0]),
+        compare.comparison_runs(compare_params["defenses"]),
+        sources,
     )

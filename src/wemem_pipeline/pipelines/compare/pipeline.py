@@ -1,6 +1,16 @@
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import compare_defenses, report_comparison
+from .nodes import compare_defenses, comparison_page, report_comparison
+
+# What the comparison's report reads: the runs, their attacks, the data's name, the runs'
+# settings and where settings asked as ``auto`` came from.
+_REPORT_INPUTS = (
+    "compare_table",
+    "compare_attack_metrics",
+    "dataset",
+    "params:compare",
+    "run_parameters",
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -25,9 +35,15 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 report_comparison,
-                ["compare_table", "compare_attack_metrics", "dataset"],
+                list(_REPORT_INPUTS),
                 ["compare_summary", "compare_plot"],
                 name="report_comparison",
+            ),
+            Node(
+                comparison_page,
+                [*_REPORT_INPUTS, "compare_plot"],
+                "compare_html",
+                name="comparison_page",
             ),
         ]
     )

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from wemem_pipeline.core.chance import victim_chance_level
 from wemem_pipeline.core.datasets import Dataset
 from wemem_pipeline.core.reports import figures, run
+from wemem_pipeline.core.reports.html import html_page
 from wemem_pipeline.core.run_checks import settings_warnings
 from wemem_pipeline.core.run_config import RunConfig
 
@@ -41,6 +42,12 @@ def build_report(
 def summarize(report: dict[str, Any]) -> str:
     """The markdown summary."""
     return run.run_markdown(report)
+
+
+def report_page(report: dict[str, Any], roc_plot: bytes, rounds_plot: bytes) -> str:
+    """``report.html``: the summary with its plots embedded."""
+    plots = {"roc_curves.png": roc_plot, "rounds.png": rounds_plot}
+    return html_page(run.run_document(report), plots)
 
 
 def plot(report: dict[str, Any], roc_curves: pd.DataFrame) -> tuple[Figure, Figure]:

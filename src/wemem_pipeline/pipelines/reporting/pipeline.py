@@ -1,6 +1,6 @@
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import build_report, plot, summarize
+from .nodes import build_report, plot, report_page, summarize
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -23,5 +23,11 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(summarize, "report", "report_summary", name="summarize_report"),
             Node(plot, ["report", "roc_curves"], ["roc_plot", "rounds_plot"], name="plot_report"),
+            Node(
+                report_page,
+                ["report", "roc_plot", "rounds_plot"],
+                "report_html",
+                name="report_page",
+            ),
         ]
     )

@@ -16,10 +16,12 @@ from wemem_pipeline.core.record_risk import record_risk, risk_summary
 from wemem_pipeline.core.reports import figures
 from wemem_pipeline.core.reports import record_risk as risk_figures
 from wemem_pipeline.core.reports import scenario as report
+from wemem_pipeline.core.reports.html import html_page
 from wemem_pipeline.core.run_checks import settings_warnings
 from wemem_pipeline.core.run_config import RunConfig
 from wemem_pipeline.core.scenario import scenario_stages
 from wemem_pipeline.core.victim_and_shadows import StateDicts
+from wemem_pipeline.runs.tuned_settings import SOURCES
 
 RoundOutputs = dict[int, ModelOutputs]
 
@@ -98,6 +100,8 @@ def report_scenario(
         risk_summary(risk, defense),
         chance=victim_chance_level(dataset.labels, splits),
         warnings=settings_warnings(run_config, dataset, splits, scenario),
+        settings=settings,
+        settings_source=parameters.get(SOURCES, {}).get(f"{scenario_name}.settings"),
     )
     return (
         scenario_report,
@@ -114,6 +118,23 @@ def plot_scenario(
     non_members = scenario_report["evaluation"]["non_members"]
     roc = figures.roc_figure(roc_curves, panels, non_members)
     return report.scenario_figure(scenario_report), roc
+
+
+def scenario_html(
+    scenario_report: dict[str, Any],
+    privacy_utility_plot: bytes,
+    roc_plot: bytes,
+    record_risk_plot: bytes,
+    exposed_records_plot: bytes,
+) -> str:
+    """``report.html``: the scenario's report with its plots embedded."""
+    plots = {
+        "privacy_utility.png": privacy_utility_plot,
+        "roc_curves.png": roc_plot,
+        "record_risk.png": record_risk_plot,
+        "exposed_records.png": exposed_records_plot,
+    }
+    return html_page(report.scenario_document(scenario_report), plots)
 
 
 def assess_record_risk(

@@ -21,6 +21,7 @@ from .nodes import (
     plot_scenario,
     prune_defended,
     report_scenario,
+    scenario_html,
 )
 
 SCENARIOS = ("scenario1", "scenario2", "scenario3")
@@ -147,12 +148,21 @@ def _record_risk() -> list[Node]:
     ]
 
 
+def _html_report() -> Node:
+    return Node(
+        scenario_html,
+        ["report", "privacy_utility_plot", "roc_plot", "record_risk_plot", "exposed_records_plot"],
+        "report_html",
+        name="scenario_html",
+    )
+
+
 def create_pipeline(scenario: str = "scenario3", **kwargs) -> Pipeline:
     """Pipeline ``scenario`` (parameters under the ``scenario`` key, artifacts namespaced)."""
     upstream = data_split() + memorability() + training()
     base_pruning = pruning().only_nodes("prune_iteratively")
     defended = Pipeline(
-        [_defended_pruning(), *_attacks_and_report(), *_record_risk()],
+        [_defended_pruning(), *_attacks_and_report(), *_record_risk(), _html_report()],
         namespace=scenario,
         inputs=_SHARED_INPUTS,
         parameters=_SHARED_PARAMETERS,

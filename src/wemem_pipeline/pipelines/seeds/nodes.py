@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from wemem_pipeline.core.datasets import Dataset
 from wemem_pipeline.core.reports import seeds
+from wemem_pipeline.core.reports.html import html_page
 
 
 def _by_seed(branches: dict[str, Any]) -> dict[int, Any]:
@@ -34,3 +35,18 @@ def aggregate_comparisons(
     summary = seeds.comparison_seeds(by_seed)
     markdown = seeds.comparison_seeds_markdown(summary, dataset.name, list(by_seed))
     return summary, markdown, seeds.comparison_seeds_figure(summary)
+
+
+def seeds_page(report: dict[str, Any], seeds_plot: bytes) -> str:
+    """``report.html`` of the aggregate, its plot embedded."""
+    return html_page(seeds.seeds_document(report), {"privacy_utility.png": seeds_plot})
+
+
+def comparison_seeds_page(
+    dataset: Dataset, compare_seeds_plot: bytes, **tables: pd.DataFrame
+) -> str:
+    """``report.html`` of the comparison over seeds, its plot embedded."""
+    by_seed = _by_seed(tables)
+    summary = seeds.comparison_seeds(by_seed)
+    document = seeds.comparison_seeds_document(summary, dataset.name, list(by_seed))
+    return html_page(document, {"compare_plot.png": compare_seeds_plot})

@@ -12,7 +12,7 @@ from kedro.pipeline import Node, Pipeline
 
 from ...runs.seed_branches import branch
 from ..scenario import SCENARIOS
-from .nodes import aggregate_comparisons, aggregate_reports
+from .nodes import aggregate_comparisons, aggregate_reports, comparison_seeds_page, seeds_page
 
 _AGGREGATE_OUTPUTS = ("seeds_report", "seeds_table", "seeds_summary", "seeds_plot")
 
@@ -38,6 +38,14 @@ def _aggregates(outputs: set[str], seeds: list[int]) -> list[Node]:
                     name=f"aggregate_{prefix.rstrip('.') or 'run'}_seeds",
                 )
             )
+            nodes.append(
+                Node(
+                    seeds_page,
+                    [f"{prefix}seeds_report", f"{prefix}seeds_plot"],
+                    f"{prefix}seeds_html",
+                    name=f"{prefix.rstrip('.') or 'run'}_seeds_page",
+                )
+            )
     if "compare_table" in outputs:
         nodes.append(
             Node(
@@ -45,6 +53,18 @@ def _aggregates(outputs: set[str], seeds: list[int]) -> list[Node]:
                 {"dataset": f"{branch(seeds[0])}.dataset", **per_seed("compare_table")},
                 ["compare_seeds_table", "compare_seeds_summary", "compare_seeds_plot"],
                 name="aggregate_compare_seeds",
+            )
+        )
+        nodes.append(
+            Node(
+                comparison_seeds_page,
+                {
+                    "dataset": f"{branch(seeds[0])}.dataset",
+                    "compare_seeds_plot": "compare_seeds_plot",
+                    **per_seed("compare_table"),
+                },
+                "compare_seeds_html",
+                name="compare_seeds_page",
             )
         )
     return nodes

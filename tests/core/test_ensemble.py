@@ -117,6 +117,100 @@ def test_full_batch_training_matches_single_model_fit_exactly(optimizer):
             torch.testing.assert_close(ensemble.state_dict(k)[name], value, rtol=0, atol=1e-5)
 
 
+def test_stop_when_fitted_stops_after_the_first_epoch_without_a_training_error():
+    features, labels = random_data(n=60)
+    subsets = np.arange(60).reshape(3, 20)
+    config = TrainConfig(lr=1e-2, weight_decay=0.0, batch_size=8)
+    ensemble = ModelEnsemble(SPEC, INPUT_SHAPE, NUM_CLASSES, [7, 8, 9], CPU)
+    epochs_run = fit_ensemble(
+        ensemble,
+        features,
+        labels,
+        subsets,
+        config,
+        epochs=200,
+        seed=0,
+        progress=False,
+        stop_when_fitted=True,
+    )
+    # Random labels take tens of epochs to memorize, and then the rule stops well before 200.
+    assert 5 < epochs_run < 200
+    accuracy = own_accuracies(ensemble.predict_logits(features).argmax(-1), labels, subsets)
+    assert np.all(np.diag(accuracy) == 1.0), accuracy
+    # The same training one epoch shorter still made a mistake in its last epoch.
+    shorter = ModelEnsemble(SPEC, INPUT_SHAPE, NUM_CLASSES, [7, 8, 9], CPU)
+    assert (
+        fit_ensemble(
+            shorter,
+            features,
+            labels,
+            subsets,
+            config,
+            epochs=epochs_run - 1,
+            seed=0,
+            progress=False,
+            stop_when_fitted=True,
+        )
+        == epochs_run - 1
+    )
+
+
+def test_stop_when_fitted_keeps_each_copy_as_it_was_when_it_fitted():
+    # Full batches (order cannot matter): each copy trained beside the others must end with
+    # the weights it has when trained alone, where training stops as soon as it fits.
+    features, labels = random_data(n=60)
+    subsets = np.arange(60).reshape(3, 20)
+    config = TrainConfig(lr=1e-2, weight_decay=0.0, batch_size=32)
+
+    def trained(seeds: list[int], rows: np.ndarray) -> tuple[ModelEnsemble, int]:
+        ensemble = ModelEnsemble(SPEC, INPUT_SHAPE, NUM_CLASSES, seeds, CPU)
+        epochs = fit_ensemble(
+            ensemble,
+            features,
+            labels,
+            rows,
+            config,
+            epochs=300,
+            seed=0,
+            progress=False,
+            stop_when_fitted=True,
+        )
+        return ensemble, epochs
+
+    together, epochs_together = trained([7, 8, 9], subsets)
+    epochs_alone = []
+    for k, seed in enumerate([7, 8, 9]):
+        alone, epochs = trained([seed], subsets[k : k + 1])
+        epochs_alone.append(epochs)
+        for name, value in alone.state_dict(0).items():
+            torch.testing.assert_close(together.state_dict(k)[name], value, rtol=0, atol=1e-5)
+    # The copies fit at different epochs, and training together lasts as long as the slowest.
+    assert len(set(epochs_alone)) > 1 and max(epochs_alone) == epochs_together < 300
+
+
+def test_without_stop_when_fitted_every_epoch_runs():
+    features, labels = random_data(n=60)
+    subsets = np.arange(60).reshape(3, 20)
+    config = TrainConfig(lr=1e-2, weight_decay=0.0, batch_size=8)
+
+    def epochs_run(epochs: int, stop_when_fitted: bool) -> int:
+        ensemble = ModelEnsemble(SPEC, INPUT_SHAPE, NUM_CLASSES, [7, 8, 9], CPU)
+        return fit_ensemble(
+            ensemble,
+            features,
+            labels,
+            subsets,
+            config,
+            epochs=epochs,
+            seed=0,
+            progress=False,
+            stop_when_fitted=stop_when_fitted,
+        )
+
+    fitted_after = epochs_run(200, stop_when_fitted=True)
+    assert epochs_run(fitted_after + 10, stop_when_fitted=False) == fitted_after + 10
+
+
 @pytest.fixture(scope="module")
 def digits_tensors(digits):
     return torch.as_tensor(digits.features), torch.as_tensor(digits.labels)

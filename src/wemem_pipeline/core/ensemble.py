@@ -123,11 +123,16 @@ def fit_ensemble(
     seed: int,
     description: str = "ensemble",
     progress: bool = True,
-) -> None:
-    """Train copy k on ``subsets[k]`` for ``epochs`` epochs (no early stopping), in place.
+    stop_when_fitted: bool = False,
+) -> int:
+    """Train copy k on ``subsets[k]`` for ``epochs`` epochs, in place; returns the epochs run.
 
     ``subsets`` is an ``(M, n)`` array of sample indices: every copy sees the same number of
-    samples, in its own random order each epoch.
+    samples, in its own random order each epoch. With ``stop_when_fitted``, a copy keeps the
+    weights it has after the first epoch in which it classified every sample of its batches
+    right (before each step's update): it fits its subset, and later epochs barely change
+    which held-out samples it gets right. Training ends when every copy is there, so a copy's
+    result does not depend on which copies train beside it.
     """
     subsets = np.asarray(subsets)
     if subsets.ndim != 2 or len(subsets) != ensemble.size:
@@ -137,10 +142,14 @@ def fit_ensemble(
     rows = as_index(subsets, torch.device("cpu"))
     optimizer = make_optimizer(list(ensemble.params.values()), config)
     loss_fn = nn.CrossEntropyLoss()
+    fitted = torch.zeros(ensemble.size, dtype=torch.bool, device=device)
+    kept: dict[str, torch.Tensor] = {}  # the fitted copies' weights, restored after each step
+    epochs_run = 0
     for _ in progress_bar(range(epochs), description, progress):
         # An independent permutation per copy: argsort of uniform noise, row by row.
         order = torch.rand(rows.shape, generator=generator).argsort(dim=1)
         epoch_rows = torch.gather(rows, 1, order).to(device)
+        mistakes = torch.zeros(ensemble.size, dtype=torch.long, device=device)
         for batch in epoch_rows.split(config.batch_size, dim=1):
             logits = ensemble(features[batch])
             # Mean over each copy's batch, summed over copies: every copy gets its own gradient.
@@ -148,3 +157,20 @@ def fit_ensemble(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if kept:
+                _restore(ensemble.params, kept, fitted)
+            mistakes += (logits.detach().argmax(-1) != labels[batch]).sum(dim=1)
+        epochs_run += 1
+        if stop_when_fitted and bool((mistakes == 0).any()):
+            fitted |= mistakes == 0
+            if bool(fitted.all()):
+                break
+            kept = {name: value.detach()[fitted].clone() for name, value in ensemble.params.items()}
+    return epochs_run
+
+
+@torch.no_grad()
+def _restore(params: dict[str, torch.Tensor], kept: dict[str, torch.Tensor], rows: torch.Tensor):
+    """Put back the ``rows`` (a copy mask) of every stacked parameter from ``kept``."""
+    for name, value in params.items():
+        value[rows] = kept[name]

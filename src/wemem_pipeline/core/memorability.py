@@ -46,12 +46,14 @@ SCORE_COLUMNS = (
 
 @dataclass(frozen=True)
 class MemorabilityConfig:
-    """How mem-scores are obtained; ``epochs`` None means ``training.max_epochs``."""
+    """How mem-scores are obtained; ``epochs`` None means ``training.max_epochs``;
+    ``stop_when_fitted``: a Feldman chunk stops early once its models fit their subsets."""
 
     method: str = "feldman"
     num_models: int = 32
     subset_fraction: float = 0.7
     epochs: int | None = None
+    stop_when_fitted: bool = True
     chunk_size: int = 32
     victim_scores_path: str | None = None
     shadow_scores_path: str | None = None
@@ -69,6 +71,11 @@ class MemorabilityConfig:
         )
         if self.epochs is not None:
             require_int("memorability.epochs", self.epochs, 1)
+        if not isinstance(self.stop_when_fitted, bool):
+            raise ParameterError(
+                "memorability.stop_when_fitted must be true or false, got "
+                f"{self.stop_when_fitted!r}"
+            )
         require_int("memorability.chunk_size", self.chunk_size, 1)
         if self.method == "import":
             for name in ("victim_scores_path", "shadow_scores_path"):
@@ -179,7 +186,8 @@ def feldman_scores(
         seeds = [seed * 100_003 + k for k in range(chunk.start, chunk.stop)]
         ensemble = ModelEnsemble(spec, dataset.input_shape, dataset.num_classes, seeds, device)
         subsets = np.stack([pool[mask] for mask in included[chunk]])
-        fit_ensemble(
+        models = f"{description} models {chunk.start}-{chunk.stop - 1}"
+        epochs_run = fit_ensemble(
             ensemble,
             features,
             labels,
@@ -187,8 +195,11 @@ def feldman_scores(
             training,
             epochs=epochs,
             seed=seed + start,
-            description=f"{description} models {chunk.start}-{chunk.stop - 1}",
+            description=models,
+            stop_when_fitted=config.stop_when_fitted,
         )
+        if epochs_run < epochs:
+            logger.info("%s fit their subsets after %d of %d epochs", models, epochs_run, epochs)
         predictions = ensemble.predict_logits(pool_features).argmax(-1)
         correct[chunk] = (predictions == pool_labels).cpu().numpy()
     return _score_table(pool, dataset.labels, feldman_estimate(correct, included))

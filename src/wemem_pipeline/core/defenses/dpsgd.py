@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from opacus.accountants import RDPAccountant
-from opacus.validators import ModuleValidator
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
@@ -168,12 +166,18 @@ class DPSGD(Baseline):
     search_space = {"noise_multiplier": {"low": 0.2, "high": 4.0, "log": True}}
 
     def __init__(self, context: DefenseContext, config: DPSGDConfig):
+        # Imported here: Opacus brings torch.distributed and sympy, seconds of start-up that
+        # every run paid when the pipelines were imported, DP-SGD or not.
+        from opacus.accountants import RDPAccountant
+
         super().__init__(context, config)
         self.accountant = RDPAccountant()
         self.delta = 1.0 / len(self.members)
         self.generator = torch.Generator().manual_seed(context.seed)
 
     def prepare(self, model: nn.Module) -> nn.Module:
+        from opacus.validators import ModuleValidator
+
         return model if ModuleValidator.is_valid(model) else ModuleValidator.fix(model)
 
     def train_step(

@@ -11,27 +11,34 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
-from kedro_project import latest, project_copy, run_kedro, run_kedro_each
+from kedro_project import latest, made_once, project_copy, run_kedro, run_kedro_each
 
 
 @pytest.fixture(scope="module")
 def tuned_project(finished_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The finished default run's data, then an autotune study of SWMR and one of PPB."""
-    project = project_copy(tmp_path_factory.mktemp("autotune"))
-    shutil.copytree(finished_run / "data", project / "data", dirs_exist_ok=True)
-    for defense in ("swmr", "ppb"):
-        result = run_kedro(
-            project, "--pipeline=autotune", "--params", f"autotune.defense={defense}"
-        )
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return project
+
+    def make(folder: Path) -> Path:
+        project = project_copy(folder)
+        shutil.copytree(finished_run / "data", project / "data", dirs_exist_ok=True)
+        for defense in ("swmr", "ppb"):
+            result = run_kedro(
+                project, "--pipeline=autotune", "--params", f"autotune.defense={defense}"
+            )
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return project
+
+    return made_once(tmp_path_factory, "autotune", make)
 
 
 @pytest.fixture(scope="module")
 def refused(tuned_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The runs the refusal tests below look at, by name: ``(project, result)``. They stop
     at the checks before the first node, so they share one start-up (``run_kedro_each``)."""
-    folder = tmp_path_factory.mktemp("refused")
+    return made_once(tmp_path_factory, "autotune_refused", lambda f: refused_runs(tuned_project, f))
+
+
+def refused_runs(tuned_project: Path, folder: Path) -> dict:
     fresh = {}
     for name in ("no_study", "corrupt", "foreign"):
         (folder / name).mkdir()
@@ -122,12 +129,14 @@ def test_scenario_with_auto_settings_uses_the_tuned_ones(tuned_project: Path, tm
     assert record["settings"]["scenario3"]["settings"] == tuned
 
 
-def test_compare_takes_tuned_settings_where_asked(tuned_project: Path) -> None:
+def test_compare_takes_tuned_settings_where_asked(tuned_project: Path, tmp_path: Path) -> None:
     # compare.tuned=true asks it of every defense; this asks it of two.
+    project = project_copy(tmp_path)
+    shutil.copytree(tuned_project / "data", project / "data", dirs_exist_ok=True)
     auto = "compare.defenses.swmr=auto,compare.defenses.ppb=auto"
-    result = run_kedro(tuned_project, "--pipeline=compare", "--params", auto)
+    result = run_kedro(project, "--pipeline=compare", "--params", auto)
     assert result.returncode == 0, result.stdout[-3000:]
-    comparison = pd.read_csv(latest(tuned_project, "08_reporting/compare/compare.csv"))
+    comparison = pd.read_csv(latest(project, "08_reporting/compare/compare.csv"))
     settings = comparison.set_index("defense")["settings"]
     assert json.loads(settings["ppb"]) == newest_tuned(tuned_project, "ppb")["settings"]
     assert json.loads(settings["swmr"]) == newest_tuned(tuned_project, "swmr")["settings"]

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import torch
 from kedro.io import Version
-from kedro_project import latest, project_copy, run_kedro, run_kedro_each
+from kedro_project import latest, made_once, project_copy, run_kedro, run_kedro_each
 
 from wemem_pipeline.catalog_datasets.model_outputs import ModelOutputsDataset
 from wemem_pipeline.core.attacks import ATTACKS
@@ -160,9 +160,16 @@ def bad_parameter_runs(
             if getattr(item, "originalname", None) == "test_bad_parameters_stop_before_training"
         }
     )
-    projects = {override: project_copy(tmp_path_factory.mktemp("bad")) for override in selected}
-    results = run_kedro_each([(projects[o], ("--params", o)) for o in selected])
-    return {o: (projects[o], result) for o, result in zip(selected, results, strict=True)}
+
+    def make(folder: Path) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
+        projects = {}
+        for i, override in enumerate(selected):
+            (folder / str(i)).mkdir()
+            projects[override] = project_copy(folder / str(i))
+        results = run_kedro_each([(projects[o], ("--params", o)) for o in selected])
+        return {o: (projects[o], result) for o, result in zip(selected, results, strict=True)}
+
+    return made_once(tmp_path_factory, "bad_parameters", make)
 
 
 @pytest.mark.parametrize(("override", "parameter"), BAD_PARAMETERS)

@@ -98,6 +98,9 @@ def test_splits_and_histories_are_persisted(finished_run: Path) -> None:
         assert set(uses["model"]) == models and sorted(set(uses["round"])) == rounds, stage
 
 
+# Trains everything again; the fast set checks reruns with test_golden.py (the default run
+# repeats the recorded numbers) and the seed-0 branch of seed_run (test_seeds_pipeline.py).
+@pytest.mark.slow
 def test_same_seed_gives_same_metrics(finished_run: Path, tmp_path: Path) -> None:
     """The pipelines that make ``attack_metrics.csv`` again, in a new project: the default
     run's metrics, whatever else that run also did."""
@@ -253,6 +256,8 @@ def test_attack_stored_model_from_a_state_dict_file(finished_run: Path, tmp_path
     assert latest(project, "08_reporting/stored/roc_curves.png").stat().st_size > 0
 
 
+# Another way to name the stored model; attack_stored itself stays in the fast set (above).
+@pytest.mark.slow
 def test_attack_stored_model_picks_a_catalog_version(finished_run: Path, tmp_path: Path) -> None:
     project = project_copy(tmp_path)
     shutil.copytree(finished_run / "data", project / "data", dirs_exist_ok=True)

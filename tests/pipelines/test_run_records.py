@@ -85,6 +85,9 @@ def test_a_failed_run_on_other_data_is_never_loaded(
     pd.testing.assert_frame_equal(attack_metrics(project), attack_metrics(finished_run))
 
 
+# Four runs; the fast set refuses a mix by seed (below) and skips a failed run's other data
+# (above), through the same check of what the inputs were made from.
+@pytest.mark.slow
 def test_attacks_refuse_artifacts_of_other_data(project: Path, other_data: Path) -> None:
     other = f"dataset.name=file,dataset.path={other_data},dataset.label_column=label"
     assert run_kedro(project, "--pipeline=data_split", "--params", other).returncode == 0

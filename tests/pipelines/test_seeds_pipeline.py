@@ -57,6 +57,9 @@ def test_the_aggregate_is_mean_and_sd_of_the_seeds(seed_run: Path) -> None:
     assert latest(seed_run, "08_reporting/scenario3/seeds/privacy_utility.png").stat().st_size
 
 
+# compare trains every defense per seed; the fast set runs compare in finished_run and the
+# seed branches in seed_run.
+@pytest.mark.slow
 def test_compare_over_seeds_reuses_the_branches_of_an_earlier_run(
     seed_run: Path, tmp_path: Path
 ) -> None:

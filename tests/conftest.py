@@ -3,6 +3,13 @@
 
 Test files import the helpers of ``kedro_project.py`` directly: pytest's default "prepend"
 import mode puts this folder (the rootdir conftest's) on ``sys.path``.
+
+An end-to-end test should not pay for a ``kedro run`` another test already made: read the
+artifacts of ``finished_run`` (the default pipeline) or ``seed_run`` (scenario3 over two
+seeds), and copy one into a project of your own (``project_copy`` and ``shutil.copytree`` of
+its ``data/``) before running ``kedro`` on it. A fixture that makes runs several tests read
+goes through ``made_once``, so that the test session makes it once, whichever worker
+process (pytest-xdist) asks first (tests/README.md).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from kedro_project import CONF, RUN_OUTPUT, project_copy, run_kedro, with_seeds
+from kedro_project import CONF, finished_kedro_run, made_once, project_copy, with_seeds
 
 from wemem_pipeline.core.datasets import Dataset, load_dataset
 from wemem_pipeline.core.splits import SplitConfig, split_samples
@@ -107,20 +114,19 @@ os.environ["WEMEM_TRACKING"] = "off"
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project copy after ``kedro run --env=test``: the default pipeline, every scenario
-    and the comparison included. One run for the whole session; tests that run more copy its
-    ``data/`` into a project of their own rather than write here."""
-    project = project_copy(tmp_path_factory.mktemp("default"))
-    result = run_kedro(project)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    (project / RUN_OUTPUT).write_text(result.stdout + result.stderr)
-    return project
+    and the comparison included. One run for the whole session (``made_once``); tests that
+    run more copy its ``data/`` into a project of their own rather than write here."""
+    return made_once(
+        tmp_path_factory, "default", lambda folder: finished_kedro_run(project_copy(folder))
+    )
 
 
 @pytest.fixture(scope="session")
 def seed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``kedro run --pipeline=scenario3`` with ``evaluation.seeds: [0, 2]``."""
-    project = with_seeds(project_copy(tmp_path_factory.mktemp("seeds")))
-    result = run_kedro(project, "--pipeline=scenario3")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    (project / RUN_OUTPUT).write_text(result.stdout + result.stderr)
-    return project
+    """``kedro run --pipeline=scenario3`` with ``evaluation.seeds: [0, 2]``, once per session;
+    tests read it and copy it to run more."""
+
+    def make(folder: Path) -> Path:
+        return finished_kedro_run(with_seeds(project_copy(folder)), "--pipeline=scenario3")
+
+    return made_once(tmp_path_factory, "seeds", make)

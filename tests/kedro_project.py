@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+import pickle
 import shutil
 import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:  # not imported by the kedro runs this file drives as a script
+    import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -69,6 +75,50 @@ def with_seeds(project: Path) -> Path:
     (project / "conf" / "test" / "parameters_seeds.yml").write_text(
         f"evaluation:\n  seeds: {SEEDS}\n"
     )
+    return project
+
+
+T = TypeVar("T")
+
+
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], T]) -> T:
+    """``make(folder)``'s value, made once per test session in an empty ``folder`` of its own.
+
+    With pytest-xdist every worker process has its own session-scoped and module-scoped
+    fixtures, and work stealing spreads one module's tests over workers, so an end-to-end
+    fixture would run once per worker that needs it. Here the first process to ask makes the
+    value; the others wait on a lock file and read what it left (its value, or its failure).
+    The value must pickle (paths, ``subprocess.CompletedProcess``, dicts of them); tests only
+    read ``folder``: one that runs ``kedro`` again works in a copy.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    # A worker's base folder is <session>/<worker id>: the session's is shared by its workers.
+    shared = tmp_path_factory.getbasetemp()
+    if worker is not None:
+        shared = shared.parent
+    folder, value, failure = shared / name, shared / f"{name}.pickle", shared / f"{name}.failed"
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if failure.exists():
+            raise RuntimeError(f"{name}, made in another worker, failed:\n{failure.read_text()}")
+        if not value.exists():
+            folder.mkdir()
+            try:
+                made = make(folder)
+            except BaseException:
+                failure.write_text(traceback.format_exc()[-5000:])
+                raise
+            # Written by this session for this session: the pickle never leaves the temp folder.
+            value.write_bytes(pickle.dumps(made))
+        return pickle.loads(value.read_bytes())
+
+
+def finished_kedro_run(project: Path, *args: str) -> Path:
+    """``project`` after ``kedro run --env=test *args``, which must succeed; what the run
+    printed is kept in ``project/RUN_OUTPUT``."""
+    result = run_kedro(project, *args)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (project / RUN_OUTPUT).write_text(result.stdout + result.stderr)
     return project
 
 

@@ -11,27 +11,29 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
-from kedro_project import latest, project_copy, run_kedro, run_kedro_each
+from kedro_project import latest, made_once, project_copy, run_kedro, run_kedro_each
 
 
 @pytest.fixture(scope="module")
 def tuned_project(finished_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The finished default run's data, then an autotune study of SWMR and one of PPB."""
-    project = project_copy(tmp_path_factory.mktemp("autotune"))
-    shutil.copytree(finished_run / "data", project / "data", dirs_exist_ok=True)
-    for defense in ("swmr", "ppb"):
-        result = run_kedro(
-            project, "--pipeline=autotune", "--params", f"autotune.defense={defense}"
-        )
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return project
+    """The finished default run's data, then an autotune study of SWMR."""
+
+    def make(folder: Path) -> Path:
+        project = project_copy(folder)
+        shutil.copytree(finished_run / "data", project / "data", dirs_exist_ok=True)
+        return tune(project, "swmr")
+
+    return made_once(tmp_path_factory, "autotune", make)
 
 
 @pytest.fixture(scope="module")
 def refused(tuned_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The runs the refusal tests below look at, by name: ``(project, result)``. They stop
     at the checks before the first node, so they share one start-up (``run_kedro_each``)."""
-    folder = tmp_path_factory.mktemp("refused")
+    return made_once(tmp_path_factory, "autotune_refused", lambda f: refused_runs(tuned_project, f))
+
+
+def refused_runs(tuned_project: Path, folder: Path) -> dict:
     fresh = {}
     for name in ("no_study", "corrupt", "foreign"):
         (folder / name).mkdir()
@@ -66,6 +68,13 @@ def refused(tuned_project: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     }
 
 
+def tune(project: Path, defense: str) -> Path:
+    """``project`` after ``kedro run --pipeline=autotune`` of ``defense``."""
+    result = run_kedro(project, "--pipeline=autotune", "--params", f"autotune.defense={defense}")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return project
+
+
 def newest_tuned(project: Path, defense: str) -> dict:
     folder = project / "data/08_reporting/autotune/tuned_settings.json"
     for version in sorted(folder.iterdir(), reverse=True):
@@ -80,7 +89,7 @@ def test_autotune_writes_its_report_and_study(tuned_project: Path) -> None:
     assert len(trials) == 2 and trials["chosen"].sum() == 1
     assert {"accuracy", "leakage", "attack", "state", "feasible", "on_front"} <= set(trials)
     summary = latest(tuned_project, "08_reporting/autotune/autotune.md").read_text()
-    assert "# Autotune: PPB on `digits`" in summary and "## Chosen setting" in summary
+    assert "# Autotune: SWMR on `digits`" in summary and "## Chosen setting" in summary
     assert latest(tuned_project, "08_reporting/autotune/autotune.png").stat().st_size > 10_000
     tuned = newest_tuned(tuned_project, "swmr")
     assert set(tuned["settings"]) == {"window", "risky"}
@@ -91,10 +100,12 @@ def test_autotune_writes_its_report_and_study(tuned_project: Path) -> None:
         optuna.storages.journal.JournalFileBackend(str(snapshot))
     )
     (study,) = storage.get_all_studies()
-    assert study.study_name.startswith("ppb-digits")
+    assert study.study_name.startswith("swmr-digits")
     assert len(optuna.load_study(study_name=study.study_name, storage=storage).trials) == 2
 
 
+# The library's resuming is checked by tests/core/test_autotune.py (a killed study resumes).
+@pytest.mark.slow
 def test_a_second_run_resumes_the_study(tuned_project: Path, tmp_path: Path) -> None:
     project = project_copy(tmp_path)
     shutil.copytree(tuned_project / "data", project / "data", dirs_exist_ok=True)
@@ -132,15 +143,20 @@ def test_scenario_with_auto_settings_uses_the_tuned_ones(tuned_project: Path, tm
     assert record["settings"]["scenario3"]["settings"] == tuned
 
 
-def test_compare_takes_tuned_settings_where_asked(tuned_project: Path) -> None:
+# A second study and the whole comparison; the fast set takes tuned settings in scenario3.
+@pytest.mark.slow
+def test_compare_takes_tuned_settings_where_asked(tuned_project: Path, tmp_path: Path) -> None:
     # compare.tuned=true asks it of every defense; this asks it of two.
+    project = project_copy(tmp_path)
+    shutil.copytree(tuned_project / "data", project / "data", dirs_exist_ok=True)
+    tune(project, "ppb")
     auto = "compare.defenses.swmr=auto,compare.defenses.ppb=auto"
-    result = run_kedro(tuned_project, "--pipeline=compare", "--params", auto)
+    result = run_kedro(project, "--pipeline=compare", "--params", auto)
     assert result.returncode == 0, result.stdout[-3000:]
-    comparison = pd.read_csv(latest(tuned_project, "08_reporting/compare/compare.csv"))
+    comparison = pd.read_csv(latest(project, "08_reporting/compare/compare.csv"))
     settings = comparison.set_index("defense")["settings"]
-    assert json.loads(settings["ppb"]) == newest_tuned(tuned_project, "ppb")["settings"]
-    assert json.loads(settings["swmr"]) == newest_tuned(tuned_project, "swmr")["settings"]
+    assert json.loads(settings["ppb"]) == newest_tuned(project, "ppb")["settings"]
+    assert json.loads(settings["swmr"]) == newest_tuned(project, "swmr")["settings"]
     assert json.loads(settings["hamp"]) == {"alpha": 0.001, "gamma": 0.5}  # conf/test's grid
     markdown = latest(tuned_project, "08_reporting/compare/compare.md").read_text()
     settings_used = markdown.split("## Settings used")[1].splitlines()

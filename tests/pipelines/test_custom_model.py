@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from kedro_project import ROOT, latest, project_copy, run_kedro, run_kedro_each
+from kedro_project import ROOT, latest, made_once, project_copy, run_kedro, run_kedro_each
 
 Runs = dict[str, tuple[Path, subprocess.CompletedProcess]]
 
@@ -54,10 +54,14 @@ def with_custom_models(project: Path) -> Path:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     """The run of the custom model (``GOOD_RUN``) and one per bad setting, each in a project
     copy of its own; they share one start-up (``run_kedro_each``)."""
-    projects = {
-        key: with_custom_models(project_copy(tmp_path_factory.mktemp("custom")))
-        for key in (GOOD_RUN, *BAD_MODELS)
-    }
+    return made_once(tmp_path_factory, "custom_model", custom_model_runs)
+
+
+def custom_model_runs(folder: Path) -> Runs:
+    projects = {}
+    for i, key in enumerate((GOOD_RUN, *BAD_MODELS)):
+        (folder / str(i)).mkdir()
+        projects[key] = with_custom_models(project_copy(folder / str(i)))
     (projects[GOOD_RUN] / "conf" / "test" / "parameters_custom.yml").write_text(GOOD_PARAMETERS)
     arguments = {GOOD_RUN: (GOOD_RUN,)} | {params: ("--params", params) for params in BAD_MODELS}
     results = run_kedro_each([(projects[key], arguments[key]) for key in projects])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from kedro_project import project_copy, run_kedro_each
+from kedro_project import made_once, project_copy, run_kedro_each
 
 from wemem_pipeline.core.autotune import MADE_BY
 from wemem_pipeline.runs.run_options import CommandLineError, check_load_versions, check_runner
@@ -80,8 +80,16 @@ CASES = {
 @pytest.fixture(scope="module")
 def refused(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Each case of :data:`CASES` run in a project of its own: ``(project, result)``."""
-    files = write_inputs(tmp_path_factory.mktemp("inputs"))
-    projects = {name: project_copy(tmp_path_factory.mktemp(name)) for name in CASES}
+    return made_once(tmp_path_factory, "kedro_mistakes", refused_runs)
+
+
+def refused_runs(folder: Path) -> dict:
+    (folder / "inputs").mkdir()
+    files = write_inputs(folder / "inputs")
+    projects = {}
+    for name in CASES:
+        (folder / name).mkdir()
+        projects[name] = project_copy(folder / name)
     (projects["yaml"] / "conf/local/parameters.yml").write_text(INVALID_YAML)
     runs = [(projects[name], [arg.format(**files) for arg in args]) for name, args in CASES.items()]
     results = run_kedro_each(runs)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import torch
 from kedro.io import Version
-from kedro_project import latest, project_copy, run_kedro, run_kedro_each
+from kedro_project import latest, made_once, project_copy, run_kedro, run_kedro_each
 
 from wemem_pipeline.catalog_datasets.model_outputs import ModelOutputsDataset
 from wemem_pipeline.core.attacks import ATTACKS
@@ -100,6 +100,9 @@ def test_splits_and_histories_are_persisted(finished_run: Path) -> None:
         assert set(uses["model"]) == models and sorted(set(uses["round"])) == rounds, stage
 
 
+# Trains everything again; the fast set checks reruns with test_golden.py (the default run
+# repeats the recorded numbers) and the seed-0 branch of seed_run (test_seeds_pipeline.py).
+@pytest.mark.slow
 def test_same_seed_gives_same_metrics(finished_run: Path, tmp_path: Path) -> None:
     """The pipelines that make ``attack_metrics.csv`` again, in a new project: the default
     run's metrics, whatever else that run also did."""
@@ -162,9 +165,16 @@ def bad_parameter_runs(
             if getattr(item, "originalname", None) == "test_bad_parameters_stop_before_training"
         }
     )
-    projects = {override: project_copy(tmp_path_factory.mktemp("bad")) for override in selected}
-    results = run_kedro_each([(projects[o], ("--params", o)) for o in selected])
-    return {o: (projects[o], result) for o, result in zip(selected, results, strict=True)}
+
+    def make(folder: Path) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
+        projects = {}
+        for i, override in enumerate(selected):
+            (folder / str(i)).mkdir()
+            projects[override] = project_copy(folder / str(i))
+        results = run_kedro_each([(projects[o], ("--params", o)) for o in selected])
+        return {o: (projects[o], result) for o, result in zip(selected, results, strict=True)}
+
+    return made_once(tmp_path_factory, "bad_parameters", make)
 
 
 @pytest.mark.parametrize(("override", "parameter"), BAD_PARAMETERS)
@@ -252,6 +262,8 @@ def test_attack_stored_model_from_a_state_dict_file(finished_run: Path, tmp_path
     assert str(victim_file) in page and page.count('src="data:image/png;base64,') == 1
 
 
+# Another way to name the stored model; attack_stored itself stays in the fast set (above).
+@pytest.mark.slow
 def test_attack_stored_model_picks_a_catalog_version(finished_run: Path, tmp_path: Path) -> None:
     project = project_copy(tmp_path)
     shutil.copytree(finished_run / "data", project / "data", dirs_exist_ok=True)

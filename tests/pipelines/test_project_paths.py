@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from kedro.io import DataCatalog
-from kedro_project import project_copy, run_kedro_each
+from kedro_project import made_once, project_copy, run_kedro_each
 
 from wemem_pipeline.core.errors import ParameterError
 from wemem_pipeline.runs.project_paths import (
@@ -120,11 +120,17 @@ def test_the_stored_model_file_is_opened_from_the_project_root(tmp_path, monkeyp
 def data_split_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """``--pipeline=data_split`` on a CSV: named relative to the project root and started in
     a subfolder (conf/), and named by an absolute path outside the project."""
+    return made_once(tmp_path_factory, "project_paths", data_split_in_and_out)
+
+
+def data_split_in_and_out(folder: Path) -> dict:
     rows = "a,b,label\n" + "\n".join(f"{i % 7},{(3 * i) % 11},{i % 2}" for i in range(120))
-    inside = project_copy(tmp_path_factory.mktemp("inside"))
+    for name in ("inside", "outside"):
+        (folder / name).mkdir()
+    inside = project_copy(folder / "inside")
     (inside / "inputs").mkdir()
     (inside / "inputs/mine.csv").write_text(rows)
-    outside = project_copy(tmp_path_factory.mktemp("outside"))
+    outside = project_copy(folder / "outside")
     csv = outside.parent / "mine.csv"
     csv.write_text(rows)
     file = "dataset.name=file,dataset.label_column=label,dataset.path={}"

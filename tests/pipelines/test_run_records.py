@@ -85,6 +85,9 @@ def test_a_failed_run_on_other_data_is_never_loaded(
     pd.testing.assert_frame_equal(attack_metrics(project), attack_metrics(finished_run))
 
 
+# Four runs; the fast set refuses a mix by seed (below) and skips a failed run's other data
+# (above), through the same check of what the inputs were made from.
+@pytest.mark.slow
 def test_attacks_take_their_own_data_s_versions_and_refuse_a_mix(
     project: Path, other_data: Path, finished_run: Path
 ) -> None:

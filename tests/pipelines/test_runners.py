@@ -24,6 +24,7 @@ from kedro_project import (
     ROOT,
     SEEDS,
     latest,
+    made_once,
     project_copy,
     run_kedro,
     run_kedro_each,
@@ -62,10 +63,14 @@ ARTIFACTS = [
 @pytest.fixture(scope="module", params=list(RUNNERS))
 def runner_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """The ``seed_run`` (2-seed scenario3) again with a parallel runner, in its own project."""
-    project = with_seeds(project_copy(tmp_path_factory.mktemp(request.param)))
-    result = run_kedro(project, "--pipeline=scenario3", *RUNNERS[request.param])
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return project, result
+
+    def make(folder: Path) -> tuple[Path, subprocess.CompletedProcess]:
+        project = with_seeds(project_copy(folder))
+        result = run_kedro(project, "--pipeline=scenario3", *RUNNERS[request.param])
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return project, result
+
+    return made_once(tmp_path_factory, f"runner_{request.param}", make)
 
 
 def load(project: Path, relative: str):

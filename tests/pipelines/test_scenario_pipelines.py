@@ -127,6 +127,8 @@ def test_bad_scenario_setting_stops_before_training(tmp_path: Path) -> None:
     assert not list((project / "data").rglob("*.parquet")), "nothing may run at all"
 
 
+# The fast set reruns scenario3 from a stored stage with test_integrity.py's planted version.
+@pytest.mark.slow
 def test_a_scenario_runs_by_name_and_repeats_the_default_runs_numbers(
     finished_run: Path, tmp_path: Path
 ) -> None:

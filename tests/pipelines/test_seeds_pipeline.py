@@ -4,12 +4,13 @@ per seed, each identical to a single-seed run of its seed, and the aggregate ove
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from kedro_project import SEEDS, latest, project_copy, run_kedro
+from kedro_project import SEEDS, latest, project_copy, run_kedro, with_seeds
 
 from wemem_pipeline.pipeline_registry import register_pipelines
 from wemem_pipeline.runs import seed_branches
@@ -59,16 +60,22 @@ def test_the_aggregate_is_mean_and_sd_of_the_seeds(seed_run: Path) -> None:
     assert "one seed at a time" in page and 'src="data:image/png;base64,' in page
 
 
-def test_compare_over_seeds_reuses_the_branches_of_an_earlier_run(seed_run: Path) -> None:
+# compare trains every defense per seed; the fast set runs compare in finished_run and the
+# seed branches in seed_run.
+@pytest.mark.slow
+def test_compare_over_seeds_reuses_the_branches_of_an_earlier_run(
+    seed_run: Path, tmp_path: Path
+) -> None:
     """``compare`` alone loads each branch's dense models from the scenario3 run: a branch
     artifact was made with its branch's seed, whatever that run's ``seed`` parameter. Its
     Base is pruned again from them, so it is each branch's Base to the bit."""
-    result = run_kedro(seed_run, "--pipeline=compare")
+    project = with_seeds(project_copy(tmp_path))
+    shutil.copytree(seed_run / "data", project / "data", dirs_exist_ok=True)
+    result = run_kedro(project, "--pipeline=compare")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    summary = pd.read_csv(latest(seed_run, "08_reporting/compare/seeds/compare.csv"))
+    summary = pd.read_csv(latest(project, "08_reporting/compare/seeds/compare.csv"))
     per_seed = {
-        s: pd.read_csv(latest(seed_run, f"08_reporting/compare/seed_{s}/compare.csv"))
-        for s in SEEDS
+        s: pd.read_csv(latest(project, f"08_reporting/compare/seed_{s}/compare.csv")) for s in SEEDS
     }
     assert summary["run"].tolist() == per_seed[SEEDS[0]]["run"].tolist()
     assert summary["seeds"].eq(2).all()

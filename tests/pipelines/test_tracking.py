@@ -14,6 +14,8 @@ from kedro_project import project_copy, run_kedro
 from wemem_pipeline.core.reports.tables import strongest
 from wemem_pipeline.runs.tracking import REPORTING_DIR, flatten
 
+# A minute or more, and only with the mlflow extra, which the README's test install leaves out.
+pytestmark = pytest.mark.slow
 pytest.importorskip("kedro_mlflow")
 from mlflow import MlflowClient  # noqa: E402
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from kedro_project import latest, project_copy
+from kedro_project import latest, made_once, project_copy
 
 from wemem_pipeline.runs.seed_branches import seed_catalog
 
@@ -46,7 +46,10 @@ socket.socket.connect = _refuse
 def site(finished_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``kedro viz build --include-previews`` in a copy of the finished run: its project,
     the built ``api/`` folder, the nodes of ``api/main`` by name and the connections tried."""
-    scratch = tmp_path_factory.mktemp("viz")
+    return made_once(tmp_path_factory, "viz", lambda scratch: build_site(finished_run, scratch))
+
+
+def build_site(finished_run: Path, scratch: Path) -> dict[str, Any]:
     project = project_copy(scratch)
     shutil.copytree(finished_run / "data", project / "data", dirs_exist_ok=True)
     (scratch / "offline").mkdir()

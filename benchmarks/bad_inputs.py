@@ -118,7 +118,7 @@ PARAMETERS = [
     # Valid settings whose result cannot mean anything on the run's data and model.
     "pruning.sparsity=0.999999",
     "pruning.sparsity=0.999999,pruning.scope=layer",
-    "scenario1.settings.width=1.0",
+    "scenario1.settings.width=1.0,scenario1.settings.stride=0.01",
     "model.name=custom,model.class_path=custom_models:NonFiniteLogits",
 ]
 # Mistakes in Kedro's own options (what was tried, kedro run arguments).
@@ -483,16 +483,25 @@ ARTIFACT_CASES = [
 # Runs that are warned and go on: (what, kind, arguments, the warning that stops them).
 WARNED = [
     (
-        "`--pipeline=scenario3` with the shipped settings (SWMR's risky members never enter a "
-        "window on digits)",
+        "`--pipeline=scenario3` with the window shipped before issue 25 (width 0.25, stride "
+        "0.025: SWMR's risky members never enter a window on digits)",
         "defense",
-        ["--pipeline=scenario3"],
+        [
+            "--pipeline=scenario3",
+            "--params",
+            "scenario3.settings.window.width=0.25,scenario3.settings.window.stride=0.025",
+        ],
         "SWMR on the victim:",
     ),
     (
-        "`--params scenario3.settings.window.width=1.0` (SWMR's window holds every member)",
+        "`--params scenario3.settings.window.width=1.0,...stride=0.01` (SWMR's window holds "
+        "every member)",
         "defense",
-        ["--pipeline=scenario3", "--params", "scenario3.settings.window.width=1.0"],
+        [
+            "--pipeline=scenario3",
+            "--params",
+            "scenario3.settings.window.width=1.0,scenario3.settings.window.stride=0.01",
+        ],
         "SWMR trains as RMR",
     ),
     (

@@ -34,7 +34,7 @@ def _attack_after_a_scenario(project: Path) -> None:
     output = _succeeded(run_kedro(project, "--pipeline=attack_stored"))
     assert "== A stored model against the project's victim ==" in output
     assert "The stored model against the project's iteratively pruned victim" in output
-    assert "Report: data/08_reporting/stored/report.md/" in output
+    assert "Report: data/08_reporting/latest/stored/report.html" in output
 
 
 @pytest.fixture

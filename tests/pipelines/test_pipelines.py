@@ -147,7 +147,7 @@ BAD_PARAMETERS = [
     ("split.nonmember_source=test_file", "split.nonmember_source"),
     # Valid settings whose result cannot mean anything on the run's data and model.
     ("pruning.sparsity=0.999999", "pruning.sparsity=0.999999 (pruning.scope=global) leaves 0"),
-    ("scenario1.settings.width=1.0", "RSW would train as Base"),
+    ("scenario1.settings.width=1.0,scenario1.settings.stride=0.01", "RSW would train as Base"),
 ]
 
 

@@ -21,7 +21,7 @@ from .. import hide_library_warnings
 from ..core.errors import UserError, causes
 from .faults import storage_fault
 from .housekeeping import apply_cleanup, describe, plan_cleanup
-from .run_options import check_options, check_runner, deferring_refusals, explain
+from .run_options import check_env, check_options, check_runner, deferring_refusals, explain
 from .runners import check_worker_counts
 
 
@@ -35,6 +35,7 @@ def _run(verbose: bool, **options: Any) -> Any:
         log_catalog_loads_and_saves()
     try:
         check_options(options)
+        check_env(options)
         _check_pipeline_names(options["pipeline"], options["pipelines"])
         check_runner(options["runner"], options["runner_params"])
         check_worker_counts(options["runner_params"])  # Kedro's own runners' too

@@ -197,12 +197,24 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def check_env(options: Mapping[str, Any]) -> None:
+    """The configuration environment ``--env`` (or ``KEDRO_ENV``) names exists, checked
+    before Kedro starts its plugins (MLflow's would fail first, on an error of its own)."""
+    env = options.get("env") or os.environ.get("KEDRO_ENV")
+    conf = Path(options.get("conf_source") or "conf")
+    if env and conf.is_dir() and not (conf / env).is_dir():
+        raise _no_such_env(conf, env, options)
+
+
 def _env_mistake(error: MissingConfigException, options: Mapping[str, Any]) -> UserError | None:
     missing = re.search(r"not a valid directory: (.+)$", str(error))
     env = options.get("env") or os.environ.get("KEDRO_ENV")
     if not (missing and env and Path(missing.group(1)).name == env):
         return None
-    conf = Path(missing.group(1)).parent
+    return _no_such_env(Path(missing.group(1)).parent, env, options)
+
+
+def _no_such_env(conf: Path, env: str, options: Mapping[str, Any]) -> UserError:
     envs = sorted(p.name for p in conf.iterdir() if p.is_dir() and p.name != "base")
     given = f"--env={env}" if options.get("env") else f"KEDRO_ENV={env}"
     return CommandLineError(

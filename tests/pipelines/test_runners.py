@@ -99,7 +99,9 @@ def test_a_parallel_run_makes_the_sequential_runs_artifacts(runner_run, seed_run
     project, result = runner_run
     assert_same_artifacts(project, seed_run)
     log = result.stdout + result.stderr
-    assert "nodes done per branch: run 1/1, seed_0 14/14, seed_2 14/14" in " ".join(log.split())
+    # Every node of each seed's branch done, as many in each (the count moves with the pipeline).
+    done = r"nodes done per branch: run 1/1, seed_0 (\d+)/\1, seed_2 \1/\1\b"
+    assert re.search(done, " ".join(log.split()))
     record = json.loads(next((project / "data" / "09_runs").glob("*.json")).read_text())
     assert record["status"] == "completed"
     assert "seed_2.scenario3.attack_metrics" in record["saved"]  # saved by a worker process

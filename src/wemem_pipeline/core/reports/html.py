@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -41,8 +43,16 @@ def inline(text: str) -> str:
     return _CODE.sub(r"<code>\1</code>", _BOLD.sub(r"<strong>\1</strong>", escaped))
 
 
-def png_data_uri(png: bytes) -> str:
-    """``png`` as a ``data:image/png;base64,...`` URI; refuses bytes that are not a PNG."""
+def png_data_uri(png: bytes | Any) -> str:
+    """``png`` as a ``data:image/png;base64,...`` URI; refuses bytes that are not a PNG.
+
+    ``png`` may also be the matplotlib figure itself (a run held in memory, as
+    ``benchmarks/stage_times.py`` runs one, hands the page node the figure, not its file).
+    """
+    if hasattr(png, "savefig"):
+        buffer = io.BytesIO()
+        png.savefig(buffer, format="png")
+        png = buffer.getvalue()
     if not png.startswith(PNG_SIGNATURE):
         raise ValueError("a report figure must be a PNG file (it does not start like one)")
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

@@ -176,7 +176,8 @@ def test_the_stored_headline_puts_the_stored_model_against_the_project_victim():
 def test_stored_markdown_lists_every_panel():
     metrics = _metrics(["stored", "project_iterative"])
     panels = {"Stored": "stored", "Project": "project_iterative"}
-    markdown = stored.stored_markdown(metrics, panels, {}, title="Stored model", note="A note.")
+    document = stored.stored_document(metrics, panels, {}, title="Stored model", note="A note.")
+    markdown = document.markdown()
     assert markdown.startswith("# Stored model")
     assert "A note. 50 members against 50 non-members" in markdown
     assert "| Stored" in markdown and "| Project" in markdown

@@ -76,17 +76,6 @@ def comparison_document(
     return document
 
 
-def comparison_markdown(
-    comparison: pd.DataFrame,
-    dataset: str,
-    non_members: int,
-    runs: Sequence[Run] = (),
-    sources: Mapping[str, Mapping[str, Any]] | None = None,
-) -> str:
-    """The comparison as markdown (:func:`comparison_document`)."""
-    return comparison_document(comparison, dataset, non_members, runs, sources).markdown()
-
-
 def _settings_table(runs: Sequence[Run], sources: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(
         [

@@ -59,15 +59,3 @@ def stored_document(
     document.paragraph(unresolvable_note(sizes["non_members"]))
     document.paragraph("Plot: `roc_curves.png` (log-log ROC of every attack per model).")
     return document
-
-
-def stored_markdown(
-    metrics: pd.DataFrame,
-    panels: dict[str, str],
-    parameters: dict[str, Any],
-    *,
-    title: str,
-    note: str,
-) -> str:
-    """The report as markdown (:func:`stored_document`)."""
-    return stored_document(metrics, panels, parameters, title=title, note=note).markdown()

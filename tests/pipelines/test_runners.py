@@ -60,7 +60,9 @@ ARTIFACTS = [
 ]
 
 
-@pytest.fixture(scope="module", params=list(RUNNERS))
+# The fast set keeps the Dask run (worker processes, the project's own runner code); Kedro's
+# ParallelRunner, which the project only subclasses, runs with the slow tests.
+@pytest.fixture(scope="module", params=[pytest.param("parallel", marks=pytest.mark.slow), "dask"])
 def runner_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """The ``seed_run`` (2-seed scenario3) again with a parallel runner, in its own project."""
 

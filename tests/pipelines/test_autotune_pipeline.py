@@ -158,10 +158,10 @@ def test_compare_takes_tuned_settings_where_asked(tuned_project: Path, tmp_path:
     assert json.loads(settings["ppb"]) == newest_tuned(project, "ppb")["settings"]
     assert json.loads(settings["swmr"]) == newest_tuned(project, "swmr")["settings"]
     assert json.loads(settings["hamp"]) == {"alpha": 0.001, "gamma": 0.5}  # conf/test's grid
-    markdown = latest(tuned_project, "08_reporting/compare/compare.md").read_text()
+    markdown = latest(project, "08_reporting/compare/compare.md").read_text()
     settings_used = markdown.split("## Settings used")[1].splitlines()
     ppb = next(line for line in settings_used if line.startswith("| PPB"))
-    assert f"autotune study `{newest_tuned(tuned_project, 'ppb')['study']}`" in ppb
+    assert f"autotune study `{newest_tuned(project, 'ppb')['study']}`" in ppb
     hamp = next(line for line in settings_used if line.startswith("| HAMP"))
     assert hamp.rstrip(" |").endswith("parameters")
 

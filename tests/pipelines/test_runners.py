@@ -102,7 +102,7 @@ def test_a_parallel_run_makes_the_sequential_runs_artifacts(runner_run, seed_run
     assert_same_artifacts(project, seed_run)
     log = result.stdout + result.stderr
     # Every node of each seed's branch done, as many in each (the count moves with the pipeline).
-    done = r"nodes done per branch: run 1/1, seed_0 (\d+)/\1, seed_2 \1/\1\b"
+    done = r"nodes done per branch: run (\d+)/\1, seed_0 (\d+)/\2, seed_2 \2/\2\b"
     assert re.search(done, " ".join(log.split()))
     record = json.loads(next((project / "data" / "09_runs").glob("*.json")).read_text())
     assert record["status"] == "completed"

@@ -16,9 +16,9 @@ from kedro_project import CONF
 from wemem_pipeline.core.datasets import Dataset
 from wemem_pipeline.core.defenses import DefenseContext, build_defense
 from wemem_pipeline.core.defenses.swmr import SWMR
-from wemem_pipeline.core.memorability import score_pool
 from wemem_pipeline.core.run_config import RunConfig, run_config
-from wemem_pipeline.core.splits import VICTIM, pool_of, pool_samples, roles_of, split_table
+from wemem_pipeline.core.splits import VICTIM, pool_of, roles_of, split_table
+from wemem_pipeline.pipelines.memorability.nodes import score_pool
 from wemem_pipeline.runs.parameters import load_parameters
 
 
@@ -27,17 +27,7 @@ def victim_swmr(parameters: dict[str, Any], dataset: Dataset) -> tuple[SWMR, Run
     mem-scores computed by the configured estimator."""
     config = run_config({**parameters, "device": "cpu"})
     table = split_table(dataset.is_test, config.split, config.seed)
-    pool = pool_of(table, VICTIM)
-    scores = score_pool(
-        dataset,
-        pool_samples(table, pool),
-        pool,
-        config.memorability,
-        config.model,
-        config.training,
-        seed=config.seed,
-        device=config.torch_device,
-    )
+    scores = score_pool(dataset, table, config, pool_of(table, VICTIM))
     context = DefenseContext(
         roles_of(table, VICTIM)["member"],
         dataset.labels,

@@ -13,6 +13,9 @@ to the wall time a quiet machine would give, whatever the other jobs do.
     # CPU time of a whole `kedro run` (start-up included) of each:
     python benchmarks/stage_times.py --pipeline scenario3 --compare-to /tmp/main --repeats 2 \
         --kedro-run
+    # both with other settings (kedro's --params syntax), e.g. the defaults before issue 25:
+    python benchmarks/stage_times.py --pipeline scenario3 --compare-to /tmp/main \
+        --params "split.test_fraction=0.3,scenario3.settings.window.stride=0.025"
 """
 
 from __future__ import annotations
@@ -30,11 +33,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def time_pipeline(checkout: Path, env: str, pipeline: str) -> dict:
+def with_overrides(parameters: dict, overrides: str) -> dict:
+    """``parameters`` with kedro ``--params`` style ``a.b=value,c=value`` set (YAML values)."""
+    import yaml
+
+    for item in filter(None, overrides.split(",")):
+        key, value = item.split("=", 1)
+        *path, last = key.strip().split(".")
+        section = parameters
+        for part in path:
+            section = section.setdefault(part, {})
+        section[last] = yaml.safe_load(value)
+    return parameters
+
+
+def time_pipeline(checkout: Path, env: str, pipeline: str, overrides: str = "") -> dict:
     """Wall and CPU seconds of each node of ``pipeline``, run in memory in this process.
 
     The project is the one on ``sys.path`` (the caller points ``PYTHONPATH`` at
-    ``checkout/src``); its parameters are read from ``checkout/conf``.
+    ``checkout/src``); its parameters are read from ``checkout/conf``, then ``overrides``.
     """
     from kedro.framework.hooks import hook_impl
     from kedro.framework.hooks.markers import HOOK_NAMESPACE
@@ -81,7 +98,7 @@ def time_pipeline(checkout: Path, env: str, pipeline: str) -> dict:
             if hasattr(module, name):
                 setattr(module, name, timed(getattr(module, name)))
 
-    parameters = load_parameters(checkout / "conf", env)
+    parameters = with_overrides(load_parameters(checkout / "conf", env), overrides)
     configure_project("wemem_pipeline")
     hooks = PluginManager(HOOK_NAMESPACE)
     for specs in (NodeSpecs, PipelineSpecs, DatasetSpecs):
@@ -120,7 +137,7 @@ def measure(checkout: Path, args: argparse.Namespace) -> dict:
     """One measurement of ``checkout`` in fresh processes: the in-memory pipeline run and,
     with ``--kedro-run``, a whole ``kedro run`` (imports and catalog included)."""
     command = [sys.executable, __file__, "--json", "--checkout", str(checkout)]
-    command += ["--env", args.env, "--pipeline", args.pipeline]
+    command += ["--env", args.env, "--pipeline", args.pipeline, "--params", args.params]
     environment = {**os.environ, "PYTHONPATH": str(checkout / "src"), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, env=environment, check=True, capture_output=True, text=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -128,6 +145,8 @@ def measure(checkout: Path, args: argparse.Namespace) -> dict:
         run = ["kedro", "run", f"--pipeline={args.pipeline}"]
         if args.env != "base":
             run.append(f"--env={args.env}")
+        if args.params:
+            run.append(f"--params={args.params}")
         result["kedro_run"] = child_cpu_seconds(run, checkout, checkout)
     return result
 
@@ -163,6 +182,8 @@ def print_comparison(runs: dict[str, list[dict]], names: tuple[str, str], args) 
         rows.append(("kedro run (cpu: user+sys)", lambda run: run["kedro_run"][1]))
         rows.append(("kedro run (wall)", lambda run: run["kedro_run"][0]))
     print(f"pipeline {args.pipeline}, env={args.env}; CPU seconds, median of {args.repeats}")
+    if args.params:
+        print(f"--params {args.params}")
     print(f"{'node':<34}{'this':>9}{'other':>9}{'ratio':>8}")
     for name, pick in rows:
         mine, theirs = median(this, pick), median(other, pick)
@@ -182,16 +203,20 @@ def main() -> None:
     parser.add_argument(
         "--kedro-run", action="store_true", help="also time a whole `kedro run` of each"
     )
+    parser.add_argument(
+        "--params", default="", help="settings for both, as kedro's --params (a.b=1,c=x)"
+    )
     parser.add_argument("--checkout", type=Path, default=ROOT, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
     if args.json:  # one measurement, for the process that compares
-        print(json.dumps(time_pipeline(args.checkout, args.env, args.pipeline)))
+        print(json.dumps(time_pipeline(args.checkout, args.env, args.pipeline, args.params)))
         return
     if args.compare_to is None:
-        print_single(time_pipeline(args.checkout, args.env, args.pipeline), args.pipeline, args.env)
+        result = time_pipeline(args.checkout, args.env, args.pipeline, args.params)
+        print_single(result, args.pipeline, args.env)
         return
     names = ("this", "other")
     checkouts = {"this": ROOT, "other": args.compare_to.resolve()}

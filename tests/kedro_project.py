@@ -229,9 +229,17 @@ if __name__ == "__main__":
     # their hooks take the working directory when imported, the run's project in the child.
     import kedro.framework.cli  # noqa: F401
 
+    # And what the run's parameter check imports on first use: the library, and torch._dynamo,
+    # which torch.optim imports when a process makes its first optimizer (~2 s).
+    import torch._dynamo  # noqa: F401
+
     import wemem_pipeline.cli  # noqa: F401
+    import wemem_pipeline.core.autotune  # noqa: F401
+    import wemem_pipeline.core.parameter_checks  # noqa: F401
+    import wemem_pipeline.core.run_checks  # noqa: F401
     import wemem_pipeline.hooks  # noqa: F401
     import wemem_pipeline.pipeline_registry  # noqa: F401
+    import wemem_pipeline.runs.summary  # noqa: F401
 
     try:  # kedro-mlflow (the mlflow extra): Kedro imports its hooks even when they are turned off
         import kedro_mlflow.framework.cli.cli  # noqa: F401

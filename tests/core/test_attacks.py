@@ -20,6 +20,7 @@ from wemem_pipeline.core.attacks import (
     MembershipSet,
     References,
     check_attack_names,
+    check_attack_params,
     run_attacks,
 )
 from wemem_pipeline.core.attacks.threshold import (
@@ -296,6 +297,31 @@ def test_planted_leak_is_found(planted):
     assert set(roc["attack"]) == set(ATTACKS)
     weak = metrics.loc[metrics["auc"] <= 0.8, "auc"]
     assert weak.empty, f"attacks that missed the planted leak: {weak.to_dict()}"
+
+
+def test_earlier_rounds_skip_the_named_attacks_and_the_rest_score_alike(planted):
+    dataset, table, _, outputs = planted
+    params = {"names": ["conf", "nn", "lira"], "skip_on_earlier_rounds": ["nn"]}
+    stages = {"round_0": outputs, "round_1": outputs}
+    trend = evaluation.earlier_rounds({0: None, 1: None})
+    assert trend == ["round_0"]
+    metrics, roc = evaluation.evaluate_stages(
+        stages, table, dataset.labels, params, seed=PLANTED["seed"], trend_stages=trend
+    )
+    attacked = metrics.groupby("stage")["attack"].apply(list).to_dict()
+    assert attacked == {"round_0": ["conf", "lira"], "round_1": ["conf", "nn", "lira"]}
+    assert set(roc.loc[roc["stage"] == "round_0", "attack"]) == {"conf", "lira"}
+    by_stage = metrics.set_index(["stage", "attack"])["auc"]
+    for attack in ("conf", "lira"):  # the same outputs: the same scores on either stage
+        assert by_stage["round_0", attack] == by_stage["round_1", attack]
+
+
+@pytest.mark.parametrize(
+    "skipped", ["samia", ["nope"], {"nn": 1}], ids=["string", "unknown", "mapping"]
+)
+def test_a_bad_skip_list_is_refused_by_name(skipped):
+    with pytest.raises(ParameterError, match="attacks.skip_on_earlier_rounds"):
+        check_attack_params({"names": ["conf"], "skip_on_earlier_rounds": skipped})
 
 
 def test_no_leak_when_no_model_depends_on_its_input(planted):

@@ -49,6 +49,9 @@ def test_the_notebook_shows_a_finished_run(finished_run: Path, tmp_path: Path) -
     assert not [o for o in outputs if o.output_type == "error"]
 
 
+# A kernel's start-up for one cell; the fast set executes the whole notebook on a finished run
+# (above), and the project's loader refuses a missing run in test_run_records.py.
+@pytest.mark.slow
 def test_the_notebook_before_any_run_says_what_to_run(tmp_path: Path) -> None:
     project = project_copy(tmp_path)
     with pytest.raises(CellExecutionError) as raised:

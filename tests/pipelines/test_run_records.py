@@ -108,6 +108,10 @@ def test_attacks_take_their_own_data_s_versions_and_refuse_a_mix(
     )
 
 
+# Three more runs; the fast set's test_commands_in_order.py::
+# test_newer_inputs_of_another_environment_are_passed_over makes seed 1's splits and is
+# refused the same way ("made with seed=0 (this run: 1)").
+@pytest.mark.slow
 def test_attacks_refuse_splits_of_another_seed(project: Path) -> None:
     # Every input is seed 0's: the refusal says which --params would use them.
     assert_refused(

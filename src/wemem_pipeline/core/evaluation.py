@@ -9,14 +9,21 @@ neither the scored members nor the non-members.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from .attacks import Attack, AttackOutput, MembershipSet, build_attack, check_attack_params
+from .attacks import (
+    EARLIER_ROUNDS_SKIP,
+    Attack,
+    AttackOutput,
+    MembershipSet,
+    build_attack,
+    check_attack_params,
+)
 from .metrics import (
     INTERVAL_METRICS,
     bootstrap_intervals,
@@ -41,6 +48,11 @@ def last_round(outputs: Mapping[int, ModelOutputs]) -> ModelOutputs:
     return outputs[max(outputs)]
 
 
+def earlier_rounds(rounds: Mapping[int, Any], prefix: str = "") -> list[str]:
+    """The stage names (``<prefix>round_<r>``) of every recorded round but the last."""
+    return [f"{prefix}{round_stage(r)}" for r in sorted(rounds)[:-1]]
+
+
 def evaluate_stages(
     stages: Mapping[str, ModelOutputs],
     table: pd.DataFrame,
@@ -49,19 +61,22 @@ def evaluate_stages(
     seed: int,
     target: str = VICTIM,
     evaluation: EvaluationConfig | None = None,
+    trend_stages: Collection[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attack the ``target`` model (the victim) of every stage (``dense``, ``round_2``, ...).
 
     ``attack_params`` is the ``attacks`` parameter section (names and options). The other
     models of ``table`` are the shadows; shadows and target are taken from the same stage, so
     every attack is adaptive. Returns one metrics row per (stage, attack), with the seconds it
-    took to calibrate and score, and the ROC points of each.
+    took to calibrate and score, and the ROC points of each. ``trend_stages`` (a run's rounds
+    before the last) leave out the attacks of ``attacks.skip_on_earlier_rounds``.
 
     With ``evaluation``, each row also has ``<metric>_ci_low/high`` (bootstrap), the shift
     check ``shift_auc`` / ``shift_tpr_at_1pct_fpr``, and the stage's chance reference of the
     strongest attack, ``chance_<metric>_mean`` / ``chance_<metric>_q95``.
     """
     names = check_attack_params(attack_params)
+    trend_names = [n for n in names if n not in attack_params.get(EARLIER_ROUNDS_SKIP, ())]
     # The same resamples for every stage and attack: their intervals pair up.
     bootstrap_seed = derive_seed(seed, "bootstrap", target)
     metric_rows, roc_frames = [], []
@@ -69,7 +84,8 @@ def evaluate_stages(
         shadows, victim = outputs.attack_sets(table, labels, seed, target)
         shift = outputs.shift_set(table, labels, seed, target) if evaluation else None
         stage_rows, stage_outputs = [], []
-        for name in progress_bar(names, f"attacks on {stage}"):
+        stage_names = trend_names if stage in trend_stages else names
+        for name in progress_bar(stage_names, f"attacks on {stage}"):
             started = time.perf_counter()
             attack = build_attack(name, attack_params.get(name)).fit(shadows)
             result = attack.score(victim)
@@ -104,10 +120,17 @@ def evaluate_run(
     labels: np.ndarray,
     attack_params: Mapping[str, Any],
     run: RunConfig,
+    trend_stages: Collection[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`evaluate_stages` of the victim with the run's seed and ``evaluation`` settings."""
     return evaluate_stages(
-        stages, table, labels, attack_params, run.seed, evaluation=run.evaluation
+        stages,
+        table,
+        labels,
+        attack_params,
+        run.seed,
+        evaluation=run.evaluation,
+        trend_stages=trend_stages,
     )
 
 

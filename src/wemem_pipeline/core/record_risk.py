@@ -153,7 +153,7 @@ def risk_summary(risk: pd.DataFrame, compared: str, reference: str = "base") -> 
     ``compared``'s most exposed members are ``reference``'s and as memorable."""
     shares = exposed_share_by_memorability(risk)
     top_quintile = shares[shares["quintile"] == BINS].set_index("model")["exposed_share"]
-    models = list(dict.fromkeys(risk["model"]))
+    models = risk["model"].unique().tolist()
     most_exposed = {
         model: risk[risk["model"] == model].nsmallest(MOST_EXPOSED, "risk_rank")
         for model in (reference, compared)

@@ -170,7 +170,7 @@ def check_splits(table: pd.DataFrame) -> None:
 
 def model_names(table: pd.DataFrame) -> list[str]:
     """Victim first, then the shadows in order."""
-    return list(dict.fromkeys(table["model"]))
+    return table["model"].unique().tolist()  # in order of appearance
 
 
 def roles_of(table: pd.DataFrame, model: str) -> dict[str, np.ndarray]:

@@ -27,8 +27,12 @@ ATTACKS: dict[str, Callable[..., Attack]] = {
     "rmia": RMIA,
 }
 
+# The attacks left out of a run's rounds before the last (they only draw the trend).
+EARLIER_ROUNDS_SKIP = "skip_on_earlier_rounds"
+
 __all__ = [
     "ATTACKS",
+    "EARLIER_ROUNDS_SKIP",
     "Attack",
     "AttackOutput",
     "MembershipSet",
@@ -63,13 +67,23 @@ def build_attack(name: str, options: Mapping[str, Any] | None = None) -> Attack:
 def check_attack_params(params: Mapping[str, Any], num_shadows: int | None = None) -> list[str]:
     """Validate the ``attacks`` section (names and each attack's options); returns the names."""
     names = check_attack_names(params.get("names"))
+    skipped = params.get(EARLIER_ROUNDS_SKIP, [])
+    if isinstance(skipped, str) or not isinstance(skipped, Sequence):
+        raise ParameterError(
+            f"attacks.{EARLIER_ROUNDS_SKIP} must be a list of attack names (or []), got {skipped!r}"
+        )
+    unknown = [name for name in skipped if name not in ATTACKS]
+    if unknown:
+        raise ParameterError(
+            f"attacks.{EARLIER_ROUNDS_SKIP} has unknown attacks {unknown}; known: {list(ATTACKS)}"
+        )
     for key, options in params.items():
-        if key == "names":
+        if key in ("names", EARLIER_ROUNDS_SKIP):
             continue
         if key not in ATTACKS or not isinstance(options, Mapping):
             raise ParameterError(
-                f"attacks.{key} is not an attack's options; attacks has 'names' and one mapping "
-                f"per attack from {list(ATTACKS)}"
+                f"attacks.{key} is not an attack's options; attacks has 'names', "
+                f"'{EARLIER_ROUNDS_SKIP}' and one mapping per attack from {list(ATTACKS)}"
             )
         build_attack(key, options)
     if "lira" in names and num_shadows is not None and num_shadows < MIN_SHADOWS:

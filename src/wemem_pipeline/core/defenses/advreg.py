@@ -45,7 +45,9 @@ class AdversarialRegularization(Baseline):
         self.attack = nn.Sequential(
             nn.Linear(2 * context.num_classes, 64), nn.ReLU(), nn.Linear(64, 1)
         )
-        self.attack_optimizer = torch.optim.Adam(self.attack.parameters(), lr=config.attack_lr)
+        # Made at the first start(): a process's first optimizer imports torch._dynamo
+        # (~1 s), which a run whose settings are only checked (a refused one) need not pay.
+        self.attack_optimizer: torch.optim.Optimizer | None = None
         self.reference: tuple[torch.Tensor, torch.Tensor] | None = None
         self.generator = torch.Generator().manual_seed(context.seed)
 
@@ -54,6 +56,9 @@ class AdversarialRegularization(Baseline):
             raise ValueError("advreg needs the model's dev samples as reference non-members")
         self.reference = (features[dev_indices], labels[dev_indices])
         self.attack.to(features.device)
+        if self.attack_optimizer is None:  # one for every round: its moments carry over
+            lr = self.config.attack_lr
+            self.attack_optimizer = torch.optim.Adam(self.attack.parameters(), lr=lr)
 
     def _reference_batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         features, labels = self.reference

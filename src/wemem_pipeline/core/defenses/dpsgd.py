@@ -22,6 +22,7 @@ without DP on the same members.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -166,14 +167,17 @@ class DPSGD(Baseline):
     search_space = {"noise_multiplier": {"low": 0.2, "high": 4.0, "log": True}}
 
     def __init__(self, context: DefenseContext, config: DPSGDConfig):
-        # Imported here: Opacus brings torch.distributed and sympy, seconds of start-up that
-        # every run paid when the pipelines were imported, DP-SGD or not.
-        from opacus.accountants import RDPAccountant
-
         super().__init__(context, config)
-        self.accountant = RDPAccountant()
         self.delta = 1.0 / len(self.members)
         self.generator = torch.Generator().manual_seed(context.seed)
+
+    @cached_property
+    def accountant(self):
+        """Opacus's RDP accountant. Made at the first step: Opacus brings torch.distributed
+        and sympy, a start-up that every run paid when its settings were checked."""
+        from opacus.accountants import RDPAccountant
+
+        return RDPAccountant()
 
     def prepare(self, model: nn.Module) -> nn.Module:
         from opacus.validators import ModuleValidator

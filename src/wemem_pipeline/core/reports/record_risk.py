@@ -62,7 +62,7 @@ def record_risk_figure(risk: pd.DataFrame, compared: str, reference: str = "base
     scatter.legend(fontsize=8)
 
     shares = exposed_share_by_memorability(risk)
-    models = list(dict.fromkeys(risk["model"]))
+    models = risk["model"].unique().tolist()
     width = 0.8 / len(models)
     for i, model in enumerate(models):
         rows = shares[shares["model"] == model]

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from wemem_pipeline.core.datasets import Dataset
-from wemem_pipeline.core.evaluation import evaluate_run, last_round, round_stage
+from wemem_pipeline.core.evaluation import earlier_rounds, evaluate_run, last_round, round_stage
 from wemem_pipeline.core.outputs import ModelOutputs
 from wemem_pipeline.core.run_config import RunConfig
 
@@ -32,4 +32,5 @@ def attack_all_stages(
     if one_shot_outputs:
         stages["one_shot"] = last_round(one_shot_outputs)
     stages |= {round_stage(r): outputs for r, outputs in sorted(iterative_outputs.items())}
-    return evaluate_run(stages, splits, dataset.labels, attack_params, run_config)
+    trend = earlier_rounds(iterative_outputs)
+    return evaluate_run(stages, splits, dataset.labels, attack_params, run_config, trend)

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from wemem_pipeline.core import victim_and_shadows
 from wemem_pipeline.core.chance import victim_chance_level
 from wemem_pipeline.core.datasets import Dataset
-from wemem_pipeline.core.evaluation import evaluate_run, last_round
+from wemem_pipeline.core.evaluation import earlier_rounds, evaluate_run, last_round
 from wemem_pipeline.core.outputs import ModelOutputs
 from wemem_pipeline.core.record_risk import record_risk, risk_summary
 from wemem_pipeline.core.reports import figures
@@ -65,7 +65,8 @@ def attack_scenario(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every attack against the dense, the Base-pruned and the defended victim (per round)."""
     stages = scenario_stages(dense_outputs, base_outputs, defended_outputs, defense)
-    return evaluate_run(stages, splits, dataset.labels, attack_params, run_config)
+    trend = earlier_rounds(defended_outputs, prefix=f"{defense}_")
+    return evaluate_run(stages, splits, dataset.labels, attack_params, run_config, trend)
 
 
 def report_scenario(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import importlib
 import json
 import logging
 import os
 import pickle
+import pkgutil
 import shutil
 import subprocess
 import sys
@@ -229,8 +231,9 @@ if __name__ == "__main__":
     # their hooks take the working directory when imported, the run's project in the child.
     import kedro.framework.cli  # noqa: F401
 
-    # And what the run's parameter check imports on first use: the library, and torch._dynamo,
-    # which torch.optim imports when a process makes its first optimizer (~2 s).
+    # And what the run imports on first use: every pipeline's nodes (the library, torch,
+    # sklearn), the hooks' checks, and torch._dynamo, which torch.optim imports when a
+    # process makes its first optimizer (~1 s).
     import torch._dynamo  # noqa: F401
 
     import wemem_pipeline.cli  # noqa: F401
@@ -239,7 +242,11 @@ if __name__ == "__main__":
     import wemem_pipeline.core.run_checks  # noqa: F401
     import wemem_pipeline.hooks  # noqa: F401
     import wemem_pipeline.pipeline_registry  # noqa: F401
+    import wemem_pipeline.pipelines
     import wemem_pipeline.runs.summary  # noqa: F401
+
+    for pipeline in pkgutil.iter_modules(wemem_pipeline.pipelines.__path__):
+        importlib.import_module(f"wemem_pipeline.pipelines.{pipeline.name}.pipeline")
 
     try:  # kedro-mlflow (the mlflow extra): Kedro imports its hooks even when they are turned off
         import kedro_mlflow.framework.cli.cli  # noqa: F401

@@ -3,7 +3,8 @@ once per scenario (``scenario1``/``scenario2``/``scenario3``), each in its own n
 
 ``__default__`` runs them all except ``attack_stored``, which reads a model file from an
 earlier run (or the user) rather than one this run makes, and ``autotune``, a study of its
-own that the scenarios use through ``settings: auto``.
+own that the scenarios use through ``settings: auto``, and ``audit``, which trains many models
+of its own.
 
 With several seeds (``evaluation.seeds``) the scenarios, ``compare`` and ``__default__`` run
 once per seed, each in its namespace, and end with the aggregate over the seeds
@@ -17,6 +18,7 @@ from kedro.pipeline import Pipeline
 from .pipelines import (
     attack_stored,
     attacks,
+    audit,
     autotune,
     compare,
     data_split,
@@ -43,11 +45,12 @@ def register_pipelines() -> dict[str, Pipeline]:
             compare,
             attack_stored,
             autotune,
+            audit,
         )
     }
     pipelines |= {name: scenario.create_pipeline(name) for name in scenario.SCENARIOS}
     pipelines["__default__"] = sum(
-        p for name, p in pipelines.items() if name not in ("attack_stored", "autotune")
+        p for name, p in pipelines.items() if name not in ("attack_stored", "autotune", "audit")
     )
     run_seeds = requested_seeds()
     if len(run_seeds) > 1:

@@ -141,6 +141,8 @@ BAD_PARAMETERS = [
     ("autotune.search_space.width=0.5", "autotune.search_space has nothing to search"),
     ("compare.tuned=3", "compare.tuned"),
     ("evaluation.seeds=0", "evaluation.seeds"),
+    ("audit.num_models=3", "audit.num_models must be >= 4"),
+    ("audit.canaries=0.5", "above the budget of 10%"),
     ("evaluation.seeds=[]", "evaluation.seeds"),
     ("evaluation.seeds=[1.5]", "evaluation.seeds"),
     ("evaluation.bootstrap=50", "evaluation.bootstrap"),

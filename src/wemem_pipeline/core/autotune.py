@@ -168,32 +168,52 @@ def tuning_splits(splits: pd.DataFrame, config: AutotuneConfig, seed: int) -> pd
     from_pool = rows.loc[rows["from_pool"], "sample_index"].to_numpy(np.int64)
     rng = np.random.default_rng(derive_seed(seed, "autotune", "halves"))
     members, dev = (_subsample(victim[r], config.pool_fraction, rng) for r in ("member", "dev"))
-    # A random permutation of the models per member: the first half of it trains on it.
-    rank = rng.random((len(members), config.num_models)).argsort(axis=1).argsort(axis=1)
-    is_in = rank < config.num_models // 2
-    frames = []
-    for k in range(config.num_models):
-        parts = {"member": members[is_in[:, k]], "dev": dev, "test": members[~is_in[:, k]]}
-        if min(len(p) for p in parts.values()) < 2:
+    table = halves_table(members, dev, config.num_models, rng, "tune", from_pool)
+    for name, roles in table.groupby("model")["role"]:
+        sizes = roles.value_counts().reindex(["member", "dev", "test"], fill_value=0)
+        if sizes.min() < 2:
             raise ParameterError(
-                f"autotune.pool_fraction={config.pool_fraction} leaves tune_{k} "
-                f"{ {role: len(p) for role, p in parts.items()} } samples; raise it"
+                f"autotune.pool_fraction={config.pool_fraction} leaves {name} "
+                f"{sizes.to_dict()} samples; raise it"
             )
+    check_tuning_disjoint(table, splits)
+    return table
+
+
+def halves_table(
+    records: np.ndarray,
+    dev: np.ndarray,
+    num_models: int,
+    rng: np.random.Generator,
+    prefix: str,
+    from_pool: np.ndarray,
+) -> pd.DataFrame:
+    """A split table of ``num_models`` models (``<prefix>_k``) on random halves of ``records``.
+
+    Each record is a member (IN) of exactly ``num_models // 2`` models, drawn independently
+    per record, and scored as a non-member (role ``test``, OUT) by the others; every model
+    early-stops on the shared ``dev`` samples. Attacked among themselves, each model is the
+    target in turn with the others as its IN and OUT references.
+    """
+    # A random permutation of the models per record: the first half of it trains on it.
+    rank = rng.random((len(records), num_models)).argsort(axis=1).argsort(axis=1)
+    is_in = rank < num_models // 2
+    frames = []
+    for k in range(num_models):
+        parts = {"member": records[is_in[:, k]], "dev": dev, "test": records[~is_in[:, k]]}
         sample_index = np.concatenate(list(parts.values()))
         frames.append(
             pd.DataFrame(
                 {
                     "sample_index": sample_index,
                     "pool": "victim",
-                    "model": f"tune_{k}",
+                    "model": f"{prefix}_{k}",
                     "from_pool": np.isin(sample_index, from_pool),
                     "role": np.repeat(list(parts), [len(p) for p in parts.values()]),
                 }
             )
         )
-    table = pd.concat(frames, ignore_index=True)
-    check_tuning_disjoint(table, splits)
-    return table
+    return pd.concat(frames, ignore_index=True)
 
 
 def _subsample(indices: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:

@@ -62,8 +62,9 @@ def weighted_metrics(
     predicted_member: np.ndarray,
     member_weights: np.ndarray,
     non_member_weights: np.ndarray,
+    names: tuple[str, ...] = INTERVAL_METRICS,
 ) -> dict[str, np.ndarray]:
-    """:data:`INTERVAL_METRICS` of many reweightings of one scored sample set at once.
+    """``names`` (of :data:`METRIC_NAMES`) of many reweightings of one scored set at once.
 
     Row ``r`` of the ``(R, n)`` weight matrices says how often each sample counts as a member
     and as a non-member: bootstrap counts, or shuffled 0/1 labels. With the true labels as
@@ -75,7 +76,7 @@ def weighted_metrics(
     sorted_scores = scores[order]
     # The ROC moves one group of tied scores at a time.
     group_ends = np.flatnonzero(np.append(sorted_scores[1:] != sorted_scores[:-1], True))
-    results = {name: [] for name in INTERVAL_METRICS}
+    results = {name: [] for name in names}
     for start in range(0, len(member_weights), _CHUNK):
         members = np.asarray(member_weights[start : start + _CHUNK], dtype=np.float64)
         non_members = np.asarray(non_member_weights[start : start + _CHUNK], dtype=np.float64)
@@ -86,13 +87,15 @@ def weighted_metrics(
         tpr0 = np.pad(tpr, ((0, 0), (1, 0)))
         fpr0 = np.pad(fpr, ((0, 0), (1, 0)))
         auc = (np.diff(fpr0, axis=1) * (tpr0[:, 1:] + tpr0[:, :-1]) / 2).sum(axis=1)
-        max_fpr = LOW_FPRS["tpr_at_1pct_fpr"]
-        low_fpr_tpr = np.where(fpr0 <= max_fpr, tpr0, 0.0).max(axis=1)
         hit_rate = (members @ predicted) / total_members[:, 0]
         reject_rate = (non_members @ ~predicted) / total_non[:, 0]
-        results["auc"].append(auc)
-        results["tpr_at_1pct_fpr"].append(low_fpr_tpr)
-        results["balanced_accuracy"].append(0.5 * (hit_rate + reject_rate))
+        for name in names:
+            if name == "auc":
+                results[name].append(auc)
+            elif name == "balanced_accuracy":
+                results[name].append(0.5 * (hit_rate + reject_rate))
+            else:
+                results[name].append(np.where(fpr0 <= LOW_FPRS[name], tpr0, 0.0).max(axis=1))
     return {name: np.concatenate(values) for name, values in results.items()}
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .attacks import check_attack_params
+from .audit import audit_config
 from .autotune import AutotuneConfig
 from .compare import check_compare_params
 from .datasets import Dataset
@@ -44,13 +45,17 @@ def validate_parameters(params: Mapping[str, Any]) -> RunConfig:
         check_compare_params(params["compare"])
     if "autotune" in params:
         from_mapping(AutotuneConfig, "autotune", params["autotune"])
+    if "audit" in params:
+        audit_config(params["audit"])
     return config
 
 
 def is_scenario(key: str, section: Any) -> bool:
     """A scenario's section: a mapping with a ``defense`` key (autotune's names the defense
     it tunes, and has no settings)."""
-    return key != "autotune" and isinstance(section, Mapping) and "defense" in section
+    return (
+        key not in ("autotune", "audit") and isinstance(section, Mapping) and "defense" in section
+    )
 
 
 def check_top_level_keys(params: Mapping[str, Any]) -> None:
@@ -67,6 +72,7 @@ def check_top_level_keys(params: Mapping[str, Any]) -> None:
         "attack_stored",
         "compare",
         "autotune",
+        "audit",
     }
     scenarios = {key for key, section in params.items() if is_scenario(key, section)}
     unknown = sorted(set(params) - known - scenarios)

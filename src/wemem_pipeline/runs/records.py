@@ -52,6 +52,7 @@ _SHAPING = (
     ("iterative_*", (*_RUN, "pruning")),
     ("stored_models", (*_RUN, "pruning")),
     ("autotune_*", _TUNING),
+    ("audit_*", (*_RUN, "pruning", "memorability", "attacks", "audit", "evaluation")),
     ("tuned_settings", _TUNING),
     ("*", (*_RUN, "pruning", "memorability", "attacks")),
 )

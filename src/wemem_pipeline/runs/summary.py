@@ -11,6 +11,7 @@ from typing import Any
 from ..core.reports.headline import (
     Headline,
     attacks_headline,
+    audit_headline,
     autotune_headline,
     comparison_headline,
     comparison_seeds_headline,
@@ -34,6 +35,7 @@ _REPORTS: dict[str, tuple[Callable[[Any], Headline], str, str | None]] = {
         "compare_seeds_html",
     ),
     "tuned_settings": (autotune_headline, "autotune_summary", "autotune_html"),
+    "audit_report": (audit_headline, "audit_summary", "audit_html"),
     "stored_attack_metrics": (stored_headline, "stored_report_summary", "stored_html"),
     "attack_metrics": (attacks_headline, "attack_metrics", None),
 }

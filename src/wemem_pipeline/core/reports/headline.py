@@ -219,6 +219,21 @@ def autotune_headline(tuned: dict[str, Any]) -> Headline:
     return Headline(f"Autotune: {title(tuned['defense'])}", pd.DataFrame(rows), verdict, numbers)
 
 
+def audit_headline(report: dict[str, Any]) -> Headline:
+    """The audit: each model kind's accuracy and strongest TPR@1%FPR under each evaluation."""
+    accuracy = {s["stage"]: s["test_accuracy"] for s in report["stages"]}
+    rows, numbers = [], {}
+    for stage, value in accuracy.items():
+        row = {"model": title(stage), "test acc": fmt(value)}
+        for subset, by_stage in report["evaluations"].items():
+            if stage in by_stage:
+                row[f"TPR@1%FPR {subset}"] = fmt(by_stage[stage]["tpr_at_1pct_fpr"]["value"])
+        rows.append(row)
+        numbers[stage] = {"test_accuracy": value}
+    verdict = " ".join(report["verdicts"]) or "Only Dense and one model kind were audited."
+    return Headline(f"Audit on {report['dataset']}", pd.DataFrame(rows), verdict, numbers)
+
+
 def attacks_headline(metrics: pd.DataFrame) -> Headline:
     """The ``attacks`` pipeline's table: the dense, the one-shot (when it was attacked) and
     the last round's victim, and the last round against the dense one."""

@@ -1,0 +1,45 @@
+"""``kedro run --pipeline=audit --env=test``: a tiny audit end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from kedro_project import latest, made_once, project_copy, run_kedro
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory: pytest.TempPathFactory):
+    def make(folder: Path):
+        project = project_copy(folder)
+        return project, run_kedro(project, "--pipeline=audit")
+
+    return made_once(tmp_path_factory, "audit", make)
+
+
+# Four models, four model kinds: a run of about 25 s. The fast set checks the audit's parts
+# (tests/core/test_audit.py, test_online_attacks.py) and refuses its bad settings
+# (test_pipelines.py); CI runs this one.
+@pytest.mark.slow
+def test_the_audit_reports_both_evaluations_for_every_model_kind(audited) -> None:
+    project, result = audited
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "== Audit on digits ==" in output
+    assert "Report: data/08_reporting/latest/audit/report.html" in output
+    report = json.loads(latest(project, "08_reporting/audit/audit.json").read_text())
+    kinds = {"dense", "base", "rsw", "swmr", "hamp"}
+    assert set(report["evaluations"]) == {"population", "canaries", "memorable"}
+    for by_stage in report["evaluations"].values():
+        assert set(by_stage) == kinds
+    assert any(sentence.startswith("SWMR against Base") for sentence in report["verdicts"])
+    metrics = pd.read_csv(latest(project, "07_model_output/audit/audit_metrics.csv"))
+    assert {"lira_online", "rmia_online", "lira", "correctness"} <= set(metrics["attack"])
+    population = metrics[metrics["evaluation"] == "population"]
+    assert (population["targets"] == 4).all()  # every model the target once
+    exposure = pd.read_csv(latest(project, "07_model_output/audit/record_exposure.csv"))
+    assert exposure.groupby("stage")["canary"].sum().max() <= 10  # conf/test: 10 canaries
+    page = latest(project, "08_reporting/audit/report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 1

@@ -302,6 +302,7 @@ def test_tuned_settings_fit_only_their_setup(finished_study, toy_dataset):
         ({"pool_fraction": 0}, "autotune.pool_fraction"),
         ({"metric": "accuracy"}, "autotune.metric"),
         ({"attacks": ["nope"]}, "autotune.attacks"),
+        ({"attacks": ["lira_online"]}, "autotune.attacks"),  # the audit only
         ({"search_space": {}}, "autotune.search_space has nothing to search"),
         ({"search_space": {"width": 0.5}}, "autotune.search_space has nothing to search"),
         (

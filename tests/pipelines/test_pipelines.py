@@ -18,7 +18,7 @@ from kedro.io import Version
 from kedro_project import latest, made_once, project_copy, run_kedro, run_kedro_each
 
 from wemem_pipeline.catalog_datasets.model_outputs import ModelOutputsDataset
-from wemem_pipeline.core.attacks import ATTACKS
+from wemem_pipeline.core.attacks import OFFLINE_ATTACKS
 from wemem_pipeline.core.outputs import ModelOutputs
 
 
@@ -27,7 +27,7 @@ def test_default_pipeline_writes_the_report(finished_run: Path) -> None:
     assert report["dataset"] == "digits"
     assert [m["name"] for m in report["models"]] == ["dense", "one_shot", "iterative"]
     for model in report["models"]:
-        assert set(model["attacks"]) == set(ATTACKS)  # the default is the whole suite
+        assert set(model["attacks"]) == set(OFFLINE_ATTACKS)  # the default: every offline attack
         for metrics in model["attacks"].values():
             assert set(metrics) >= {
                 "balanced_accuracy",
@@ -221,7 +221,7 @@ def test_compare_runs_every_defense(finished_run: Path) -> None:
         assert comparison[f"pareto_{metric}"].any() == above.any(), metric
     metrics = pd.read_csv(latest(finished_run, "07_model_output/compare/attack_metrics.csv"))
     for run in comparison["run"]:
-        assert set(metrics.loc[metrics["run"] == run, "attack"]) == set(ATTACKS), run
+        assert set(metrics.loc[metrics["run"] == run, "attack"]) == set(OFFLINE_ATTACKS), run
     # Base is pruned again beside the defenses with the pruning pipeline's seeds: the same
     # victim, so the same attack metrics as the attacks pipeline's last round.
     attacks = pd.read_csv(latest(finished_run, "07_model_output/attack_metrics.csv"))
@@ -253,7 +253,7 @@ def test_attack_stored_model_from_a_state_dict_file(finished_run: Path, tmp_path
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     metrics = stored_metrics(project)
-    assert set(metrics.index.get_level_values("attack")) == set(ATTACKS)
+    assert set(metrics.index.get_level_values("attack")) == set(OFFLINE_ATTACKS)
     pd.testing.assert_frame_equal(
         metrics.loc["stored"], metrics.loc["project_iterative"], check_exact=False, atol=1e-9
     )

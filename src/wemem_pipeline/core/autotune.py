@@ -39,7 +39,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from .attacks import ATTACKS
+from .attacks import ATTACKS, OFFLINE_ATTACKS
 from .compare import pareto_front
 from .datasets import Dataset
 from .defenses import BASELINE_NAMES, DEFENSES, WEMEM_NAMES, check_defense_settings
@@ -105,7 +105,7 @@ class AutotuneConfig:
             raise ParameterError(f"autotune.attacks must be a non-empty list, got {self.attacks}")
         object.__setattr__(self, "attacks", tuple(self.attacks))
         for name in self.attacks:
-            require_choice("autotune.attacks[]", name, ATTACKS)
+            require_choice("autotune.attacks[]", name, OFFLINE_ATTACKS)
         if not self.usable_attacks():
             raise ParameterError(
                 f"autotune.attacks={list(self.attacks)} need more than "

@@ -3,6 +3,11 @@
 Adding an attack: write one module with a class implementing :class:`~.base.Attack` and
 register its factory here. A factory's keyword arguments are the attack's options, set in
 the parameters as ``attacks.<name>: {option: value}``.
+
+The online attacks (``ONLINE_ATTACKS``) compare each sample's IN with its OUT reference
+models, so they need a target whose samples some references trained on: the audit, where
+every model is the target in turn. The main pipelines' victim has only OUT references, so
+their ``attacks.names`` refuses them (``check_attack_names(..., online=True)`` allows them).
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from ..validation import ParameterError, check_known_keys
 from .base import Attack, AttackOutput, MembershipSet, References
 from .classifier import CLASSIFIER_ATTACKS
 from .lira import MIN_SHADOWS, LiRA
+from .lira_online import OnlineLiRA
 from .rmia import RMIA
+from .rmia_online import OnlineRMIA
 from .samia import SAMIA
 from .threshold import THRESHOLD_ATTACKS
 
@@ -25,7 +32,13 @@ ATTACKS: dict[str, Callable[..., Attack]] = {
     "samia": SAMIA,
     "lira": LiRA,
     "rmia": RMIA,
+    "lira_online": OnlineLiRA,
+    "rmia_online": OnlineRMIA,
 }
+# Attacks that need IN reference models for the target's samples (audit pipeline only).
+ONLINE_ATTACKS = ("lira_online", "rmia_online")
+# The attacks a victim with only OUT references can meet: the main pipelines' suite.
+OFFLINE_ATTACKS = tuple(name for name in ATTACKS if name not in ONLINE_ATTACKS)
 
 # The attacks left out of a run's rounds before the last (they only draw the trend).
 EARLIER_ROUNDS_SKIP = "skip_on_earlier_rounds"
@@ -33,6 +46,8 @@ EARLIER_ROUNDS_SKIP = "skip_on_earlier_rounds"
 __all__ = [
     "ATTACKS",
     "EARLIER_ROUNDS_SKIP",
+    "OFFLINE_ATTACKS",
+    "ONLINE_ATTACKS",
     "Attack",
     "AttackOutput",
     "MembershipSet",
@@ -44,8 +59,12 @@ __all__ = [
 ]
 
 
-def check_attack_names(names: Sequence[str]) -> list[str]:
-    """The requested attack names, validated (``attacks.names``)."""
+def check_attack_names(names: Sequence[str], *, online: bool = False) -> list[str]:
+    """The requested attack names, validated (``attacks.names``).
+
+    The online attacks are refused unless ``online`` (the audit, where every sample has IN
+    references): the main pipelines' victim has only OUT references.
+    """
     if isinstance(names, str) or not names:
         raise ParameterError(
             f"attacks.names must be a non-empty list drawn from {list(ATTACKS)}, got {names!r}"
@@ -53,6 +72,13 @@ def check_attack_names(names: Sequence[str]) -> list[str]:
     unknown = [name for name in names if name not in ATTACKS]
     if unknown:
         raise ParameterError(f"attacks.names has unknown attacks {unknown}; known: {list(ATTACKS)}")
+    needs_in = [name for name in names if name in ONLINE_ATTACKS]
+    if needs_in and not online:
+        raise ParameterError(
+            f"attacks.names has online attacks {needs_in}, which need IN reference models: "
+            "the victim here has only OUT references; run them in the audit, where every model "
+            "is the target in turn"
+        )
     return list(names)
 
 
@@ -64,9 +90,14 @@ def build_attack(name: str, options: Mapping[str, Any] | None = None) -> Attack:
     return factory(**options)
 
 
-def check_attack_params(params: Mapping[str, Any], num_shadows: int | None = None) -> list[str]:
-    """Validate the ``attacks`` section (names and each attack's options); returns the names."""
-    names = check_attack_names(params.get("names"))
+def check_attack_params(
+    params: Mapping[str, Any], num_shadows: int | None = None, *, online: bool = False
+) -> list[str]:
+    """Validate the ``attacks`` section (names and each attack's options); returns the names.
+
+    ``online`` allows the online attacks in ``names`` (see :func:`check_attack_names`).
+    """
+    names = check_attack_names(params.get("names"), online=online)
     skipped = params.get(EARLIER_ROUNDS_SKIP, [])
     if isinstance(skipped, str) or not isinstance(skipped, Sequence):
         raise ParameterError(
@@ -100,9 +131,12 @@ def run_attacks(
     target: MembershipSet,
     options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, AttackOutput]:
-    """Calibrate each named attack on the shadows and score the target."""
+    """Calibrate each named attack on the shadows and score the target.
+
+    Online attacks are allowed; they refuse a target whose samples have no IN reference.
+    """
     options = options or {}
     return {
         name: build_attack(name, options.get(name)).fit(shadows).score(target)
-        for name in check_attack_names(names)
+        for name in check_attack_names(names, online=True)
     }

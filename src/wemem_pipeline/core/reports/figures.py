@@ -36,8 +36,9 @@ CHANCE_NOTE = f"{LINE_STYLE_NAMES[CHANCE_LINE['linestyle']]} = chance"
 _ATTACK_COLORS = (
     *("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"),
     *("tab:pink", "tab:olive", "tab:cyan", "black", "gold", "navy"),
+    *("darkred", "teal"),
 )
-_ATTACK_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "h", "<", ">", "p")
+_ATTACK_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "h", "<", ">", "p", "d", "H")
 ATTACK_STYLES = {
     name: {"color": color, "marker": marker}
     for name, color, marker in zip(ATTACKS, _ATTACK_COLORS, _ATTACK_MARKERS, strict=False)

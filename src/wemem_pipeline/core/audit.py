@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import memorability
 from .attacks import ATTACKS, build_attack
 from .autotune import halves_table
 from .datasets import Dataset
@@ -58,7 +59,7 @@ class AuditConfig:
     """The ``audit`` parameter section; see ``conf/base/parameters_audit.yml``."""
 
     num_models: int = 16
-    canaries: float = 0.05  # a count (int) or a share of the audited records (float < 1)
+    canaries: int | float = 0.05  # a count, or a share of the audited records (at most 0.1)
     defenses: Mapping[str, Any] = field(default_factory=lambda: {"base": {}})
     attacks: tuple[str, ...] = ("lira_online", "rmia_online", "lira", "rmia", "loss", "correctness")
     memorable_fraction: float = 0.2  # the top mem-score share of the natural records
@@ -440,8 +441,6 @@ def run_audit(
     Returns the ``metrics`` (:func:`audit_metrics`), the per-record ``exposure``
     (:func:`record_exposure`) and the ``stages`` summary (:func:`stage_summary`).
     """
-    from . import memorability  # the estimator's batched ensembles
-
     records, dev, from_pool = audited_records(splits)
     check_resolvable(config, len(records))
     audited, canaries = plant_canaries(

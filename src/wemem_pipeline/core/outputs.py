@@ -78,7 +78,13 @@ class ModelOutputs:
         names = [name for name in model_names(table) if name not in (target, model)]
         if not names:
             return None
-        members = {name: roles_of(table, name)["member"] for name in names}
+        # One pass over the table (a lookup per reference costs more than the rest here).
+        member_rows = table[table["role"] == "member"].groupby("model", sort=False)
+        members = {
+            name: rows.to_numpy(np.int64)
+            for name, rows in member_rows["sample_index"]
+            if name in names
+        }
         # The population: samples of the references' pool (the shadow pool and its half of the
         # test part, for the victim) that ``model`` neither trained on nor is scored on.
         pools = table.loc[table["model"].isin(names), "pool"].unique()

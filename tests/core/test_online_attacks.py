@@ -295,7 +295,6 @@ def test_online_attacks_are_registered_but_kept_out_of_the_main_pipelines():
     ):
         check_attack_names(["conf", "lira_online"])
     assert check_attack_names(list(ONLINE_ATTACKS), online=True) == list(ONLINE_ATTACKS)
-    assert check_attack_params({"names": ["rmia_online"]}, online=True) == ["rmia_online"]
 
 
 @pytest.mark.parametrize("name", ONLINE_ATTACKS)

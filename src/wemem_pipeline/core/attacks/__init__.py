@@ -90,14 +90,9 @@ def build_attack(name: str, options: Mapping[str, Any] | None = None) -> Attack:
     return factory(**options)
 
 
-def check_attack_params(
-    params: Mapping[str, Any], num_shadows: int | None = None, *, online: bool = False
-) -> list[str]:
-    """Validate the ``attacks`` section (names and each attack's options); returns the names.
-
-    ``online`` allows the online attacks in ``names`` (see :func:`check_attack_names`).
-    """
-    names = check_attack_names(params.get("names"), online=online)
+def check_attack_params(params: Mapping[str, Any], num_shadows: int | None = None) -> list[str]:
+    """Validate the ``attacks`` section (names and each attack's options); returns the names."""
+    names = check_attack_names(params.get("names"))
     skipped = params.get(EARLIER_ROUNDS_SKIP, [])
     if isinstance(skipped, str) or not isinstance(skipped, Sequence):
         raise ParameterError(

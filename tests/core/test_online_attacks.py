@@ -16,6 +16,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+# The two-class set-up of the offline attacks' tests, shared (tests/core is on sys.path).
+from test_attack_suite import logit, two_class
+
 from wemem_pipeline.core.attacks import (
     ATTACKS,
     OFFLINE_ATTACKS,
@@ -34,17 +37,6 @@ from wemem_pipeline.core.metrics import tpr_at_fpr
 from wemem_pipeline.core.validation import ParameterError
 
 NEEDS_IN = "needs IN reference models: run it in the audit, where every model is the target in turn"
-
-
-def two_class(phi: np.ndarray) -> np.ndarray:
-    phi = np.asarray(phi, dtype=np.float64)
-    return np.stack([phi, np.zeros_like(phi)], axis=-1)
-
-
-def logit(p: list[float] | np.ndarray) -> np.ndarray:
-    """``phi`` whose two-class logits give label 0 the probability ``p``."""
-    p = np.asarray(p, dtype=np.float64)
-    return np.log(p) - np.log1p(-p)
 
 
 def labelled_set(

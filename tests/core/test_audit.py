@@ -8,7 +8,7 @@ import pytest
 
 from wemem_pipeline.core import audit
 from wemem_pipeline.core.datasets import Dataset
-from wemem_pipeline.core.validation import ParameterError
+from wemem_pipeline.core.validation import ParameterError, from_mapping
 
 ATTACKS = ("lira", "loss")
 
@@ -71,7 +71,7 @@ def test_bad_settings_are_refused_by_name(values: dict, phrase: str) -> None:
 
 def test_unknown_keys_and_too_many_canaries_for_the_records_are_refused() -> None:
     with pytest.raises(ParameterError, match="audit"):
-        audit.audit_config({"num_model": 8})
+        from_mapping(audit.AuditConfig, "audit", {"num_model": 8})
     with pytest.raises(ParameterError, match="asks for 30 canaries among 100 audited records"):
         config(canaries=30).canary_count(100)
     assert config(canaries=0.05).canary_count(100) == 5

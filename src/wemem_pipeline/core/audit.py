@@ -43,7 +43,7 @@ from .progress import progress_bar
 from .run_config import RunConfig
 from .seeds import derive_seed
 from .splits import VICTIM, model_names, roles_of
-from .validation import check_known_keys, require_int, require_number
+from .validation import require_int, require_number
 from .victim_and_shadows import prune_with_defense, train_victim_and_shadows
 
 MIN_MODELS = 4
@@ -110,16 +110,6 @@ class AuditConfig:
                 f"({int(MAX_CANARY_SHARE * records)})"
             )
         return count
-
-
-def audit_config(values: Mapping[str, Any] | None) -> AuditConfig:
-    """The ``audit`` section as an :class:`AuditConfig` (unknown keys refused)."""
-    values = dict(values or {})
-    check_known_keys("audit", values, [f.name for f in dataclasses.fields(AuditConfig)])
-    for key in ("attacks", "fprs"):
-        if isinstance(values.get(key), list):
-            values[key] = tuple(values[key])
-    return AuditConfig(**values)
 
 
 # ----------------------------------------------------------------------------- the setup

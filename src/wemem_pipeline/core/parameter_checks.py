@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .attacks import check_attack_params
-from .audit import audit_config
+from .audit import AuditConfig
 from .autotune import AutotuneConfig
 from .compare import check_compare_params
 from .datasets import Dataset
@@ -46,7 +46,7 @@ def validate_parameters(params: Mapping[str, Any]) -> RunConfig:
     if "autotune" in params:
         from_mapping(AutotuneConfig, "autotune", params["autotune"])
     if "audit" in params:
-        audit_config(params["audit"])
+        from_mapping(AuditConfig, "audit", params["audit"])
     return config
 
 

@@ -12,6 +12,7 @@ from wemem_pipeline.core.datasets import Dataset
 from wemem_pipeline.core.reports import audit as report
 from wemem_pipeline.core.reports.html import html_page
 from wemem_pipeline.core.run_config import RunConfig
+from wemem_pipeline.core.validation import from_mapping
 
 
 def run_audit(
@@ -22,9 +23,8 @@ def run_audit(
     run_config: RunConfig,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The audit's metrics, per-record exposure and per-model-kind summary."""
-    results = audit.run_audit(
-        dataset, splits, run_config, audit.audit_config(audit_params), attack_params
-    )
+    config = from_mapping(audit.AuditConfig, "audit", audit_params)
+    results = audit.run_audit(dataset, splits, run_config, config, attack_params)
     return results["metrics"], results["exposure"], results["stages"]
 
 

@@ -17,6 +17,7 @@ from wemem_pipeline.core.attacks.threshold import THRESHOLD_ATTACKS, negative_lo
 from wemem_pipeline.core.evaluation import evaluate_stages
 from wemem_pipeline.core.metrics import (
     INTERVAL_METRICS,
+    METRIC_NAMES,
     bootstrap_intervals,
     membership_metrics,
     shuffled_label_metrics,
@@ -48,13 +49,24 @@ def scored_set(n: int, shift: float, seed: int) -> tuple[np.ndarray, np.ndarray,
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_indicator_weights_reproduce_the_plain_metrics(seed: int) -> None:
+@pytest.mark.parametrize("weights", [float, int, bool])
+@pytest.mark.parametrize("highest_first", [False, True])
+def test_indicator_weights_reproduce_the_plain_metrics(
+    seed: int, weights: type, highest_first: bool
+) -> None:
     is_member, scores, decisions = scored_set(300, 0.4, seed)
+    if highest_first:  # the audit's pooled rows arrive sorted and skip the reordering
+        order = np.argsort(-scores, kind="stable")
+        is_member, scores, decisions = is_member[order], scores[order], decisions[order]
     weighted = weighted_metrics(
-        scores, decisions, is_member[None].astype(float), (~is_member)[None].astype(float)
+        scores,
+        decisions,
+        is_member[None].astype(weights),
+        (~is_member)[None].astype(weights),
+        METRIC_NAMES,
     )
     plain = membership_metrics(is_member, scores, decisions)
-    for metric in INTERVAL_METRICS:
+    for metric in METRIC_NAMES:
         assert weighted[metric][0] == pytest.approx(plain[metric], abs=1e-12), metric
 
 

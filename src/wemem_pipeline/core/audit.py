@@ -50,6 +50,7 @@ MIN_MODELS = 4
 # More mislabeled records than this changes the task the models learn: the audit would
 # measure another model than the one a user trains.
 MAX_CANARY_SHARE = 0.1
+_RESAMPLES_PER_BLOCK = 64
 SUBSETS = ("population", "canaries", "memorable")
 DENSE = "dense"
 
@@ -269,22 +270,37 @@ def pooled_metrics(
 ) -> dict[str, float]:
     """``names`` over the pooled rows of one attack, and 95% intervals that resample the
     targets and the records together (each row counts ``target draws x record draws``)."""
+    # Group numbers in the rows' own order (they pick the random draws), then highest first.
+    targets = pd.factorize(rows["target"])[0]
+    records = pd.factorize(rows["sample_index"])[0]
+    order = np.argsort(-rows["score"].to_numpy(float), kind="stable")
+    rows, targets, records = rows.iloc[order], targets[order], records[order]
     is_member = rows["is_member"].to_numpy(bool)
     scores, predicted = rows["score"].to_numpy(float), rows["predicted_member"].to_numpy(bool)
     point = weighted_metrics(scores, predicted, is_member[None], ~is_member[None], names)
     rng = np.random.default_rng(seed)
 
-    def draws(groups: np.ndarray) -> np.ndarray:  # (resamples, rows): each group's draw count
+    def draws(groups: np.ndarray) -> np.ndarray:  # (resamples, groups): each group's draw count
         count = groups.max() + 1
-        return rng.multinomial(count, np.full(count, 1 / count), resamples)[:, groups]
+        return rng.multinomial(count, np.full(count, 1 / count), resamples).astype(np.int32)
 
-    weights = draws(pd.factorize(rows["target"])[0]) * draws(pd.factorize(rows["sample_index"])[0])
-    resampled = weighted_metrics(
-        scores, predicted, weights * is_member, weights * ~is_member, names
-    )
+    target_draws, record_draws = draws(targets), draws(records)
+    parts = []
+    # A block of resamples at a time: the (resamples x rows) weights of a large audit do not
+    # fit in memory at once.
+    for start in range(0, resamples, _RESAMPLES_PER_BLOCK):
+        block = slice(start, start + _RESAMPLES_PER_BLOCK)
+        # np.take keeps rows contiguous (fancy indexing would not): the running sums need it.
+        weights = np.take(target_draws[block], targets, 1) * np.take(
+            record_draws[block], records, 1
+        )
+        parts.append(
+            weighted_metrics(scores, predicted, weights * is_member, weights * ~is_member, names)
+        )
     values = {}
     for name in names:
-        finite = resampled[name][np.isfinite(resampled[name])]
+        resampled = np.concatenate([part[name] for part in parts])
+        finite = resampled[np.isfinite(resampled)]
         values[name] = float(point[name][0])
         values[f"{name}_ci_low"], values[f"{name}_ci_high"] = (
             (float(np.percentile(finite, 2.5)), float(np.percentile(finite, 97.5)))

@@ -8,6 +8,7 @@ import pytest
 
 from wemem_pipeline.core import audit
 from wemem_pipeline.core.datasets import Dataset
+from wemem_pipeline.core.reports.audit import audit_verdicts
 from wemem_pipeline.core.validation import ParameterError, from_mapping
 
 ATTACKS = ("lira", "loss")
@@ -123,3 +124,51 @@ def test_the_memorable_subset_is_the_top_share_by_rank_even_with_ties() -> None:
     memorable = rows["sample_index"][masks["memorable"]]
     assert len(memorable) == 20 and not {0, 1} & set(memorable)  # canaries are not natural
     assert masks["canaries"].sum() == 2 and masks["population"].all()
+
+
+def verdict_report(tprs: dict[str, tuple[str, float]]) -> dict:
+    """An audit report whose population TPR@1%FPR per stage is ``value +- 0.01``."""
+    by_stage = {
+        stage: {
+            "lowest_resolvable_fpr": 0.001,
+            "pairs": {"members": 5000, "non_members": 5000},
+            "tpr_at_1pct_fpr": {"value": value, "ci": [value - 0.01, value + 0.01]},
+        }
+        for stage, (_, value) in tprs.items()
+    }
+    stages = [{"stage": stage, "defense": defense} for stage, (defense, _) in tprs.items()]
+    return {"stages": stages, "evaluations": {"population": by_stage}}
+
+
+def test_a_wemem_run_against_a_grid_of_baselines_gets_one_sentence_naming_the_resolved() -> None:
+    report = verdict_report(
+        {
+            "dense": ("dense", 0.05),
+            "base": ("base", 0.10),
+            "SWMR": ("swmr", 0.04),
+            "PPB lambda=1": ("ppb", 0.10),
+            "PPB lambda=4": ("ppb", 0.045),
+            "HAMP gamma=0.5": ("hamp", 0.015),
+            "DP-SGD noise_multiplier=1.0": ("dpsgd", 0.08),
+        }
+    )
+    sentences = audit_verdicts(report)
+    assert sentences[0].startswith("Pruning (Dense -> Base)") and "0.050 -> 0.100" in sentences[0]
+    assert sentences[1] == "SWMR against Base: population 0.100 -> 0.040 (lowered)."
+    assert sentences[2] == (
+        "SWMR against the baseline runs: population 0.040, below PPB lambda=1, "
+        "DP-SGD noise_multiplier=1.0, above HAMP gamma=0.5 (of 4; the others overlap)."
+    )
+    assert len(sentences) == 3
+
+
+def test_the_plain_audit_compares_each_wemem_defense_with_each_baseline() -> None:
+    report = verdict_report(
+        {
+            "dense": ("dense", 0.05),
+            "base": ("base", 0.1),
+            "rsw": ("rsw", 0.04),
+            "hamp": ("hamp", 0.015),
+        }
+    )
+    assert audit_verdicts(report)[2] == "RSW against HAMP: population 0.015 -> 0.040 (raised)."

@@ -197,3 +197,10 @@ def test_a_front_is_declared_only_when_some_run_is_above_chance():
         True,
         False,
     ]
+
+
+@pytest.mark.parametrize("flag", ["tuned", "audit"])
+def test_the_flags_of_compare_are_true_or_false(flag):
+    check_compare_params({"defenses": {"ppb": {}}, flag: True})
+    with pytest.raises(ParameterError, match=rf"compare\.{flag} must be true or false, got 'yes'"):
+        check_compare_params({"defenses": {"ppb": {}}, flag: "yes"})

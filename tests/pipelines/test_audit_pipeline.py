@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -43,3 +44,24 @@ def test_the_audit_reports_both_evaluations_for_every_model_kind(audited) -> Non
     assert exposure.groupby("stage")["canary"].sum().max() <= 10  # conf/test: 10 canaries
     page = latest(project, "08_reporting/audit/report.html").read_text()
     assert page.count('src="data:image/png;base64,') == 1
+
+
+# Every run of conf/test's compare grid (eight defenses) through a four-model audit: about
+# 30 s after the default run. CI runs it; the fast set checks the verdict sentences
+# (tests/core/test_audit.py).
+@pytest.mark.slow
+def test_compare_audits_base_and_every_run_of_its_grid(finished_run: Path, tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    shutil.copytree(finished_run / "data", project / "data", dirs_exist_ok=True)
+    result = run_kedro(project, "--pipeline=compare", "--params", "compare.audit=true")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    comparison = pd.read_csv(latest(project, "08_reporting/compare/compare.csv"))
+    stages = pd.read_csv(latest(project, "07_model_output/compare/audit_stages.csv"))
+    runs = set(comparison["run"]) - {"Dense", "Base"}
+    assert set(stages["stage"]) == {"dense", "base", *runs}
+    defenses = {"rsw", "rmr", "swmr", "ppb", "advreg", "dpsgd", "relaxloss", "hamp"}
+    assert set(stages["defense"]) == {"dense", "base", *defenses}
+    summary = latest(project, "08_reporting/compare/compare.md").read_text()
+    assert "## Worst case: every run through the audit" in summary
+    assert "SWMR against the baseline runs:" in summary
+    assert "### Evaluation: canaries (mislabeled records)" in summary

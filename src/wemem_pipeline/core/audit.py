@@ -34,6 +34,7 @@ import pandas as pd
 from . import memorability
 from .attacks import ATTACKS, build_attack
 from .autotune import halves_table
+from .compare import Run
 from .datasets import Dataset
 from .defenses import check_defense_settings
 from .errors import ParameterError
@@ -170,10 +171,16 @@ def check_resolvable(config: AuditConfig, records: int) -> None:
 # ----------------------------------------------------------------------------- the models
 
 
+def audited_runs(config: AuditConfig) -> list[Run]:
+    """``(label, defense, settings)`` of every defense of ``audit.defenses``, by its name."""
+    return [(name, name, dict(settings or {})) for name, settings in config.defenses.items()]
+
+
 @dataclass
 class AuditedStage:
-    """One kind of model (dense, or pruned with a defense): outputs and what it cost."""
+    """One kind of model (dense, or pruned with a defense setting): outputs and cost."""
 
+    defense: str
     outputs: ModelOutputs
     history: pd.DataFrame
     seconds: float
@@ -184,14 +191,15 @@ def train_audit_models(
     table: pd.DataFrame,
     run: RunConfig,
     mem_scores: pd.DataFrame,
-    config: AuditConfig,
+    runs: list[Run],
+    section: str = "audit.defenses",
 ) -> dict[str, AuditedStage]:
-    """The dense audit models, then each defense's iterative pruning of them."""
+    """The dense audit models, then each run's iterative pruning of them, by run label."""
     started = time.perf_counter()
     dense = train_victim_and_shadows(dataset, table, run, "dense")
-    stages = {DENSE: AuditedStage(dense.outputs[max(dense.outputs)], dense.history, 0.0)}
-    stages[DENSE].seconds = time.perf_counter() - started
-    for defense, settings in progress_bar(list(config.defenses.items()), "audited defenses"):
+    last = dense.outputs[max(dense.outputs)]
+    stages = {DENSE: AuditedStage(DENSE, last, dense.history, time.perf_counter() - started)}
+    for label, defense, settings in progress_bar(runs, "audited defenses"):
         started = time.perf_counter()
         pruned, _ = prune_with_defense(
             dataset,
@@ -199,13 +207,13 @@ def train_audit_models(
             run,
             dense.states,
             defense,
-            settings or {},
+            settings,
             {"victim": mem_scores},
-            section=f"audit.defenses.{defense}",
+            section=f"{section}.{defense}",
             every_round=False,
         )
-        outputs = pruned.outputs[max(pruned.outputs)]
-        stages[defense] = AuditedStage(outputs, pruned.history, time.perf_counter() - started)
+        last = pruned.outputs[max(pruned.outputs)]
+        stages[label] = AuditedStage(defense, last, pruned.history, time.perf_counter() - started)
     return stages
 
 
@@ -422,6 +430,7 @@ def stage_summary(stages: dict[str, AuditedStage], table: pd.DataFrame) -> pd.Da
         rows.append(
             {
                 "stage": stage,
+                "defense": audited.defense,
                 "test_accuracy": float(last["test_accuracy"].mean()),
                 "dev_accuracy": float(last["dev_accuracy"].mean()),
                 "seconds": audited.seconds,
@@ -429,8 +438,8 @@ def stage_summary(stages: dict[str, AuditedStage], table: pd.DataFrame) -> pd.Da
             }
         )
     summary = pd.DataFrame(rows)
-    if "base" in set(summary["stage"]):
-        base = float(summary.loc[summary["stage"] == "base", "seconds"].iloc[0])
+    if "base" in set(summary["defense"]):
+        base = float(summary.loc[summary["defense"] == "base", "seconds"].iloc[0])
         summary["time_relative_to_base"] = summary["seconds"] / base
     return summary
 
@@ -441,11 +450,15 @@ def run_audit(
     run: RunConfig,
     config: AuditConfig,
     attack_params: Mapping[str, Any],
+    runs: list[Run] | None = None,
+    section: str = "audit.defenses",
 ) -> dict[str, pd.DataFrame]:
     """The whole audit: canaries, their mem-scores, the models, every target attacked.
 
-    Returns the ``metrics`` (:func:`audit_metrics`), the per-record ``exposure``
-    (:func:`record_exposure`) and the ``stages`` summary (:func:`stage_summary`).
+    ``runs`` are the defense settings audited (default: ``audit.defenses``; ``compare``
+    passes its grid, named in errors by ``section``). Returns the ``metrics``
+    (:func:`audit_metrics`), the per-record ``exposure`` (:func:`record_exposure`) and the
+    ``stages`` summary (:func:`stage_summary`).
     """
     records, dev, from_pool = audited_records(splits)
     check_resolvable(config, len(records))
@@ -463,7 +476,8 @@ def run_audit(
         device=run.torch_device,
     )
     table = audit_splits(records, dev, from_pool, config, run.seed)
-    stages = train_audit_models(audited, table, run, mem_scores, config)
+    runs = audited_runs(config) if runs is None else runs
+    stages = train_audit_models(audited, table, run, mem_scores, runs, section)
     scores = pd.concat(
         [
             score_every_target(

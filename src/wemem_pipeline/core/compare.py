@@ -123,10 +123,11 @@ def check_compare_params(params: Mapping[str, Any] | None) -> None:
     its settings come from its autotune study.
     """
     params = dict(params or {})
-    check_known_keys("compare", params, ("defenses", "tuned"))
+    check_known_keys("compare", params, ("defenses", "tuned", "audit"))
+    for flag in ("tuned", "audit"):
+        if not isinstance(params.get(flag, False), bool):
+            raise ParameterError(f"compare.{flag} must be true or false, got {params[flag]!r}")
     tuned = params.get("tuned", False)
-    if not isinstance(tuned, bool):
-        raise ParameterError(f"compare.tuned must be true or false, got {tuned!r}")
     defenses = params.get("defenses")
     if isinstance(defenses, Mapping):
         defenses = {d: {} if tuned or s == AUTO else s for d, s in defenses.items()}

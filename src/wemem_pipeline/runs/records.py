@@ -43,6 +43,7 @@ _SLACK = " " * 1024
 # namespaced artifact (``scenario3.defended_outputs``) is shaped by its namespace's section too.
 _RUN = ("seed", "split", "model", "training")
 _TUNING = (*_RUN, "pruning", "memorability", "attacks", "autotune")
+_AUDIT = (*_RUN, "pruning", "memorability", "attacks", "audit", "evaluation")
 _SHAPING = (
     ("dataset", ()),
     ("splits", ("seed", "split")),
@@ -52,7 +53,8 @@ _SHAPING = (
     ("iterative_*", (*_RUN, "pruning")),
     ("stored_models", (*_RUN, "pruning")),
     ("autotune_*", _TUNING),
-    ("audit_*", (*_RUN, "pruning", "memorability", "attacks", "audit", "evaluation")),
+    ("audit_*", _AUDIT),
+    ("compare_audit_*", (*_AUDIT, "compare")),
     ("tuned_settings", _TUNING),
     ("*", (*_RUN, "pruning", "memorability", "attacks")),
 )

@@ -7,18 +7,21 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
+from matplotlib.figure import FigureBase
 
 from ..audit import DENSE, SUBSETS
 from ..compare import pareto_front
 from ..defenses import WEMEM_NAMES
-from ..verdicts import interval_verdict
+from ..verdicts import LOWERED, RAISED, interval_verdict
 from .document import Document
 from .figures import CHANCE_LINE, CHANCE_REFERENCE_LINE, COLORS, MARKERS
 from .tables import fmt
 from .titles import title
 
 HEADLINE = "tpr_at_1pct_fpr"
+# Beyond this many baseline runs (a comparison's grid) each WeMem run gets one sentence
+# against all of them instead of one per baseline.
+MAX_PAIRWISE = 3
 EVALUATION_TITLES = {
     "population": "population (every scored pair)",
     "canaries": "canaries (mislabeled records)",
@@ -95,7 +98,7 @@ def _verdict(report: dict[str, Any], subset: str, reference: str, other: str) ->
 def audit_verdicts(report: dict[str, Any]) -> list[str]:
     """One sentence per question: does pruning raise worst-case leakage, does each WeMem
     defense lower it, where WeMem stands against each baseline (strongest TPR@1%FPR)."""
-    stages = [s["stage"] for s in report["stages"]]
+    defense_of = _defenses(report)
     sentences = []
 
     def sentence(lead: str, reference: str, other: str) -> None:
@@ -104,15 +107,51 @@ def audit_verdicts(report: dict[str, Any]) -> list[str]:
         if parts:
             sentences.append(f"{lead}: " + "; ".join(parts) + ".")
 
-    if "base" in stages:
-        sentence("Pruning (Dense -> Base), strongest TPR@1%FPR", DENSE, "base")
-    wemem = [s for s in stages if s in WEMEM_NAMES]
-    baselines = [s for s in stages if s not in (DENSE, "base", *WEMEM_NAMES)]
-    for defense in wemem:
-        sentence(f"{title(defense)} against Base", "base", defense)
+    base = next((s for s, defense in defense_of.items() if defense == "base"), None)
+    if base:
+        sentence("Pruning (Dense -> Base), strongest TPR@1%FPR", DENSE, base)
+    wemem = [s for s, defense in defense_of.items() if defense in WEMEM_NAMES]
+    baselines = [s for s, d in defense_of.items() if d not in (DENSE, "base", *WEMEM_NAMES)]
+    for stage in wemem:
+        if base:
+            sentence(f"{title(stage)} against Base", base, stage)
+        if len(baselines) > MAX_PAIRWISE:
+            sentences.append(_against_baselines(report, stage, baselines))
+            continue
         for baseline in baselines:
-            sentence(f"{title(defense)} against {title(baseline)}", baseline, defense)
+            sentence(f"{title(stage)} against {title(baseline)}", baseline, stage)
     return sentences
+
+
+def _against_baselines(report: dict[str, Any], stage: str, baselines: list[str]) -> str:
+    """One sentence for a WeMem run against many baseline runs: which it is resolvably
+    below or above, per evaluation."""
+    parts = []
+    for subset in SUBSETS:
+        by_stage = report["evaluations"].get(subset, {})
+        if stage not in by_stage:
+            continue
+        if by_stage[stage]["lowest_resolvable_fpr"] > 0.01:
+            parts.append(f"{subset} not resolvable at 1% FPR")
+            continue
+        own = by_stage[stage][HEADLINE]
+        verdicts = {
+            baseline: interval_verdict(by_stage[baseline][HEADLINE]["ci"], own["ci"])
+            for baseline in baselines
+            if baseline in by_stage
+        }
+        below = [title(b) for b, verdict in verdicts.items() if verdict == LOWERED] or ["none"]
+        above = [title(b) for b, verdict in verdicts.items() if verdict == RAISED] or ["none"]
+        parts.append(
+            f"{subset} {fmt(own['value'])}, below {', '.join(below)}, above "
+            f"{', '.join(above)} (of {len(verdicts)}; the others overlap)"
+        )
+    return f"{title(stage)} against the baseline runs: " + "; ".join(parts) + "."
+
+
+def _defenses(report: dict[str, Any]) -> dict[str, str]:
+    """Each stage's defense: the stage's own name unless a comparison run labels it."""
+    return {s["stage"]: s.get("defense", s["stage"]) for s in report["stages"]}
 
 
 def audit_document(report: dict[str, Any]) -> Document:
@@ -201,12 +240,15 @@ def _exposed_table(report: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def audit_figure(report: dict[str, Any]) -> Figure:
+def audit_figure(report: dict[str, Any], figure: FigureBase | None = None) -> FigureBase:
     """Test accuracy against the strongest TPR@1%FPR, one panel per evaluation, with the
-    intervals and the highest chance reference."""
+    intervals and the highest chance reference; drawn into ``figure`` when given (a
+    comparison's figure holds it below its own panels)."""
     subsets = [s for s in SUBSETS if s in report["evaluations"]]
-    fig, axes = plt.subplots(1, len(subsets), figsize=(5 * len(subsets), 4.6), squeeze=False)
+    fig = figure or plt.figure(figsize=(5 * len(subsets), 4.6))
+    axes = fig.subplots(1, len(subsets), squeeze=False)
     accuracy = {s["stage"]: s["test_accuracy"] for s in report["stages"]}
+    defense_of = _defenses(report)
     for ax, subset in zip(axes[0], subsets, strict=True):
         by_stage = report["evaluations"][subset]
         for stage, entry in by_stage.items():
@@ -216,8 +258,8 @@ def audit_figure(report: dict[str, Any]) -> Figure:
                 accuracy[stage],
                 best["value"],
                 yerr=[[best["value"] - low], [high - best["value"]]],
-                fmt=MARKERS.get(stage, "o"),
-                color=COLORS.get(stage, "black"),
+                fmt=MARKERS.get(defense_of[stage], "o"),
+                color=COLORS.get(defense_of[stage], "black"),
                 markerfacecolor="none",
                 markersize=10,
                 label=title(stage),
@@ -233,7 +275,9 @@ def audit_figure(report: dict[str, Any]) -> Figure:
             ylabel="strongest TPR at 1% FPR",
         )
         ax.grid(True, alpha=0.3)
-    axes[0][0].legend(fontsize="small")
+    if figure is None:  # embedded, the comparison's legend above names the same markers
+        axes[0][0].legend(fontsize="small")
     fig.suptitle("Audit: population and worst-case leakage (95% intervals)")
-    fig.tight_layout()
+    if figure is None:
+        fig.tight_layout()
     return fig

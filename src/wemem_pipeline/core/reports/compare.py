@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure as PlotFigure
 
 from ..compare import ATTACK_METRICS, Run, above_chance
 from ..defenses import WEMEM_NAMES
-from .document import Document
+from .audit import audit_document, audit_figure
+from .document import Document, Figure, Heading
 from .figures import PRIVACY_METRICS, privacy_utility_figure
 from .tables import (
     METRIC_TITLES,
@@ -30,10 +33,12 @@ def comparison_document(
     non_members: int,
     runs: Sequence[Run] = (),
     sources: Mapping[str, Mapping[str, Any]] | None = None,
+    audit_report: dict[str, Any] | None = None,
 ) -> Document:
     """The comparison table, the Pareto fronts, where the WeMem defenses stand, and the
     settings of every run (``runs``: :func:`..compare.comparison_runs`; ``sources``: the
-    autotune study of each defense whose settings were ``auto``, by defense)."""
+    autotune study of each defense whose settings were ``auto``, by defense); with
+    ``audit_report`` (``compare.audit``) every run's audit, both evaluations."""
     document = Document(f"Defense comparison on `{dataset}`")
     document.paragraph(
         "Every run prunes the victim and its shadows iteratively with one defense setting and "
@@ -73,6 +78,16 @@ def comparison_document(
             "are its defaults); Base and Dense use none."
         )
         document.table(_settings_table(runs, sources or {}))
+    if audit_report:
+        document.heading("Worst case: every run through the audit")
+        # Its sections one level down; its plot is the lower half of compare_plot.png.
+        document.extend(
+            [
+                replace(block, level=block.level + 1) if isinstance(block, Heading) else block
+                for block in audit_document(audit_report).blocks
+                if not isinstance(block, Figure)
+            ]
+        )
     return document
 
 
@@ -152,8 +167,11 @@ def front_sentence(comparison: pd.DataFrame, metric: str) -> str:
     return f"- Accuracy against {PRIVACY_METRICS[metric]}: {verdict}{rest}."
 
 
-def comparison_figure(comparison: pd.DataFrame) -> Figure:
-    """Test accuracy against the strongest attack, every run, each panel's front marked."""
+def comparison_figure(
+    comparison: pd.DataFrame, audit_report: dict[str, Any] | None = None
+) -> PlotFigure:
+    """Test accuracy against the strongest attack, every run, each panel's front marked;
+    with ``audit_report`` (``compare.audit``) the audit's panels below."""
     intervals = {
         f"{metric}_{end}": comparison[f"{metric}_ci_{end}"]
         for metric in ("auc", "tpr_at_1pct_fpr")
@@ -162,4 +180,11 @@ def comparison_figure(comparison: pd.DataFrame) -> Figure:
     points = comparison.assign(
         label=comparison["run"], chance_auc=comparison["chance_auc_q95"], **intervals
     )
-    return privacy_utility_figure(points, "Defenses after iterative pruning")
+    heading = "Defenses after iterative pruning"
+    if not audit_report:
+        return privacy_utility_figure(points, heading)
+    fig = plt.figure(figsize=(15, 10), layout="constrained")
+    victim, audit = fig.subfigures(2, 1, height_ratios=[1, 0.9])
+    privacy_utility_figure(points, heading, victim)
+    audit_figure(audit_report, audit)
+    return fig

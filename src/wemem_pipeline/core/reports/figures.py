@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure, FigureBase  # noqa: E402
 from sklearn.metrics import auc  # noqa: E402
 
 from ..attacks import ATTACKS  # noqa: E402
@@ -173,7 +173,9 @@ def rounds_figure(report: dict[str, Any]) -> Figure:
     return fig
 
 
-def privacy_utility_figure(points: pd.DataFrame, heading: str) -> Figure:
+def privacy_utility_figure(
+    points: pd.DataFrame, heading: str, figure: FigureBase | None = None
+) -> FigureBase:
     """Test accuracy against the strongest attack's AUC and TPR at 1% FPR.
 
     ``points`` has one row per run: ``defense`` (colour and marker), ``label`` (its legend
@@ -182,9 +184,10 @@ def privacy_utility_figure(points: pd.DataFrame, heading: str) -> Figure:
     Pareto front, and with ``<column>_low`` / ``<column>_high`` (an interval, or mean ± sd)
     error bars, and with ``chance_<metric>`` the highest chance reference. Markers are
     hollow and differ per defense, so runs at the same place all stay visible; the runs of
-    one defense go from light to dark in their order.
+    one defense go from light to dark in their order. Drawn into ``figure`` when given.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(13.5, 5.2), layout="constrained")
+    fig = figure or plt.figure(figsize=(13.5, 5.2), layout="constrained")
+    axes = fig.subplots(1, 2)
     colors = _run_colors(points["defense"])
     for ax, (metric, metric_title) in zip(axes, PRIVACY_METRICS.items(), strict=True):
         for position, (_, run) in enumerate(points.iterrows()):

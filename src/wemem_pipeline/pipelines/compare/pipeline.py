@@ -1,15 +1,19 @@
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import compare_defenses, comparison_page, report_comparison
+from .nodes import audit_every_run, compare_defenses, comparison_page, report_comparison
 
 # What the comparison's report reads: the runs, their attacks, the data's name, the runs'
-# settings and where settings asked as ``auto`` came from.
+# settings and where settings asked as ``auto`` came from, and the runs' audit (empty
+# without ``compare.audit``).
 _REPORT_INPUTS = (
     "compare_table",
     "compare_attack_metrics",
     "dataset",
     "params:compare",
     "run_parameters",
+    "compare_audit_metrics",
+    "compare_audit_exposure",
+    "compare_audit_stages",
 )
 
 
@@ -32,6 +36,19 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 ["compare_table", "compare_attack_metrics", "compare_defense_summaries"],
                 name="compare_defenses",
+            ),
+            Node(
+                audit_every_run,
+                [
+                    "dataset",
+                    "splits",
+                    "params:compare",
+                    "params:audit",
+                    "params:attacks",
+                    "run_config",
+                ],
+                ["compare_audit_metrics", "compare_audit_exposure", "compare_audit_stages"],
+                name="audit_every_run",
             ),
             Node(
                 report_comparison,

@@ -8,7 +8,11 @@ import pytest
 
 from wemem_pipeline.core import audit
 from wemem_pipeline.core.datasets import Dataset
+from wemem_pipeline.core.models import ModelSpec
+from wemem_pipeline.core.pruning import PruningConfig
 from wemem_pipeline.core.reports.audit import audit_verdicts
+from wemem_pipeline.core.run_config import RunConfig
+from wemem_pipeline.core.training import TrainConfig
 from wemem_pipeline.core.validation import ParameterError, from_mapping
 
 ATTACKS = ("lira", "loss")
@@ -53,6 +57,43 @@ def test_each_record_is_in_for_half_the_models_and_dev_is_shared() -> None:
         assert roles["member"] | roles["test"] == set(records)
 
 
+@pytest.mark.usefixtures("one_thread")
+def test_models_trained_in_two_worker_processes_are_those_of_one(score_table) -> None:
+    """Each model is seeded by its name: two forked workers, each training half of the
+    models (dense, then pruned with RSW), give the same logits and histories as one process."""
+    dataset = toy_dataset(160)
+    records = np.arange(120)
+    table = audit.audit_splits(records, np.arange(120, 160), records, config(num_models=4), 0)
+    run = RunConfig(
+        seed=0,
+        device="cpu",
+        model=ModelSpec("mlp", hidden=(8,)),
+        training=TrainConfig(batch_size=16, max_epochs=2, patience=2),
+        pruning=PruningConfig(sparsity=0.5, rounds=2, epochs_per_round=1),
+    )
+    runs = [("rsw", "rsw", {"width": 0.5, "stride": 0.5})]
+    scores = score_table(records, np.linspace(0, 1, len(records)))
+    alone, together = (
+        audit.train_audit_models(dataset, table, run, scores, runs, workers=workers)
+        for workers in (1, 2)
+    )
+    assert workers_forked()
+    for stage in ("dense", "rsw"):
+        assert list(alone[stage].outputs.logits) == list(together[stage].outputs.logits)
+        for name, logits in alone[stage].outputs.logits.items():
+            np.testing.assert_array_equal(logits, together[stage].outputs.logits[name])
+        pd.testing.assert_frame_equal(
+            alone[stage].history.drop(columns="seconds"),
+            together[stage].history.drop(columns="seconds"),
+        )
+
+
+def workers_forked() -> bool:
+    from wemem_pipeline.core.workers import can_fork
+
+    return can_fork()
+
+
 @pytest.mark.parametrize(
     ("values", "phrase"),
     [
@@ -63,6 +104,8 @@ def test_each_record_is_in_for_half_the_models_and_dev_is_shared() -> None:
         ({"fprs": (0.05,)}, "audit.fprs takes values of"),
         ({"defenses": {"nope": {}}}, "audit.defense"),
         ({"defenses": {}}, "audit.defenses must map one or more defenses"),
+        ({"workers": 0}, "audit.workers must be 'auto' or an integer >= 1, got 0"),
+        ({"workers": "two"}, "audit.workers must be 'auto' or an integer >= 1"),
     ],
 )
 def test_bad_settings_are_refused_by_name(values: dict, phrase: str) -> None:

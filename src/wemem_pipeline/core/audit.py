@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +44,16 @@ from .progress import progress_bar
 from .run_config import RunConfig
 from .seeds import derive_seed
 from .splits import VICTIM, model_names, roles_of
+from .threads import check_threads
+from .training import one_line_per_fit_off
 from .validation import require_int, require_number
-from .victim_and_shadows import prune_with_defense, train_victim_and_shadows
+from .victim_and_shadows import (
+    TrainedModels,
+    merge_trained,
+    prune_with_defense,
+    train_victim_and_shadows,
+)
+from .workers import train_in_workers, worker_count
 
 MIN_MODELS = 4
 # More mislabeled records than this changes the task the models learn: the audit would
@@ -67,6 +75,7 @@ class AuditConfig:
     memorable_fraction: float = 0.2  # the top mem-score share of the natural records
     fprs: tuple[float, ...] = (0.01, 0.001)
     exposed: int = 10  # most-exposed records listed per model kind
+    workers: int | str = "auto"  # processes training the models; auto: one per core on a CPU
 
     def __post_init__(self) -> None:
         if isinstance(self.num_models, int) and self.num_models < MIN_MODELS:
@@ -101,6 +110,7 @@ class AuditConfig:
             if fpr not in LOW_FPRS.values():
                 raise ParameterError(f"audit.fprs takes values of {sorted(LOW_FPRS.values())}")
         require_int("audit.exposed", self.exposed, 1)
+        check_threads(self.workers, "audit.workers")
 
     def canary_count(self, records: int) -> int:
         """How many of ``records`` become canaries."""
@@ -193,27 +203,38 @@ def train_audit_models(
     mem_scores: pd.DataFrame,
     runs: list[Run],
     section: str = "audit.defenses",
+    workers: int = 1,
 ) -> dict[str, AuditedStage]:
-    """The dense audit models, then each run's iterative pruning of them, by run label."""
-    started = time.perf_counter()
-    dense = train_victim_and_shadows(dataset, table, run, "dense")
-    last = dense.outputs[max(dense.outputs)]
-    stages = {DENSE: AuditedStage(DENSE, last, dense.history, time.perf_counter() - started)}
-    for label, defense, settings in progress_bar(runs, "audited defenses"):
+    """The dense audit models, then each run's iterative pruning of them, by run label;
+    ``workers`` processes train a share of the models each (:mod:`.workers`)."""
+
+    def in_workers(train: Callable[[pd.DataFrame], TrainedModels]) -> TrainedModels:
+        parts = train_in_workers(train, table, workers, run.threads, run.model.name)
+        return merge_trained(parts, table)
+
+    with one_line_per_fit_off():
         started = time.perf_counter()
-        pruned, _ = prune_with_defense(
-            dataset,
-            table,
-            run,
-            dense.states,
-            defense,
-            settings,
-            {"victim": mem_scores},
-            section=f"{section}.{defense}",
-            every_round=False,
-        )
-        last = pruned.outputs[max(pruned.outputs)]
-        stages[label] = AuditedStage(defense, last, pruned.history, time.perf_counter() - started)
+        dense = in_workers(lambda part: train_victim_and_shadows(dataset, part, run, "dense"))
+        last = dense.outputs[max(dense.outputs)]
+        stages = {DENSE: AuditedStage(DENSE, last, dense.history, time.perf_counter() - started)}
+        for label, defense, settings in progress_bar(runs, "audited defenses"):
+            started = time.perf_counter()
+            pruned = in_workers(
+                lambda part, defense=defense, settings=settings: prune_with_defense(
+                    dataset,
+                    part,
+                    run,
+                    dense.states,
+                    defense,
+                    settings,
+                    {"victim": mem_scores},
+                    section=f"{section}.{defense}",
+                    every_round=False,
+                )[0]
+            )
+            last = pruned.outputs[max(pruned.outputs)]
+            seconds = time.perf_counter() - started
+            stages[label] = AuditedStage(defense, last, pruned.history, seconds)
     return stages
 
 
@@ -477,7 +498,8 @@ def run_audit(
     )
     table = audit_splits(records, dev, from_pool, config, run.seed)
     runs = audited_runs(config) if runs is None else runs
-    stages = train_audit_models(audited, table, run, mem_scores, runs, section)
+    workers = worker_count(config.workers, config.num_models, run.torch_device.type != "cpu")
+    stages = train_audit_models(audited, table, run, mem_scores, runs, section, workers)
     scores = pd.concat(
         [
             score_every_target(

@@ -19,11 +19,11 @@ _core_limit: int | None = None  # a parallel runner's worker shares the machine'
 _set_in_process: int | None = None  # the process whose threads use_threads has set
 
 
-def check_threads(value: object) -> int | str:
-    """``threads`` is ``auto`` or a positive integer."""
+def check_threads(value: object, name: str = "threads") -> int | str:
+    """``threads`` (or a count of processes, ``name``) is ``auto`` or a positive integer."""
     if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
         return value
-    raise ParameterError(f"threads must be 'auto' or an integer >= 1, got {value!r}")
+    raise ParameterError(f"{name} must be 'auto' or an integer >= 1, got {value!r}")
 
 
 def thread_count(setting: int | str, model_name: str) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -233,6 +234,18 @@ class _BestOnDev:
             return False
         self.stale += 1
         return self.stale >= self.patience
+
+
+@contextmanager
+def one_line_per_fit_off() -> Iterator[None]:
+    """Leave out the log line of every :func:`fit` (an audit trains hundreds of models; its
+    progress bars say how far it is)."""
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def augment_images(images: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:

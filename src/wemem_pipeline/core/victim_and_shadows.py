@@ -116,6 +116,41 @@ class TrainedModels:
         return self.states, self.history, self.outputs, self.sample_uses
 
 
+def merge_trained(parts: list[TrainedModels], table: pd.DataFrame) -> TrainedModels:
+    """Groups of ``table``'s models trained apart (``workers.train_in_workers``), as one:
+    rows and entries in the table's model order."""
+    if len(parts) == 1:
+        return parts[0]
+    for round_index, first in parts[0].outputs.items():
+        if any(
+            not np.array_equal(part.outputs[round_index].sample_index, first.sample_index)
+            for part in parts
+        ):
+            raise ValueError("models trained apart must cover the same samples to be merged")
+    order = {name: rank for rank, name in enumerate(model_names(table))}
+
+    def in_order(frame: pd.DataFrame) -> pd.DataFrame:
+        ranks = frame["model"].map(order)
+        return frame.iloc[np.argsort(ranks.to_numpy(), kind="stable")].reset_index(drop=True)
+
+    states = {name: state for part in parts for name, state in part.states.items()}
+    outputs = {}
+    for round_index, first in parts[0].outputs.items():
+        merged = ModelOutputs(first.sample_index)
+        for part in parts:
+            merged.logits |= part.outputs[round_index].logits
+            merged.sensitivity |= part.outputs[round_index].sensitivity
+        merged.logits = {name: merged.logits[name] for name in order if name in merged.logits}
+        merged.sensitivity = {n: merged.sensitivity[n] for n in order if n in merged.sensitivity}
+        outputs[round_index] = merged
+    return TrainedModels(
+        {name: states[name] for name in order},
+        in_order(pd.concat([part.history for part in parts], ignore_index=True)),
+        outputs,
+        in_order(pd.concat([part.sample_uses for part in parts], ignore_index=True)),
+    )
+
+
 RoundCallback = Callable[[int, pd.DataFrame], None]
 
 

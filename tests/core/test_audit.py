@@ -7,13 +7,16 @@ import pandas as pd
 import pytest
 
 from wemem_pipeline.core import audit
+from wemem_pipeline.core.attacks.label_noise import LabelNoise
 from wemem_pipeline.core.datasets import Dataset
 from wemem_pipeline.core.models import ModelSpec
+from wemem_pipeline.core.parameter_checks import validate_parameters
 from wemem_pipeline.core.pruning import PruningConfig
 from wemem_pipeline.core.reports.audit import audit_verdicts
 from wemem_pipeline.core.run_config import RunConfig
 from wemem_pipeline.core.training import TrainConfig
 from wemem_pipeline.core.validation import ParameterError, from_mapping
+from wemem_pipeline.runs.tuned_settings import auto_requests
 
 ATTACKS = ("lira", "loss")
 
@@ -60,7 +63,8 @@ def test_each_record_is_in_for_half_the_models_and_dev_is_shared() -> None:
 @pytest.mark.usefixtures("one_thread")
 def test_models_trained_in_two_worker_processes_are_those_of_one(score_table) -> None:
     """Each model is seeded by its name: two forked workers, each training half of the
-    models (dense, then pruned with RSW), give the same logits and histories as one process."""
+    models (dense, then pruned with RSW), give the same logits, labels on noisy inputs and
+    histories as one process."""
     dataset = toy_dataset(160)
     records = np.arange(120)
     table = audit.audit_splits(records, np.arange(120, 160), records, config(num_models=4), 0)
@@ -74,7 +78,9 @@ def test_models_trained_in_two_worker_processes_are_those_of_one(score_table) ->
     runs = [("rsw", "rsw", {"width": 0.5, "stride": 0.5})]
     scores = score_table(records, np.linspace(0, 1, len(records)))
     alone, together = (
-        audit.train_audit_models(dataset, table, run, scores, runs, workers=workers)
+        audit.train_audit_models(
+            dataset, table, run, scores, runs, workers=workers, label_noise=LabelNoise(draws=4)
+        )
         for workers in (1, 2)
     )
     assert workers_forked()
@@ -82,6 +88,9 @@ def test_models_trained_in_two_worker_processes_are_those_of_one(score_table) ->
         assert list(alone[stage].outputs.logits) == list(together[stage].outputs.logits)
         for name, logits in alone[stage].outputs.logits.items():
             np.testing.assert_array_equal(logits, together[stage].outputs.logits[name])
+            robustness = alone[stage].outputs.robustness[name]
+            assert np.isfinite(robustness).any()
+            np.testing.assert_array_equal(robustness, together[stage].outputs.robustness[name])
         pd.testing.assert_frame_equal(
             alone[stage].history.drop(columns="seconds"),
             together[stage].history.drop(columns="seconds"),
@@ -119,6 +128,20 @@ def test_unknown_keys_and_too_many_canaries_for_the_records_are_refused() -> Non
     with pytest.raises(ParameterError, match="asks for 30 canaries among 100 audited records"):
         config(canaries=30).canary_count(100)
     assert config(canaries=0.05).canary_count(100) == 5
+
+
+def test_auto_settings_pass_the_checks_and_are_resolved_where_the_audit_runs(base_parameters):
+    """``scenario3.settings=auto`` reaches ``audit.defenses.swmr`` through the shipped
+    interpolation: checked as tuned settings, and put in place only when the audit runs."""
+    base_parameters["scenario3"]["settings"] = "auto"
+    base_parameters["audit"]["defenses"]["swmr"] = "auto"
+    validate_parameters(base_parameters)
+    assert auto_requests(base_parameters, lambda key: key == "audit") == {
+        "audit.defenses.swmr": "swmr"
+    }
+    assert auto_requests(base_parameters, lambda key: key == "scenario3") == {
+        "scenario3.settings": "swmr"
+    }
 
 
 def test_an_fpr_the_pairs_cannot_measure_is_refused_naming_those_they_can() -> None:

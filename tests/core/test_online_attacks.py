@@ -23,6 +23,7 @@ from test_attack_suite import logit, two_class
 from wemem_pipeline.core import audit
 from wemem_pipeline.core.attacks import (
     ATTACKS,
+    AUDIT_ONLY_ATTACKS,
     OFFLINE_ATTACKS,
     ONLINE_ATTACKS,
     MembershipSet,
@@ -31,6 +32,7 @@ from wemem_pipeline.core.attacks import (
     check_attack_names,
     check_attack_params,
 )
+from wemem_pipeline.core.attacks.label_noise import LabelNoise
 from wemem_pipeline.core.attacks.lira import LiRA
 from wemem_pipeline.core.attacks.lira_online import OnlineLiRA
 from wemem_pipeline.core.attacks.rmia import RMIA
@@ -40,7 +42,7 @@ from wemem_pipeline.core.metrics import tpr_at_fpr
 from wemem_pipeline.core.models import ModelSpec
 from wemem_pipeline.core.outputs import ModelOutputs
 from wemem_pipeline.core.splits import model_names, roles_of
-from wemem_pipeline.core.training import TrainConfig, dataset_tensors, fit, predict_logits
+from wemem_pipeline.core.training import TrainConfig, dataset_tensors, fit
 from wemem_pipeline.core.validation import ParameterError
 
 NEEDS_IN = "needs IN reference models: run it in the audit, where every model is the target in turn"
@@ -287,13 +289,13 @@ def test_offline_lira_refuses_an_unknown_test_by_name(test):
 
 
 def test_online_attacks_are_registered_but_kept_out_of_the_main_pipelines():
-    assert set(ONLINE_ATTACKS) <= set(ATTACKS)
-    assert set(OFFLINE_ATTACKS) == set(ATTACKS) - set(ONLINE_ATTACKS)
+    assert set(ONLINE_ATTACKS) <= set(AUDIT_ONLY_ATTACKS) <= set(ATTACKS)
+    assert set(OFFLINE_ATTACKS) == set(ATTACKS) - set(AUDIT_ONLY_ATTACKS)
     with pytest.raises(
         ParameterError, match=r"attacks\.names has online attacks \['lira_online'\]"
     ):
         check_attack_names(["conf", "lira_online"])
-    assert check_attack_names(list(ONLINE_ATTACKS), online=True) == list(ONLINE_ATTACKS)
+    assert check_attack_names(list(ONLINE_ATTACKS), audit=True) == list(ONLINE_ATTACKS)
 
 
 @pytest.mark.parametrize("name", ONLINE_ATTACKS)
@@ -331,7 +333,8 @@ def test_online_lira_finds_the_canaries_overfit_models_memorized_where_offline_m
     wrong label is high exactly when it is IN. Online LiRA, which also models the IN
     confidences, finds nearly all of them at 1% FPR; the one-sided offline test, which only
     asks how far above the OUT models a confidence lies, finds far fewer. Both use per-record
-    variances (7-8 references per side here)."""
+    variances (7-8 references per side here). The label-only ``label_noise`` finds them too,
+    at a coarser FPR."""
     records, classes = 200, 4
     rng = np.random.default_rng(1)
     labels = np.arange(records + 100) % classes
@@ -343,18 +346,20 @@ def test_online_lira_finds_the_canaries_overfit_models_memorized_where_offline_m
         is_test=np.zeros(len(labels), dtype=bool),
         class_names=tuple("abcd"),
     )
-    config = audit.AuditConfig(num_models=16, canaries=0.1, attacks=("lira_online", "lira"))
+    config = audit.AuditConfig(
+        num_models=16, canaries=0.1, attacks=("lira_online", "lira", "correctness", "label_noise")
+    )
     pool = np.arange(records)
     planted, canaries = audit.plant_canaries(dataset, pool, config.canary_count(records), 1)
     table = audit.audit_splits(pool, np.arange(records, len(labels)), pool, config, 1)
     features, targets = dataset_tensors(planted, torch.device("cpu"))
-    outputs = ModelOutputs(np.arange(len(labels)))
+    outputs = ModelOutputs(np.arange(len(labels)), label_noise=LabelNoise())
     overfit = TrainConfig(batch_size=32, lr=0.01, weight_decay=0.0, max_epochs=60)
     for k, name in enumerate(model_names(table)):
         model = ModelSpec("mlp", hidden=(64,)).build(planted.input_shape, classes, 100 + k)
         members = roles_of(table, name)["member"]
         fit(model, features, targets, members, None, overfit, seed=k, progress=False)
-        outputs.logits[name] = predict_logits(model, features).numpy()
+        outputs.record(name, model, (features, targets), table, seed=1)
     per_record = {"global_variance_below": 4}
     params = {"lira": per_record, "lira_online": per_record}
     scores = audit.score_every_target("dense", outputs, table, planted.labels, params, config, 1)
@@ -366,3 +371,9 @@ def test_online_lira_finds_the_canaries_overfit_models_memorized_where_offline_m
     assert on_canaries["is_member"].sum() > 140  # about 300 canary pairs: 1% FPR is resolved
     assert found["lira_online"] >= 0.95, found
     assert found["lira"] <= found["lira_online"] - 0.2, found
+    # Label-only: an IN canary keeps its wrong label under noise, an OUT one mostly does not;
+    # the few OUT canaries the models label wrongly anyway (5% here) tie with the IN ones at
+    # the top, so the label attacks resolve 10% FPR, not 1%.
+    label_only = on_canaries[on_canaries["attack"] == "label_noise"]
+    assert roc_auc_score(label_only["is_member"], label_only["score"]) >= 0.95
+    assert tpr_at_fpr(label_only["is_member"], label_only["score"], 0.1) >= 0.95

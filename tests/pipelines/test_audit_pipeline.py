@@ -37,13 +37,19 @@ def test_the_audit_reports_both_evaluations_for_every_model_kind(audited) -> Non
         assert set(by_stage) == kinds
     assert any(sentence.startswith("SWMR against Base") for sentence in report["verdicts"])
     metrics = pd.read_csv(latest(project, "07_model_output/audit/audit_metrics.csv"))
-    assert {"lira_online", "rmia_online", "lira", "correctness"} <= set(metrics["attack"])
+    assert {"lira_online", "rmia_online", "lira", "correctness", "label_noise"} <= set(
+        metrics["attack"]
+    )
     population = metrics[metrics["evaluation"] == "population"]
     assert (population["targets"] == 4).all()  # every model the target once
     exposure = pd.read_csv(latest(project, "07_model_output/audit/record_exposure.csv"))
     assert exposure.groupby("stage")["canary"].sum().max() <= 10  # conf/test: 10 canaries
     page = latest(project, "08_reporting/audit/report.html").read_text()
     assert page.count('src="data:image/png;base64,') == 1
+    summary = latest(project, "08_reporting/audit/audit.md").read_text()
+    settings_used = summary.split("## Settings used")[1].splitlines()
+    swmr = next(line for line in settings_used if line.startswith("| SWMR"))
+    assert "window.width=0.55" in swmr and swmr.rstrip(" |").endswith("parameters")
 
 
 # Every run of conf/test's compare grid (eight defenses) through a four-model audit: about

@@ -166,6 +166,22 @@ def test_compare_takes_tuned_settings_where_asked(tuned_project: Path, tmp_path:
     assert hamp.rstrip(" |").endswith("parameters")
 
 
+# The audit's part of the resolution is checked fast by tests/core/test_audit.py.
+@pytest.mark.slow
+def test_the_audit_takes_tuned_settings_where_asked(tuned_project: Path, tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    shutil.copytree(tuned_project / "data", project / "data", dirs_exist_ok=True)
+    result = run_kedro(project, "--pipeline=audit", "--params", "audit.defenses.swmr=auto")
+    assert result.returncode == 0, result.stdout[-3000:]
+    newest = newest_tuned(tuned_project, "swmr")
+    report = json.loads(latest(project, "08_reporting/audit/audit.json").read_text())
+    assert report["settings"]["defenses"]["swmr"] == newest["settings"]
+    swmr = next(entry for entry in report["defense_settings"] if entry["defense"] == "swmr")
+    assert swmr["autotune"]["study"] == newest["study"]
+    summary = latest(project, "08_reporting/audit/audit.md").read_text()
+    assert f"autotune study `{newest['study']}`" in summary
+
+
 def test_auto_settings_of_another_setup_are_refused(refused: dict) -> None:
     _, result = refused["another_setup"]
     assert result.returncode == 1

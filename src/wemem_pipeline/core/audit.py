@@ -33,10 +33,11 @@ import pandas as pd
 
 from . import memorability
 from .attacks import ATTACKS, build_attack
+from .attacks.label_noise import LabelNoise
 from .autotune import halves_table
 from .compare import Run
 from .datasets import Dataset
-from .defenses import check_defense_settings
+from .defenses import AUTO, check_defense_settings
 from .errors import ParameterError
 from .metrics import LOW_FPRS, weighted_metrics
 from .outputs import ModelOutputs
@@ -71,7 +72,15 @@ class AuditConfig:
     num_models: int = 16
     canaries: int | float = 0.05  # a count, or a share of the audited records (at most 0.1)
     defenses: Mapping[str, Any] = field(default_factory=lambda: {"base": {}})
-    attacks: tuple[str, ...] = ("lira_online", "rmia_online", "lira", "rmia", "loss", "correctness")
+    attacks: tuple[str, ...] = (
+        "lira_online",
+        "rmia_online",
+        "lira",
+        "rmia",
+        "loss",
+        "correctness",
+        "label_noise",
+    )
     memorable_fraction: float = 0.2  # the top mem-score share of the natural records
     fprs: tuple[float, ...] = (0.01, 0.001)
     exposed: int = 10  # most-exposed records listed per model kind
@@ -96,7 +105,9 @@ class AuditConfig:
         if not isinstance(self.defenses, Mapping) or not self.defenses:
             raise ParameterError("audit.defenses must map one or more defenses to settings")
         for name, settings in self.defenses.items():
-            check_defense_settings(name, settings or {}, f"audit.defenses.{name}")
+            # auto: its autotune study's settings, put in place before the first node
+            tuned = settings == AUTO
+            check_defense_settings(name, {} if tuned else settings or {}, f"audit.defenses.{name}")
         unknown = [name for name in self.attacks if name not in ATTACKS]
         if isinstance(self.attacks, str) or not self.attacks or unknown:
             raise ParameterError(
@@ -204,9 +215,11 @@ def train_audit_models(
     runs: list[Run],
     section: str = "audit.defenses",
     workers: int = 1,
+    label_noise: LabelNoise | None = None,
 ) -> dict[str, AuditedStage]:
     """The dense audit models, then each run's iterative pruning of them, by run label;
-    ``workers`` processes train a share of the models each (:mod:`.workers`)."""
+    ``workers`` processes train a share of the models each (:mod:`.workers`); with
+    ``label_noise`` every model is also queried on noisy inputs for that attack."""
 
     def in_workers(train: Callable[[pd.DataFrame], TrainedModels]) -> TrainedModels:
         parts = train_in_workers(train, table, workers, run.threads, run.model.name)
@@ -214,7 +227,11 @@ def train_audit_models(
 
     with one_line_per_fit_off():
         started = time.perf_counter()
-        dense = in_workers(lambda part: train_victim_and_shadows(dataset, part, run, "dense"))
+        dense = in_workers(
+            lambda part: train_victim_and_shadows(
+                dataset, part, run, "dense", label_noise=label_noise
+            )
+        )
         last = dense.outputs[max(dense.outputs)]
         stages = {DENSE: AuditedStage(DENSE, last, dense.history, time.perf_counter() - started)}
         for label, defense, settings in progress_bar(runs, "audited defenses"):
@@ -230,6 +247,7 @@ def train_audit_models(
                     {"victim": mem_scores},
                     section=f"{section}.{defense}",
                     every_round=False,
+                    label_noise=label_noise,
                 )[0]
             )
             last = pruned.outputs[max(pruned.outputs)]
@@ -499,7 +517,14 @@ def run_audit(
     table = audit_splits(records, dev, from_pool, config, run.seed)
     runs = audited_runs(config) if runs is None else runs
     workers = worker_count(config.workers, config.num_models, run.torch_device.type != "cpu")
-    stages = train_audit_models(audited, table, run, mem_scores, runs, section, workers)
+    label_noise = (
+        build_attack("label_noise", attack_params.get("label_noise"))
+        if "label_noise" in config.attacks
+        else None
+    )
+    stages = train_audit_models(
+        audited, table, run, mem_scores, runs, section, workers, label_noise
+    )
     scores = pd.concat(
         [
             score_every_target(

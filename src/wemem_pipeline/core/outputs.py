@@ -1,4 +1,5 @@
-"""What the attacks see of every model: its logits on every sample and its input sensitivity.
+"""What the attacks see of every model: its logits on every sample, its input sensitivity and,
+in the audit, its labels on noisy inputs.
 
 ``ModelOutputs`` holds the outputs of the victim and the shadows of one stage (dense, a
 pruning round, ...) and turns them into the membership sets the attacks calibrate on (the
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from .attacks import MembershipSet, References
+from .attacks.label_noise import LabelNoise, label_robustness
 from .attacks.samia import input_sensitivity
 from .seeds import derive_seed
 from .splits import VICTIM, balanced_evaluation_set, model_names, roles_of
@@ -27,12 +29,15 @@ class ModelOutputs:
     """Outputs of every model on the samples of the split table (rows ``sample_index``).
 
     ``logits`` cover every sample; ``sensitivity`` (for SAMIA) covers each model's members
-    and test non-members, the samples an attack may score, and is NaN elsewhere.
+    and test non-members, the samples an attack may score, and is NaN elsewhere; so does
+    ``robustness``, recorded only with a ``label_noise`` probe (the audit's label-only attack).
     """
 
     sample_index: np.ndarray
     logits: dict[str, np.ndarray] = field(default_factory=dict)
     sensitivity: dict[str, np.ndarray] = field(default_factory=dict)
+    robustness: dict[str, np.ndarray] = field(default_factory=dict)
+    label_noise: LabelNoise | None = None
 
     def rows(self, indices: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.sample_index, indices)
@@ -58,6 +63,7 @@ class ModelOutputs:
         )
         rows = self.rows(indices)
         sensitivity = self.sensitivity.get(scored_by)
+        robustness = self.robustness.get(scored_by)
         return MembershipSet(
             indices,
             self.logits[scored_by][rows],
@@ -65,6 +71,7 @@ class ModelOutputs:
             is_member,
             sensitivity=None if sensitivity is None else sensitivity[rows],
             references=self._references(table, labels, scored_by, indices, target),
+            robustness=None if robustness is None else robustness[rows],
         )
 
     def _references(
@@ -132,9 +139,16 @@ class ModelOutputs:
         )
 
     def record(
-        self, name: str, model: nn.Module, features: torch.Tensor, table: pd.DataFrame, seed: int
+        self,
+        name: str,
+        model: nn.Module,
+        data: tuple[torch.Tensor, torch.Tensor],
+        table: pd.DataFrame,
+        seed: int,
     ) -> None:
-        """Store the outputs of model ``name`` (a row of ``table``): logits and sensitivity."""
+        """Store the outputs of model ``name`` (a row of ``table``) on ``data`` (features and
+        labels): logits, sensitivity and, with a ``label_noise`` probe, robustness."""
+        features, labels = data
         self.logits[name] = predict_logits(model, features, self.sample_index).cpu().numpy()
         split = roles_of(table, name)
         scored = np.union1d(split["member"], split["test"])
@@ -146,6 +160,18 @@ class ModelOutputs:
             model, features, scored, seed=derive_seed(seed, "sensitivity", name)
         )
         self.sensitivity[name] = sensitivity
+        if self.label_noise is not None:
+            robustness = np.full((len(self.sample_index), len(self.label_noise.scales)), np.nan)
+            robustness[self.rows(scored)] = label_robustness(
+                model,
+                features,
+                labels,
+                scored,
+                self.label_noise.scales,
+                self.label_noise.draws,
+                seed=derive_seed(seed, "label noise", name),
+            )
+            self.robustness[name] = robustness
 
 
 def stand_in(table: pd.DataFrame, target: str = VICTIM) -> str:

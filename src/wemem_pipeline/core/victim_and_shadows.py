@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .attacks.label_noise import LabelNoise
 from .chance import victim_chance_level
 from .datasets import Dataset
 from .defenses import (
@@ -136,12 +137,14 @@ def merge_trained(parts: list[TrainedModels], table: pd.DataFrame) -> TrainedMod
     states = {name: state for part in parts for name, state in part.states.items()}
     outputs = {}
     for round_index, first in parts[0].outputs.items():
-        merged = ModelOutputs(first.sample_index)
+        merged = ModelOutputs(first.sample_index, label_noise=first.label_noise)
         for part in parts:
             merged.logits |= part.outputs[round_index].logits
             merged.sensitivity |= part.outputs[round_index].sensitivity
+            merged.robustness |= part.outputs[round_index].robustness
         merged.logits = {name: merged.logits[name] for name in order if name in merged.logits}
         merged.sensitivity = {n: merged.sensitivity[n] for n in order if n in merged.sensitivity}
+        merged.robustness = {n: merged.robustness[n] for n in order if n in merged.robustness}
         outputs[round_index] = merged
     return TrainedModels(
         {name: states[name] for name in order},
@@ -164,6 +167,7 @@ def train_victim_and_shadows(
     defenses: ModelDefenses | None = None,
     every_round: bool = True,
     after_round: RoundCallback | None = None,
+    label_noise: LabelNoise | None = None,
 ) -> TrainedModels:
     """Put every model of ``table`` through ``procedure``, round by round.
 
@@ -179,6 +183,8 @@ def train_victim_and_shadows(
             (logits and sensitivity cost a pass over the data per model and round).
         after_round: called with the round's index and history rows once every model has
             trained that round; it may raise to stop the procedure (autotune prunes trials).
+        label_noise: record each model's labels on noisy inputs for this label-only attack
+            (the audit's; its scales and draws), beside the logits.
 
     Returns:
         The final state dicts, the history, the outputs per recorded round and the member
@@ -189,7 +195,9 @@ def train_victim_and_shadows(
     recorded = range(len(schedule)) if every_round else [len(schedule) - 1]
     features, labels = dataset_tensors(dataset, run.torch_device)
     samples = np.unique(table["sample_index"].to_numpy(np.int64))
-    outputs = {round_index: ModelOutputs(samples) for round_index in recorded}
+    outputs = {
+        round_index: ModelOutputs(samples, label_noise=label_noise) for round_index in recorded
+    }
     runs = {
         name: _ModelRun(
             dataset, (features, labels), table, run, procedure, name, start_states, defenses
@@ -201,7 +209,7 @@ def train_victim_and_shadows(
         if round_index in outputs:
             for name, model_run in runs.items():
                 model = model_run.defense.inference_model(model_run.model)
-                outputs[round_index].record(name, model, features, table, run.seed)
+                outputs[round_index].record(name, model, (features, labels), table, run.seed)
         if after_round is not None:
             after_round(round_index, pd.DataFrame(rows))
     if VICTIM in runs:
@@ -278,12 +286,14 @@ def prune_with_defense(
     section: str = "settings",
     every_round: bool = True,
     after_round: RoundCallback | None = None,
+    label_noise: LabelNoise | None = None,
 ) -> tuple[TrainedModels, dict[str, dict[str, Any]]]:
     """Iterative pruning of every dense model with ``defense`` in every round.
 
     ``mem_scores`` maps ``victim`` and ``shadow`` to their pool's scores; ``section`` names
     the settings in error messages; ``after_round`` is :func:`train_victim_and_shadows`'s.
-    Returns the pruned models and each one's defense summary.
+    ``label_noise`` is :func:`train_victim_and_shadows`'s. Returns the pruned models and each
+    one's defense summary.
     """
     defenses = ModelDefenses(defense, settings, dataset, mem_scores, run, section)
     pruned = train_victim_and_shadows(
@@ -295,6 +305,7 @@ def prune_with_defense(
         defenses=defenses,
         every_round=every_round,
         after_round=after_round,
+        label_noise=label_noise,
     )
     summaries = defenses.summaries(table)
     # What the start could not foresee: early stopping may end the rounds before the windows
@@ -358,7 +369,6 @@ def with_stored_victim(
             f"the stored state dict does not fit model {run.model} on {dataset.name}; set the "
             f"model parameters to the architecture it was trained with ({error})"
         ) from error
-    features, _ = dataset_tensors(dataset, run.torch_device)
     replaced = ModelOutputs(outputs.sample_index, dict(outputs.logits), dict(outputs.sensitivity))
-    replaced.record(VICTIM, model, features, table, run.seed)
+    replaced.record(VICTIM, model, dataset_tensors(dataset, run.torch_device), table, run.seed)
     return replaced

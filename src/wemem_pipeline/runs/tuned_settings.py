@@ -1,11 +1,12 @@
 """``settings: auto``: a defense's settings taken from the newest fitting autotune study.
 
 A scenario's ``settings`` (``scenario3.settings: auto``), an entry of ``compare.defenses``
-(``compare.defenses.ppb: auto``) or the whole comparison (``compare.tuned: true``) may ask
-for tuned settings. Before the first node, each is replaced by the settings of the newest
-``tuned_settings.json`` made by a completed run for that defense, this run's data, seed,
-split, model and pruning; a run that finds none stops with the command that makes one. The
-resolved parameters name each setting's study, run and file under ``settings_from_autotune``.
+(``compare.defenses.ppb: auto``) or of ``audit.defenses``, or the whole comparison
+(``compare.tuned: true``) may ask for tuned settings. Before the first node, each is
+replaced by the settings of the newest ``tuned_settings.json`` made by a completed run for
+that defense, this run's data, seed, split, model and pruning; a run that finds none stops
+with the command that makes one. The resolved parameters name each setting's study, run and
+file under ``settings_from_autotune``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ def auto_requests(parameters: Mapping[str, Any], used: Callable[[str], bool]) ->
     for key, section in parameters.items():
         if isinstance(section, Mapping) and section.get("settings") == AUTO and used(key):
             requests[f"{key}.settings"] = section["defense"]
+    audit = parameters.get("audit")
+    if isinstance(audit, Mapping) and used("audit"):
+        for defense, settings in (audit.get("defenses") or {}).items():
+            if settings == AUTO:
+                requests[f"audit.defenses.{defense}"] = defense
     compare = parameters.get("compare")
     if isinstance(compare, Mapping) and used("compare"):
         for defense, settings in (compare.get("defenses") or {}).items():

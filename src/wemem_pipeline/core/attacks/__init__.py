@@ -4,10 +4,12 @@ Adding an attack: write one module with a class implementing :class:`~.base.Atta
 register its factory here. A factory's keyword arguments are the attack's options, set in
 the parameters as ``attacks.<name>: {option: value}``.
 
-The online attacks (``ONLINE_ATTACKS``) compare each sample's IN with its OUT reference
-models, so they need a target whose samples some references trained on: the audit, where
-every model is the target in turn. The main pipelines' victim has only OUT references, so
-their ``attacks.names`` refuses them (``check_attack_names(..., online=True)`` allows them).
+Two kinds of attack run in the audit only (``AUDIT_ONLY_ATTACKS``). The online attacks
+(``ONLINE_ATTACKS``) compare each sample's IN with its OUT reference models, so they need a
+target whose samples some references trained on: the audit, where every model is the target
+in turn; the main pipelines' victim has only OUT references. ``label_noise`` queries the
+models on noisy inputs, which only the audit records. The main pipelines' ``attacks.names``
+refuses them (``check_attack_names(..., audit=True)`` allows them).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from ..validation import ParameterError, check_known_keys
 from .base import Attack, AttackOutput, MembershipSet, References
 from .classifier import CLASSIFIER_ATTACKS
+from .label_noise import LabelNoise
 from .lira import MIN_SHADOWS, LiRA
 from .lira_online import OnlineLiRA
 from .rmia import RMIA
@@ -34,17 +37,20 @@ ATTACKS: dict[str, Callable[..., Attack]] = {
     "rmia": RMIA,
     "lira_online": OnlineLiRA,
     "rmia_online": OnlineRMIA,
+    "label_noise": LabelNoise,
 }
-# Attacks that need IN reference models for the target's samples (audit pipeline only).
+# Attacks that need IN reference models for the target's samples.
 ONLINE_ATTACKS = ("lira_online", "rmia_online")
-# The attacks a victim with only OUT references can meet: the main pipelines' suite.
-OFFLINE_ATTACKS = tuple(name for name in ATTACKS if name not in ONLINE_ATTACKS)
+AUDIT_ONLY_ATTACKS = (*ONLINE_ATTACKS, "label_noise")
+# The attacks a victim with only OUT references and stored logits can meet: the main suite.
+OFFLINE_ATTACKS = tuple(name for name in ATTACKS if name not in AUDIT_ONLY_ATTACKS)
 
 # The attacks left out of a run's rounds before the last (they only draw the trend).
 EARLIER_ROUNDS_SKIP = "skip_on_earlier_rounds"
 
 __all__ = [
     "ATTACKS",
+    "AUDIT_ONLY_ATTACKS",
     "EARLIER_ROUNDS_SKIP",
     "OFFLINE_ATTACKS",
     "ONLINE_ATTACKS",
@@ -59,11 +65,11 @@ __all__ = [
 ]
 
 
-def check_attack_names(names: Sequence[str], *, online: bool = False) -> list[str]:
+def check_attack_names(names: Sequence[str], *, audit: bool = False) -> list[str]:
     """The requested attack names, validated (``attacks.names``).
 
-    The online attacks are refused unless ``online`` (the audit, where every sample has IN
-    references): the main pipelines' victim has only OUT references.
+    The audit-only attacks are refused unless ``audit``: the main pipelines' victim has only
+    OUT references and no outputs on noisy inputs.
     """
     if isinstance(names, str) or not names:
         raise ParameterError(
@@ -73,11 +79,16 @@ def check_attack_names(names: Sequence[str], *, online: bool = False) -> list[st
     if unknown:
         raise ParameterError(f"attacks.names has unknown attacks {unknown}; known: {list(ATTACKS)}")
     needs_in = [name for name in names if name in ONLINE_ATTACKS]
-    if needs_in and not online:
+    if needs_in and not audit:
         raise ParameterError(
             f"attacks.names has online attacks {needs_in}, which need IN reference models: "
             "the victim here has only OUT references; run them in the audit, where every model "
             "is the target in turn"
+        )
+    if "label_noise" in names and not audit:
+        raise ParameterError(
+            "attacks.names has label_noise, which queries the models on noisy inputs: only the "
+            "audit records those; run it there (audit.attacks)"
         )
     return list(names)
 
@@ -128,10 +139,10 @@ def run_attacks(
 ) -> dict[str, AttackOutput]:
     """Calibrate each named attack on the shadows and score the target.
 
-    Online attacks are allowed; they refuse a target whose samples have no IN reference.
+    Audit-only attacks are allowed; they refuse a target that lacks what they need.
     """
     options = options or {}
     return {
         name: build_attack(name, options.get(name)).fit(shadows).score(target)
-        for name in check_attack_names(names, online=True)
+        for name in check_attack_names(names, audit=True)
     }

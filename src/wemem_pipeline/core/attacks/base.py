@@ -2,8 +2,8 @@
 
 An attack is calibrated on the shadow models' outputs (whose membership the attacker knows)
 and then scores the victim's outputs. Every attack in ``attacks/`` implements :class:`Attack`.
-Besides logits, a set may carry the model's input sensitivity (for SAMIA) and the outputs of
-reference models (for the offline LiRA and RMIA), which
+Besides logits, a set may carry the model's input sensitivity (for SAMIA), the outputs of
+reference models (for LiRA and RMIA) and its labels on noisy inputs (for ``label_noise``), which
 :class:`~wemem_pipeline.core.outputs.ModelOutputs` fills in.
 """
 
@@ -52,6 +52,7 @@ class MembershipSet:
     is_member: np.ndarray  # bool, (n,)
     sensitivity: np.ndarray | None = None  # input sensitivity per class, (n, num_classes)
     references: References | None = None
+    robustness: np.ndarray | None = None  # share of noisy queries labelled y, (n, scales)
 
     def __post_init__(self) -> None:
         _as_float64(self, "logits")
@@ -60,6 +61,8 @@ class MembershipSet:
             raise ValueError("sample_index, logits, labels and is_member must have equal length")
         if self.sensitivity is not None and self.sensitivity.shape != self.logits.shape:
             raise ValueError("sensitivity must have the shape of logits")
+        if self.robustness is not None and len(self.robustness) != n:
+            raise ValueError("robustness must have one row per sample")
         if self.references is not None and self.references.logits.shape[1:] != self.logits.shape:
             raise ValueError("reference logits must be (K, n, num_classes) for the set's n samples")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -15,7 +16,7 @@ from ..defenses import WEMEM_NAMES
 from ..verdicts import LOWERED, RAISED, interval_verdict
 from .document import Document
 from .figures import CHANCE_LINE, CHANCE_REFERENCE_LINE, COLORS, MARKERS
-from .tables import fmt
+from .tables import autotune_source, fmt, settings_line
 from .titles import title
 
 HEADLINE = "tpr_at_1pct_fpr"
@@ -45,9 +46,12 @@ def audit_report(
     stages: pd.DataFrame,
     audit_params: dict[str, Any],
     dataset: str,
+    sources: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Per stage and evaluation the strongest attack of each metric (with its interval and
-    chance reference), the fronts, the most-exposed records and the verdicts."""
+    chance reference), the fronts, the most-exposed records and the verdicts; with
+    ``sources`` (the plain audit's, by defense: the autotune study of its ``auto``
+    settings), each audited defense's settings and where they came from."""
     metric_names = [m for m in ("auc", "tpr_at_1pct_fpr", "tpr_at_0_1pct_fpr") if m in metrics]
     evaluations: dict[str, dict[str, Any]] = {}
     for (subset, stage), rows in metrics.groupby(["evaluation", "stage"], sort=False):
@@ -79,6 +83,11 @@ def audit_report(
         "fronts": fronts,
         "exposed": exposed,
     }
+    if sources is not None:
+        report["defense_settings"] = [
+            {"defense": name, "settings": settings, "autotune": sources.get(name)}
+            for name, settings in audit_params.get("defenses", {}).items()
+        ]
     report["verdicts"] = audit_verdicts(report)
     return report
 
@@ -174,6 +183,9 @@ def audit_document(report: dict[str, Any]) -> Document:
         if subset in report["evaluations"]:
             document.heading(f"Evaluation: {EVALUATION_TITLES[subset]}")
             document.table(_evaluation_table(report, subset))
+    if "defense_settings" in report:
+        document.heading("Settings used")
+        document.table(_settings_table(report["defense_settings"]))
     document.heading("Most exposed records")
     document.table(_exposed_table(report))
     document.paragraph(
@@ -182,9 +194,27 @@ def audit_document(report: dict[str, Any]) -> Document:
         "`lira` is offline and one-sided unless `attacks.lira.test` says otherwise; "
         "`lira_online` is the log-likelihood ratio of per-record IN and OUT Gaussians (one "
         "pooled variance below `global_variance_below` references); `rmia_online` averages "
-        "p(x) over IN and OUT references; `correctness` is the label-only attack."
+        "p(x) over IN and OUT references; `correctness` and `label_noise` are label-only "
+        "(`label_noise`: the share of Gaussian-noised copies of a record's input still given its "
+        "label, at the noise scale that separates the shadows best)."
     )
     return document
+
+
+def _settings_table(defense_settings: list[dict[str, Any]]) -> pd.DataFrame:
+    """Each audited defense's settings (its other settings are its defaults), and whether
+    they came from the parameters or an autotune study."""
+    return pd.DataFrame(
+        [
+            {
+                "defense": title(entry["defense"]),
+                "settings": settings_line(entry["settings"] or {}) or "none",
+                "from": autotune_source(entry["autotune"]) if entry["autotune"] else "parameters",
+            }
+            for entry in defense_settings
+        ],
+        columns=["defense", "settings", "from"],
+    )
 
 
 def _stages_table(report: dict[str, Any]) -> pd.DataFrame:

@@ -19,10 +19,10 @@ from .figures import PRIVACY_METRICS, privacy_utility_figure
 from .tables import (
     METRIC_TITLES,
     autotune_source,
-    flat_settings,
     fmt,
     metric_cell,
     metric_verdict,
+    settings_line,
     unresolvable_metrics,
 )
 
@@ -96,7 +96,7 @@ def _settings_table(runs: Sequence[Run], sources: Mapping[str, Mapping[str, Any]
         [
             {
                 "run": label,
-                "settings": ", ".join(f"{k}={v}" for k, v in flat_settings(settings).items()),
+                "settings": settings_line(settings),
                 "from": autotune_source(sources[defense]) if defense in sources else "parameters",
             }
             for label, defense, settings in runs

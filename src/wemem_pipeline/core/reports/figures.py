@@ -36,9 +36,9 @@ CHANCE_NOTE = f"{LINE_STYLE_NAMES[CHANCE_LINE['linestyle']]} = chance"
 _ATTACK_COLORS = (
     *("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"),
     *("tab:pink", "tab:olive", "tab:cyan", "black", "gold", "navy"),
-    *("darkred", "teal"),
+    *("darkred", "teal", "darkviolet"),
 )
-_ATTACK_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "h", "<", ">", "p", "d", "H")
+_ATTACK_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "h", "<", ">", "p", "d", "H", "8")
 ATTACK_STYLES = {
     name: {"color": color, "marker": marker}
     for name, color, marker in zip(ATTACKS, _ATTACK_COLORS, _ATTACK_MARKERS, strict=False)

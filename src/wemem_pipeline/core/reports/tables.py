@@ -319,6 +319,11 @@ def flat_settings(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def settings_line(settings: dict[str, Any]) -> str:
+    """``settings`` on one line: ``window.width=0.25, window.stride=0.17``."""
+    return ", ".join(f"{key}={value}" for key, value in flat_settings(settings).items())
+
+
 def autotune_source(source: dict[str, Any]) -> str:
     """Where ``auto`` settings came from: ``autotune study `<name>` (run <id>, `<file>`)``."""
     return f"autotune study `{source['study']}` (run {source['run']}, `{source['file']}`)"

@@ -13,6 +13,7 @@ from wemem_pipeline.core.reports import audit as report
 from wemem_pipeline.core.reports.html import html_page
 from wemem_pipeline.core.run_config import RunConfig
 from wemem_pipeline.core.validation import from_mapping
+from wemem_pipeline.runs.tuned_settings import SOURCES
 
 
 def run_audit(
@@ -34,10 +35,18 @@ def report_audit(
     audit_exposure: pd.DataFrame,
     audit_stages: pd.DataFrame,
     audit_params: dict[str, Any],
+    run_parameters: dict[str, Any],
 ) -> tuple[dict[str, Any], str, Figure]:
-    """``audit.json``, ``audit.md`` and ``audit_plot.png``."""
+    """``audit.json``, ``audit.md`` and ``audit_plot.png``, with each defense's settings and,
+    for ``auto`` ones, their autotune study."""
+    prefix = "audit.defenses."
+    sources = {
+        path.removeprefix(prefix): source
+        for path, source in run_parameters.get(SOURCES, {}).items()
+        if path.startswith(prefix)
+    }
     document = report.audit_report(
-        audit_metrics, audit_exposure, audit_stages, audit_params, dataset.name
+        audit_metrics, audit_exposure, audit_stages, audit_params, dataset.name, sources
     )
     return document, report.audit_document(document).markdown(), report.audit_figure(document)
 

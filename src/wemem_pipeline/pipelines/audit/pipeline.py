@@ -18,7 +18,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 report_audit,
-                ["dataset", "audit_metrics", "audit_exposure", "audit_stages", "params:audit"],
+                [
+                    "dataset",
+                    "audit_metrics",
+                    "audit_exposure",
+                    "audit_stages",
+                    "params:audit",
+                    "run_parameters",
+                ],
                 ["audit_report", "audit_summary", "audit_plot"],
                 name="report_audit",
             ),

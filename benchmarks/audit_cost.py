@@ -2,7 +2,8 @@
 
 Trains, with the project's parameters, (1) the victim and its shadows, dense then Base
 iterative pruning, and (2) ``--models`` audit models (random halves of the victim pool with the
-canaries, as ``kedro run --pipeline=audit`` makes them), dense then Base, first in one
+canaries, as ``kedro run --pipeline=audit`` makes them, queried on noisy inputs for
+``label_noise`` too), dense then Base, first in one
 process and then in ``--workers`` forked processes (``audit.workers``). Prints the seconds
 per model of each, the ratios, and whether the workers' models equal the one process's.
 The same script times the audit's pooled intervals (``evaluation.bootstrap`` resamples) on
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from wemem_pipeline.core import audit
+from wemem_pipeline.core.attacks import build_attack
 from wemem_pipeline.core.metrics import METRIC_NAMES
 from wemem_pipeline.core.run_config import run_config
 from wemem_pipeline.core.splits import model_names
@@ -61,6 +63,8 @@ def main() -> None:
     victim_seconds = main_seconds / len(model_names(splits))
 
     config = audit.AuditConfig(num_models=args.models)
+    # The audit's models are also queried on noisy inputs (label_noise), as in the pipeline.
+    label_noise = build_attack("label_noise", params["attacks"].get("label_noise"))
     records, dev, from_pool = audit.audited_records(splits)
     planted, _ = audit.plant_canaries(dataset, records, config.canary_count(len(records)), 0)
     table = audit.audit_splits(records, dev, from_pool, config, run.seed)
@@ -69,7 +73,7 @@ def main() -> None:
     for workers in (1, args.workers):
         stages, seconds = timed(
             lambda workers=workers: audit.train_audit_models(
-                planted, table, run, None, base, workers=workers
+                planted, table, run, None, base, workers=workers, label_noise=label_noise
             )
         )
         per_workers[workers] = (stages, seconds)
@@ -95,11 +99,11 @@ def main() -> None:
     print(
         f"\n{dataset.name}: {len(records)} audited records, {args.models} audit models, "
         f"{run.model.name}, {threads} torch thread(s) in one process; dense + Base pruning\n"
-        f"  victim and shadows:           {victim_seconds:7.1f} s per model "
+        f"  victim and shadows:           {victim_seconds:7.2f} s per model "
         f"({len(model_names(splits))} models)\n"
-        f"  audit model, one process:     {sequential:7.1f} s per model "
+        f"  audit model, one process:     {sequential:7.2f} s per model "
         f"({sequential / victim_seconds:.2f} x the victim's)\n"
-        f"  audit model, {args.workers} workers:       {parallel:7.1f} s per model "
+        f"  audit model, {args.workers} workers:       {parallel:7.2f} s per model "
         f"({parallel / victim_seconds:.2f} x the victim's; {sequential / parallel:.2f}x faster)\n"
         f"  the workers' models equal one process's: {same}\n"
         f"  scoring every target (all audit attacks): {scoring:.1f} s; pooled intervals of one "

@@ -26,6 +26,7 @@ from wemem_pipeline.core.splits import (
     VICTIM,
     SplitConfig,
     member_class_sizes,
+    pool_samples,
     roles_of,
     split_table,
 )
@@ -212,6 +213,41 @@ def test_the_estimate_counts_the_work_the_pipelines_imply(
     sentence = estimate.sentence()
     assert sentence.startswith("This run may take about ")
     assert "pruning.rounds=1000" in sentence and "split.num_shadows=100" in sentence
+
+
+def test_the_estimate_counts_the_audit_models_shared_among_its_workers(
+    base_parameters, digits, outputs, monkeypatch
+):
+    probe = run_time.Probe(step=0.01, sample=0.0, samia_step=0.0)
+    monkeypatch.setattr(run_time, "time_work", lambda *_: probe)
+    config = validate_parameters(base_parameters)
+    splits = split_table(digits.is_test, config.split, config.seed)
+    victim = roles_of(splits, VICTIM)
+    records = len(victim["member"]) + len(victim["test"])
+    pruning, training = config.pruning, config.training
+    # Dense, then each of the four audited defenses' pruning, on half of the records.
+    epochs = training.max_epochs + 4 * pruning.rounds * pruning.epochs_per_round
+    models = math.ceil(records / 2 / training.batch_size) * epochs * 0.01
+    memorability = config.memorability
+    subset = memorability.subset_fraction * len(pool_samples(splits, VICTIM))
+    mem_epochs = memorability.epochs or training.max_epochs
+    mem_scores = memorability.num_models * math.ceil(subset / training.batch_size) * mem_epochs
+    mem_scores *= 0.01
+
+    def audit_seconds(workers: int) -> float:
+        base_parameters["audit"]["workers"] = workers
+        estimate = run_time.estimate_run_time(
+            base_parameters, config, digits, splits, outputs["audit"]
+        )
+        return {part.what: part.seconds for part in estimate.parts}["audit"]
+
+    assert audit_seconds(1) == pytest.approx(16 * models + mem_scores)  # 16 models
+    assert audit_seconds(2) == pytest.approx(16 * models / 2 + mem_scores)
+    base_parameters["compare"]["audit"] = True
+    estimate = run_time.estimate_run_time(
+        base_parameters, config, digits, splits, outputs["compare"]
+    )
+    assert "audit" in {part.what for part in estimate.parts}
 
 
 def test_a_run_that_trains_nothing_is_not_probed(base_parameters, digits, outputs, monkeypatch):

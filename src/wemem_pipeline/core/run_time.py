@@ -5,11 +5,12 @@ batch of the run's data, on the run's device with its threads, and multiplies th
 work the run's pipelines imply: every model's training steps (members / batch size, per
 epoch) in dense training, in every pruning procedure (rounds x epochs per round), in every
 scenario's defended pruning, in each Feldman mem-score model, in every run of ``compare``'s
-grid and in autotune's trials; the forward passes that record each model's outputs after
-every round; and, for every attacked stage, the training steps of SAMIA (timed the same way),
-by far the slowest attack. Every epoch is counted, so early stopping makes runs shorter than
-estimated; the other attacks and the costlier steps of some baselines (DP-SGD's per-example
-gradients, AdvReg's inner steps) come on top.
+grid, in autotune's trials and in the audit's models (shared among its workers); the forward
+passes that record each model's outputs after every round; and, for every attacked stage,
+the training steps of SAMIA (timed the same way), by far the slowest attack. Every epoch is
+counted, so early stopping makes runs shorter than estimated; the other attacks and the
+costlier steps of some baselines (DP-SGD's per-example gradients, AdvReg's inner steps) come
+on top.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .attacks.label_noise import LabelNoise
 from .attacks.samia import SAMIA
+from .audit import AuditConfig
 from .autotune import AutotuneConfig
 from .compare import comparison_runs
 from .datasets import Dataset
@@ -35,6 +38,7 @@ from .run_config import RunConfig
 from .splits import VICTIM, pool_samples, role_counts
 from .training import TrainConfig, make_optimizer
 from .validation import from_mapping
+from .workers import worker_count
 
 LONG_SECONDS = 600  # a run estimated longer than this is announced
 _PROBE_SECONDS = 0.2  # timed steps stop after this long (at least one is timed)
@@ -51,6 +55,8 @@ _COSTLY = (
     "compare_table",
     "tuned_settings",
     "attack_metrics",
+    "audit_metrics",
+    "compare_audit_metrics",
 )
 
 
@@ -149,6 +155,15 @@ def estimate_run_time(
             *rounds,
         )
         parts.append(Part("autotune", made["tuned_settings"] * work.autotune(autotune), drivers))
+    audited = _audited_runs(parameters, made)
+    if audited:
+        audit = from_mapping(AuditConfig, "audit", parameters.get("audit"))
+        label_noise = LabelNoise(**(attacks.get("label_noise") or {}))
+        queries = (
+            label_noise.draws * len(label_noise.scales) if "label_noise" in audit.attacks else 0
+        )
+        drivers = (f"audit.num_models={audit.num_models}", f"{audited} audited runs", *rounds)
+        parts.append(Part("audit", work.audit(audit, audited, queries), drivers))
     if "samia" in attacks.get("names", ["samia"]):
         # Stages attacked: dense, one-shot and every round; a scenario's dense, Base and
         # every defended round; compare's Dense, Base and every run.
@@ -305,6 +320,21 @@ class _Work:
         steps = self.steps(memorability.subset_fraction * pool) * epochs
         return memorability.num_models * steps * self.probe.step
 
+    def audit(self, audit: AuditConfig, runs: int, label_queries: int) -> float:
+        """The audit's models, each on half of the audited records (the victim's members and
+        scored non-members): dense, then every run's pruning, the outputs recorded after each
+        (with ``label_queries`` noisy queries per scored record), shared among the workers;
+        and the mem-scores of the records with their canaries."""
+        pruning, training = self.config.pruning, self.config.training
+        records = int(self.roles.loc[VICTIM, "member"] + self.roles.loc[VICTIM, "test"])
+        epochs = training.max_epochs + runs * pruning.rounds * pruning.epochs_per_round
+        steps = audit.num_models * self.steps(records / 2) * epochs * self.probe.step
+        forwards = self.all_samples + (_SENSITIVITY_DRAWS + label_queries) * records
+        recording = audit.num_models * (1 + runs) * forwards * self.probe.sample
+        on_gpu = self.config.torch_device.type != "cpu"
+        workers = worker_count(audit.workers, audit.num_models, on_gpu)
+        return (steps + recording) / workers + self.mem_scores()
+
     def autotune(self, autotune: AutotuneConfig) -> float:
         """The tuning models' dense training and every trial's pruning of them (each on
         half of the victim's members, or of ``pool_fraction`` of them)."""
@@ -314,6 +344,16 @@ class _Work:
         dense = autotune.num_models * per_model * training.max_epochs
         trials = autotune.n_trials * autotune.num_models * per_model
         return dense + trials * pruning.rounds * pruning.epochs_per_round
+
+
+def _audited_runs(parameters: Mapping[str, Any], made: Counter) -> int:
+    """The defense settings the run audits: ``audit.defenses``, and with ``compare.audit``
+    Base and every run of the comparison."""
+    audited = made["audit_metrics"] * len((parameters.get("audit") or {}).get("defenses") or {})
+    compare = parameters.get("compare") or {}
+    if made["compare_audit_metrics"] and compare.get("audit") is True:
+        audited += made["compare_audit_metrics"] * (_compare_runs(compare) + 1)
+    return audited
 
 
 def _made(outputs: Iterable[str]) -> Counter[str]:

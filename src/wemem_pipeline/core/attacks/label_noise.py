@@ -27,6 +27,7 @@ from torch import nn
 
 from ..validation import ParameterError, require_int, require_number
 from .base import AttackOutput, MembershipSet
+from .noise import gaussian_copies
 from .threshold import best_threshold
 
 
@@ -51,13 +52,7 @@ def label_robustness(
             inputs, targets = features[batch], labels[batch]
             shares = []
             for scale in scales:
-                noise = torch.randn(
-                    (draws, *inputs.shape),
-                    generator=generator,
-                    device=inputs.device,
-                    dtype=inputs.dtype,
-                )
-                nudged = (inputs.unsqueeze(0) + scale * noise).flatten(0, 1)
+                nudged = gaussian_copies(inputs, draws, scale, generator)
                 predicted = model(nudged).argmax(dim=1).view(draws, len(batch))
                 shares.append((predicted == targets).float().mean(0))
             chunks.append(torch.stack(shares, dim=1).cpu())

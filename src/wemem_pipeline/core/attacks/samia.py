@@ -16,6 +16,7 @@ from torch import nn
 
 from ..validation import ParameterError, require_int, require_number
 from .base import AttackOutput, MembershipSet
+from .noise import gaussian_copies
 
 
 @torch.no_grad()
@@ -40,13 +41,7 @@ def input_sensitivity(
     for batch in index.split(batch_size):
         inputs = features[batch]
         clean = torch.softmax(model(inputs), dim=1)
-        noise = torch.randn(
-            (perturbations, *inputs.shape),
-            generator=generator,
-            device=inputs.device,
-            dtype=inputs.dtype,
-        )
-        nudged = (inputs.unsqueeze(0) + scale * noise).flatten(0, 1)
+        nudged = gaussian_copies(inputs, perturbations, scale, generator)
         moved = torch.softmax(model(nudged), dim=1).view(perturbations, len(batch), -1)
         chunks.append(((moved - clean).abs().mean(0) / scale).cpu())
     if not chunks:

@@ -183,8 +183,7 @@ def train_victim_and_shadows(
             (logits and sensitivity cost a pass over the data per model and round).
         after_round: called with the round's index and history rows once every model has
             trained that round; it may raise to stop the procedure (autotune prunes trials).
-        label_noise: record each model's labels on noisy inputs for this label-only attack
-            (the audit's; its scales and draws), beside the logits.
+        label_noise: also record each model's labels on noisy inputs, for this audit attack.
 
     Returns:
         The final state dicts, the history, the outputs per recorded round and the member

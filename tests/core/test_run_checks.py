@@ -186,13 +186,19 @@ def test_member_class_sizes_count_each_models_members(digits):
 # ----------------------------------------------------------------------------- run time
 
 
+def _steps_of_10_ms(parameters, digits, monkeypatch):
+    """The run config and split table of ``parameters``, with every training step timed at
+    10 ms and every forward pass at 0."""
+    probe = run_time.Probe(step=0.01, sample=0.0, samia_step=0.0)
+    monkeypatch.setattr(run_time, "time_work", lambda *_: probe)
+    config = validate_parameters(parameters)
+    return config, split_table(digits.is_test, config.split, config.seed)
+
+
 def test_the_estimate_counts_the_work_the_pipelines_imply(
     base_parameters, digits, outputs, monkeypatch
 ):
-    probe = run_time.Probe(step=0.01, sample=0.0, samia_step=0.0)
-    monkeypatch.setattr(run_time, "time_work", lambda *_: probe)
-    config = validate_parameters(base_parameters)
-    splits = split_table(digits.is_test, config.split, config.seed)
+    config, splits = _steps_of_10_ms(base_parameters, digits, monkeypatch)
     estimate = run_time.estimate_run_time(
         base_parameters, config, digits, splits, outputs["pruning"]
     )
@@ -218,10 +224,7 @@ def test_the_estimate_counts_the_work_the_pipelines_imply(
 def test_the_estimate_counts_the_audit_models_shared_among_its_workers(
     base_parameters, digits, outputs, monkeypatch
 ):
-    probe = run_time.Probe(step=0.01, sample=0.0, samia_step=0.0)
-    monkeypatch.setattr(run_time, "time_work", lambda *_: probe)
-    config = validate_parameters(base_parameters)
-    splits = split_table(digits.is_test, config.split, config.seed)
+    config, splits = _steps_of_10_ms(base_parameters, digits, monkeypatch)
     victim = roles_of(splits, VICTIM)
     records = len(victim["member"]) + len(victim["test"])
     pruning, training = config.pruning, config.training

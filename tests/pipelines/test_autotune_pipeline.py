@@ -75,6 +75,13 @@ def tune(project: Path, defense: str) -> Path:
     return project
 
 
+def with_data_of(tuned_project: Path, folder: Path) -> Path:
+    """A fresh project in ``folder`` holding a copy of ``tuned_project``'s data."""
+    project = project_copy(folder)
+    shutil.copytree(tuned_project / "data", project / "data", dirs_exist_ok=True)
+    return project
+
+
 def newest_tuned(project: Path, defense: str) -> dict:
     folder = project / "data/08_reporting/autotune/tuned_settings.json"
     for version in sorted(folder.iterdir(), reverse=True):
@@ -107,8 +114,7 @@ def test_autotune_writes_its_report_and_study(tuned_project: Path) -> None:
 # The library's resuming is checked by tests/core/test_autotune.py (a killed study resumes).
 @pytest.mark.slow
 def test_a_second_run_resumes_the_study(tuned_project: Path, tmp_path: Path) -> None:
-    project = project_copy(tmp_path)
-    shutil.copytree(tuned_project / "data", project / "data", dirs_exist_ok=True)
+    project = with_data_of(tuned_project, tmp_path)
     result = run_kedro(project, "--pipeline=autotune", "--params", "autotune.n_trials=3")
     assert result.returncode == 0, result.stdout[-3000:]
     log = result.stdout
@@ -118,8 +124,7 @@ def test_a_second_run_resumes_the_study(tuned_project: Path, tmp_path: Path) -> 
 
 
 def test_scenario_with_auto_settings_uses_the_tuned_ones(tuned_project: Path, tmp_path) -> None:
-    project = project_copy(tmp_path)
-    shutil.copytree(tuned_project / "data", project / "data", dirs_exist_ok=True)
+    project = with_data_of(tuned_project, tmp_path)
     result = run_kedro(project, "--pipeline=scenario3", "--params", "scenario3.settings=auto")
     assert result.returncode == 0, result.stdout[-3000:]
     newest = newest_tuned(tuned_project, "swmr")
@@ -147,8 +152,7 @@ def test_scenario_with_auto_settings_uses_the_tuned_ones(tuned_project: Path, tm
 @pytest.mark.slow
 def test_compare_takes_tuned_settings_where_asked(tuned_project: Path, tmp_path: Path) -> None:
     # compare.tuned=true asks it of every defense; this asks it of two.
-    project = project_copy(tmp_path)
-    shutil.copytree(tuned_project / "data", project / "data", dirs_exist_ok=True)
+    project = with_data_of(tuned_project, tmp_path)
     tune(project, "ppb")
     auto = "compare.defenses.swmr=auto,compare.defenses.ppb=auto"
     result = run_kedro(project, "--pipeline=compare", "--params", auto)
@@ -169,8 +173,7 @@ def test_compare_takes_tuned_settings_where_asked(tuned_project: Path, tmp_path:
 # The audit's part of the resolution is checked fast by tests/core/test_audit.py.
 @pytest.mark.slow
 def test_the_audit_takes_tuned_settings_where_asked(tuned_project: Path, tmp_path: Path) -> None:
-    project = project_copy(tmp_path)
-    shutil.copytree(tuned_project / "data", project / "data", dirs_exist_ok=True)
+    project = with_data_of(tuned_project, tmp_path)
     result = run_kedro(project, "--pipeline=audit", "--params", "audit.defenses.swmr=auto")
     assert result.returncode == 0, result.stdout[-3000:]
     newest = newest_tuned(tuned_project, "swmr")

@@ -483,6 +483,14 @@ def stage_summary(stages: dict[str, AuditedStage], table: pd.DataFrame) -> pd.Da
     return summary
 
 
+def label_noise_probe(config: AuditConfig, attack_params: Mapping[str, Any]) -> LabelNoise | None:
+    """The ``label_noise`` attack whose noisy queries the models' outputs must record, when
+    the audit runs it (its scales and draws are ``attacks.label_noise``'s)."""
+    if "label_noise" not in config.attacks:
+        return None
+    return build_attack("label_noise", attack_params.get("label_noise"))
+
+
 def run_audit(
     dataset: Dataset,
     splits: pd.DataFrame,
@@ -517,14 +525,8 @@ def run_audit(
     table = audit_splits(records, dev, from_pool, config, run.seed)
     runs = audited_runs(config) if runs is None else runs
     workers = worker_count(config.workers, config.num_models, run.torch_device.type != "cpu")
-    label_noise = (
-        build_attack("label_noise", attack_params.get("label_noise"))
-        if "label_noise" in config.attacks
-        else None
-    )
-    stages = train_audit_models(
-        audited, table, run, mem_scores, runs, section, workers, label_noise
-    )
+    probe = label_noise_probe(config, attack_params)
+    stages = train_audit_models(audited, table, run, mem_scores, runs, section, workers, probe)
     scores = pd.concat(
         [
             score_every_target(

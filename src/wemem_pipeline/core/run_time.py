@@ -27,9 +27,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .attacks.label_noise import LabelNoise
 from .attacks.samia import SAMIA
-from .audit import AuditConfig
+from .audit import AuditConfig, label_noise_probe
 from .autotune import AutotuneConfig
 from .compare import comparison_runs
 from .datasets import Dataset
@@ -158,10 +157,8 @@ def estimate_run_time(
     audited = _audited_runs(parameters, made)
     if audited:
         audit = from_mapping(AuditConfig, "audit", parameters.get("audit"))
-        label_noise = LabelNoise(**(attacks.get("label_noise") or {}))
-        queries = (
-            label_noise.draws * len(label_noise.scales) if "label_noise" in audit.attacks else 0
-        )
+        label_noise = label_noise_probe(audit, attacks)
+        queries = label_noise.draws * len(label_noise.scales) if label_noise else 0
         drivers = (f"audit.num_models={audit.num_models}", f"{audited} audited runs", *rounds)
         parts.append(Part("audit", work.audit(audit, audited, queries), drivers))
     if "samia" in attacks.get("names", ["samia"]):

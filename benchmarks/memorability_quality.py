@@ -6,6 +6,7 @@ On one pool of the dataset, with the project's default model and training settin
 - label noise: flip 3% of the pool's labels; ROC AUC of each estimator for finding them.
 
     python benchmarks/memorability_quality.py                        # digits, M=32, 60 epochs
+    python benchmarks/memorability_quality.py --chunk-size 32        # one ensemble of 32
     python benchmarks/memorability_quality.py --dataset fashion_mnist --pool 5000 --models 16 \
         --epochs 20 --hidden 512,512 --batch-size 128
 """
@@ -46,6 +47,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--hidden", default="256,128")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--chunk-size", type=int, default=MemorabilityConfig.chunk_size, help="models per ensemble"
+    )
     args = parser.parse_args()
 
     device = torch.device("cpu")
@@ -54,7 +58,7 @@ def main() -> None:
     pool = np.sort(rng.permutation(dataset.num_samples)[: args.pool])
     spec = ModelSpec("mlp", tuple(int(w) for w in args.hidden.split(",")))
     training = TrainConfig(batch_size=args.batch_size, max_epochs=args.epochs)
-    config = MemorabilityConfig(num_models=args.models, chunk_size=args.models)
+    config = MemorabilityConfig(num_models=args.models, chunk_size=args.chunk_size)
 
     def timed(estimator, data, seed):
         start = time.perf_counter()
@@ -66,7 +70,8 @@ def main() -> None:
     proxy, proxy_seconds = timed(loss_proxy_scores, dataset, 1)
     raw = first["raw_score"].to_numpy()
     print(
-        f"{args.dataset}: pool {len(pool)}, M={args.models}, {args.epochs} epochs, "
+        f"{args.dataset}: pool {len(pool)}, M={args.models} in chunks of {args.chunk_size}, "
+        f"{args.epochs} epochs, "
         f"MLP {list(spec.hidden)}"
     )
     print(f"Feldman: {feldman_seconds:.1f} s; loss proxy: {proxy_seconds:.1f} s")

@@ -12,6 +12,7 @@ import dataclasses
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from wemem_pipeline.core import evaluation
@@ -319,6 +320,30 @@ def test_earlier_rounds_skip_the_named_attacks_and_the_rest_score_alike(planted)
     by_stage = metrics.set_index(["stage", "attack"])["auc"]
     for attack in ("conf", "lira"):  # the same outputs: the same scores on either stage
         assert by_stage["round_0", attack] == by_stage["round_1", attack]
+
+
+def test_stages_attacked_by_two_workers_give_the_rows_of_one_process(planted):
+    dataset, table, _, outputs = planted
+    params = {"names": ["conf", "nn", "lira", "samia"], "skip_on_earlier_rounds": ["nn"]}
+    blind = replaced(outputs, ["victim"])
+    stages = {"round_0": blind, "round_1": outputs, "defended": blind}
+    alone, shared = (
+        evaluation.evaluate_stages(
+            stages,
+            table,
+            dataset.labels,
+            params,
+            PLANTED["seed"],
+            trend_stages=["round_0"],
+            workers=workers,
+        )
+        for workers in (1, 2)
+    )
+    assert list(shared[0]["stage"].unique()) == list(stages)
+    pd.testing.assert_frame_equal(
+        shared[0].drop(columns="seconds"), alone[0].drop(columns="seconds")
+    )
+    pd.testing.assert_frame_equal(shared[1], alone[1])
 
 
 @pytest.mark.parametrize(

@@ -326,13 +326,17 @@ def test_feldman_scores_chunking_does_not_change_the_scores(digits):
     small_pool = np.arange(0, 300, 3)
     training = TrainConfig(lr=1e-2, batch_size=128, max_epochs=10)
 
-    def scores(chunk_size: int) -> pd.DataFrame:
+    def scores(chunk_size: int, workers: int = 1) -> pd.DataFrame:
         config = MemorabilityConfig(num_models=6, chunk_size=chunk_size)
-        return feldman_scores(digits, small_pool, SPEC, training, config, seed=3, device=CPU)
+        return feldman_scores(
+            digits, small_pool, SPEC, training, config, seed=3, device=CPU, workers=workers
+        )
 
     whole, chunked = scores(6), scores(4)
     pd.testing.assert_frame_equal(whole, chunked)
     assert whole["raw_score"].abs().sum() > 0  # not trivially all zero
+    # Three chunks of 2 dealt to two forked workers (2 + 1): the same scores again.
+    pd.testing.assert_frame_equal(scores(2, workers=2), whole)
 
 
 # ----------------------------------------------------------------------------- import_scores

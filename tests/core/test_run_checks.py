@@ -198,16 +198,24 @@ def _steps_of_10_ms(parameters, digits, monkeypatch):
 def test_the_estimate_counts_the_work_the_pipelines_imply(
     base_parameters, digits, outputs, monkeypatch
 ):
-    config, splits = _steps_of_10_ms(base_parameters, digits, monkeypatch)
-    estimate = run_time.estimate_run_time(
-        base_parameters, config, digits, splits, outputs["pruning"]
+    def pruning_parts(workers: int) -> dict[str, float]:
+        base_parameters["workers"] = workers
+        config, splits = _steps_of_10_ms(base_parameters, digits, monkeypatch)
+        estimate = run_time.estimate_run_time(
+            base_parameters, config, digits, splits, outputs["pruning"]
+        )
+        assert not estimate.is_long
+        return {part.what: part.seconds for part in estimate.parts}
+
+    # 6 models of 364 members, batches of 64: 6 steps an epoch; 5 rounds of 21 epochs each;
+    # two workers train 3 models each.
+    one_process = 6 * 6 * 105 * 0.01
+    assert pruning_parts(1) == pytest.approx(
+        {"iterative pruning": one_process, "one-shot pruning": one_process}
     )
-    parts = {part.what: part.seconds for part in estimate.parts}
-    # 6 models of 364 members, batches of 64: 6 steps an epoch; 5 rounds of 21 epochs each.
-    assert parts == pytest.approx(
-        {"iterative pruning": 6 * 6 * 105 * 0.01, "one-shot pruning": 6 * 6 * 105 * 0.01}
+    assert pruning_parts(2) == pytest.approx(
+        {"iterative pruning": one_process / 2, "one-shot pruning": one_process / 2}
     )
-    assert not estimate.is_long
     base_parameters["pruning"]["rounds"] = 1000
     base_parameters["split"]["num_shadows"] = 100
     config = validate_parameters(base_parameters)
@@ -245,7 +253,8 @@ def test_the_estimate_counts_the_audit_models_shared_among_its_workers(
         return {part.what: part.seconds for part in estimate.parts}["audit"]
 
     assert audit_seconds(1) == pytest.approx(16 * models + mem_scores)  # 16 models
-    assert audit_seconds(2) == pytest.approx(16 * models / 2 + mem_scores)
+    # Two workers share the models and the mem-score ensemble's two chunks of 16.
+    assert audit_seconds(2) == pytest.approx((16 * models + mem_scores) / 2)
     base_parameters["compare"]["audit"] = True
     estimate = run_time.estimate_run_time(
         base_parameters, config, digits, splits, outputs["compare"]

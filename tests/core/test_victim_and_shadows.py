@@ -252,6 +252,17 @@ def pruned_runs(toy_dataset, toy_splits, score_table):
         toy_dataset, toy_splits, RUN, start, "rsw", {"width": 0.2, "stride": 0.05}, tables
     )
     runs["again"] = (again.history, again.outputs, again.sample_uses, summaries)
+    shared, shared_summaries = prune_with_defense(
+        toy_dataset,
+        toy_splits,
+        RUN,
+        start,
+        "rsw",
+        {"width": 0.2, "stride": 0.05},
+        tables,
+        workers=2,
+    )
+    runs["shared"] = (shared.history, shared.outputs, shared.sample_uses, shared_summaries)
     return runs
 
 
@@ -316,3 +327,24 @@ def test_prune_with_defense_is_the_same_run_with_its_summaries(pruned_runs, toy_
             np.testing.assert_array_equal(again_outputs[round_index].logits[name], logits)
     assert set(summaries) == set(model_names(toy_splits))
     assert {summary["defense"] for summary in summaries.values()} == {"rsw"}
+
+
+def test_models_shared_among_two_workers_are_those_of_one_process(pruned_runs):
+    """Victim and shadows have other pools (other scored samples, the victim's shift check
+    on a shadow): split between two forked workers, they train, record and summarize their
+    defenses as in one process."""
+    history, outputs, uses, summaries = pruned_runs["again"]
+    shared_history, shared_outputs, shared_uses, shared_summaries = pruned_runs["shared"]
+    pd.testing.assert_frame_equal(
+        shared_history.drop(columns="seconds"), history.drop(columns="seconds")
+    )
+    pd.testing.assert_frame_equal(shared_uses, uses)
+    assert shared_summaries == summaries
+    for round_index, round_outputs in outputs.items():
+        shared_round = shared_outputs[round_index]
+        np.testing.assert_array_equal(shared_round.sample_index, round_outputs.sample_index)
+        for kind in ("logits", "sensitivity"):
+            mine, theirs = getattr(round_outputs, kind), getattr(shared_round, kind)
+            assert list(theirs) == list(mine)
+            for name in mine:
+                np.testing.assert_array_equal(theirs[name], mine[name])

@@ -22,6 +22,9 @@ before): 281 interval bounds and 35 chance-reference values moved, nothing else.
 It was re-recorded in issue 26, when the weighted metrics of the bootstraps and shuffles
 began to sum integer counts exactly (the AUC from exact pair counts, divided once): 101
 interval bounds and chance values moved by at most 4.4e-16, one unit in the last place.
+Since issue 25 the run shares each stage's models, ensembles and attacked stages among two
+forked workers (``workers: 2`` in ``conf/test``) and reproduces this one-process recording to
+the bit.
 
 Tolerance: on the machine kind that recorded it (same torch, same CPU kernels, same CPU,
 training on the CPU) every number must be equal to the last bit. Elsewhere float kernels

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,12 +49,10 @@ from .threads import check_threads
 from .training import one_line_per_fit_off
 from .validation import require_int, require_number
 from .victim_and_shadows import (
-    TrainedModels,
-    merge_trained,
     prune_with_defense,
     train_victim_and_shadows,
 )
-from .workers import train_in_workers, worker_count
+from .workers import worker_count
 
 MIN_MODELS = 4
 # More mislabeled records than this changes the task the models learn: the audit would
@@ -221,34 +219,27 @@ def train_audit_models(
     ``workers`` processes train a share of the models each (:mod:`.workers`); with
     ``label_noise`` every model is also queried on noisy inputs for that attack."""
 
-    def in_workers(train: Callable[[pd.DataFrame], TrainedModels]) -> TrainedModels:
-        parts = train_in_workers(train, table, workers, run.threads, run.model.name)
-        return merge_trained(parts, table)
-
     with one_line_per_fit_off():
         started = time.perf_counter()
-        dense = in_workers(
-            lambda part: train_victim_and_shadows(
-                dataset, part, run, "dense", label_noise=label_noise
-            )
+        dense = train_victim_and_shadows(
+            dataset, table, run, "dense", label_noise=label_noise, workers=workers
         )
         last = dense.outputs[max(dense.outputs)]
         stages = {DENSE: AuditedStage(DENSE, last, dense.history, time.perf_counter() - started)}
         for label, defense, settings in progress_bar(runs, "audited defenses"):
             started = time.perf_counter()
-            pruned = in_workers(
-                lambda part, defense=defense, settings=settings: prune_with_defense(
-                    dataset,
-                    part,
-                    run,
-                    dense.states,
-                    defense,
-                    settings,
-                    {"victim": mem_scores},
-                    section=f"{section}.{defense}",
-                    every_round=False,
-                    label_noise=label_noise,
-                )[0]
+            pruned, _ = prune_with_defense(
+                dataset,
+                table,
+                run,
+                dense.states,
+                defense,
+                settings,
+                {"victim": mem_scores},
+                section=f"{section}.{defense}",
+                every_round=False,
+                label_noise=label_noise,
+                workers=workers,
             )
             last = pruned.outputs[max(pruned.outputs)]
             seconds = time.perf_counter() - started
@@ -512,6 +503,7 @@ def run_audit(
     audited, canaries = plant_canaries(
         dataset, records, config.canary_count(len(records)), run.seed
     )
+    workers = worker_count(config.workers, config.num_models, run.torch_device.type != "cpu")
     mem_scores = memorability.score_pool(
         audited,
         records,
@@ -521,10 +513,10 @@ def run_audit(
         run.training,
         seed=derive_seed(run.seed, "audit"),
         device=run.torch_device,
+        workers=workers,
     )
     table = audit_splits(records, dev, from_pool, config, run.seed)
     runs = audited_runs(config) if runs is None else runs
-    workers = worker_count(config.workers, config.num_models, run.torch_device.type != "cpu")
     probe = label_noise_probe(config, attack_params)
     stages = train_audit_models(audited, table, run, mem_scores, runs, section, workers, probe)
     scores = pd.concat(

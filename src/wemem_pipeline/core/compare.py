@@ -211,6 +211,7 @@ def compare_defenses(
             mem_scores,
             section=f"compare.defenses.{defense}",
             every_round=False,  # only the last round is attacked
+            workers=run.worker_processes,
         )
         if defense == "base":
             base_seconds = float(victim_history(pruned.history)["seconds"].sum())

@@ -36,6 +36,7 @@ from .progress import progress_bar
 from .run_config import EvaluationConfig, RunConfig
 from .seeds import derive_seed
 from .splits import VICTIM
+from .workers import in_workers, step_done
 
 
 def round_stage(round_index: int) -> str:
@@ -62,6 +63,7 @@ def evaluate_stages(
     target: str = VICTIM,
     evaluation: EvaluationConfig | None = None,
     trend_stages: Collection[str] = (),
+    workers: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attack the ``target`` model (the victim) of every stage (``dense``, ``round_2``, ...).
 
@@ -69,7 +71,9 @@ def evaluate_stages(
     models of ``table`` are the shadows; shadows and target are taken from the same stage, so
     every attack is adaptive. Returns one metrics row per (stage, attack), with the seconds it
     took to calibrate and score, and the ROC points of each. ``trend_stages`` (a run's rounds
-    before the last) leave out the attacks of ``attacks.skip_on_earlier_rounds``.
+    before the last) leave out the attacks of ``attacks.skip_on_earlier_rounds``. The stages
+    are shared among ``workers`` processes (:mod:`.workers`); every attack is seeded by the
+    run's seed, so the results do not depend on where a stage is attacked.
 
     With ``evaluation``, each row also has ``<metric>_ci_low/high`` (bootstrap), the shift
     check ``shift_auc`` / ``shift_tpr_at_1pct_fpr``, and the stage's chance reference of the
@@ -77,41 +81,80 @@ def evaluate_stages(
     """
     names = check_attack_params(attack_params)
     trend_names = [n for n in names if n not in attack_params.get(EARLIER_ROUNDS_SKIP, ())]
+
+    def attack(stage_names: list[str]) -> list[tuple[list[dict[str, Any]], list[pd.DataFrame]]]:
+        results = []
+        for stage in stage_names:
+            attacks = trend_names if stage in trend_stages else names
+            results.append(
+                _attack_stage(
+                    stage,
+                    stages[stage],
+                    attacks,
+                    table,
+                    labels,
+                    attack_params,
+                    seed,
+                    target,
+                    evaluation,
+                )
+            )
+            step_done()
+        return results
+
+    # The stages with every attack first, so that the workers share the slow ones.
+    order = sorted(stages, key=lambda stage: stage in trend_stages)
+    attacked = {}
+    for share, results in in_workers(
+        attack, order, workers, steps=len(order), description="attacked stages"
+    ):
+        attacked |= dict(zip(share, results, strict=True))
+    metric_rows = [row for stage in stages for row in attacked[stage][0]]
+    roc_frames = [frame for stage in stages for frame in attacked[stage][1]]
+    return pd.DataFrame(metric_rows), pd.concat(roc_frames, ignore_index=True)
+
+
+def _attack_stage(
+    stage: str,
+    outputs: ModelOutputs,
+    names: list[str],
+    table: pd.DataFrame,
+    labels: np.ndarray,
+    attack_params: Mapping[str, Any],
+    seed: int,
+    target: str,
+    evaluation: EvaluationConfig | None,
+) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
+    """The metrics rows and ROC points of the attacks ``names`` on one stage."""
     # The same resamples for every stage and attack: their intervals pair up.
     bootstrap_seed = derive_seed(seed, "bootstrap", target)
-    metric_rows, roc_frames = [], []
-    for stage, outputs in stages.items():
-        shadows, victim = outputs.attack_sets(table, labels, seed, target)
-        shift = outputs.shift_set(table, labels, seed, target) if evaluation else None
-        stage_rows, stage_outputs = [], []
-        stage_names = trend_names if stage in trend_stages else names
-        for name in progress_bar(stage_names, f"attacks on {stage}"):
-            started = time.perf_counter()
-            attack = build_attack(name, attack_params.get(name)).fit(shadows)
-            result = attack.score(victim)
-            row = {
-                "stage": stage,
-                "attack": name,
-                **membership_metrics(victim.is_member, result.scores, result.predicted_member),
-                "raw_signal_auc": _raw_signal_auc(victim.is_member, result.signal),
-                "members": int(victim.is_member.sum()),
-                "non_members": int((~victim.is_member).sum()),
-                "seconds": time.perf_counter() - started,
-            }
-            if evaluation:
-                row |= _intervals(victim, result, evaluation.bootstrap, bootstrap_seed)
-                row |= _shift_metrics(attack, shift)
-            stage_rows.append(row)
-            stage_outputs.append((result.scores, result.predicted_member))
-            fpr, tpr = roc_points(victim.is_member, result.scores)
-            roc_frames.append(
-                pd.DataFrame({"stage": stage, "attack": name, "fpr": fpr, "tpr": tpr})
-            )
+    shadows, victim = outputs.attack_sets(table, labels, seed, target)
+    shift = outputs.shift_set(table, labels, seed, target) if evaluation else None
+    rows, scores, roc_frames = [], [], []
+    for name in progress_bar(names, f"attacks on {stage}"):
+        started = time.perf_counter()
+        attack = build_attack(name, attack_params.get(name)).fit(shadows)
+        result = attack.score(victim)
+        row = {
+            "stage": stage,
+            "attack": name,
+            **membership_metrics(victim.is_member, result.scores, result.predicted_member),
+            "raw_signal_auc": _raw_signal_auc(victim.is_member, result.signal),
+            "members": int(victim.is_member.sum()),
+            "non_members": int((~victim.is_member).sum()),
+            "seconds": time.perf_counter() - started,
+        }
         if evaluation:
-            chance = _chance_reference(victim.is_member, stage_outputs, evaluation, seed, target)
-            stage_rows = [row | chance for row in stage_rows]
-        metric_rows += stage_rows
-    return pd.DataFrame(metric_rows), pd.concat(roc_frames, ignore_index=True)
+            row |= _intervals(victim, result, evaluation.bootstrap, bootstrap_seed)
+            row |= _shift_metrics(attack, shift)
+        rows.append(row)
+        scores.append((result.scores, result.predicted_member))
+        fpr, tpr = roc_points(victim.is_member, result.scores)
+        roc_frames.append(pd.DataFrame({"stage": stage, "attack": name, "fpr": fpr, "tpr": tpr}))
+    if evaluation:
+        chance = _chance_reference(victim.is_member, scores, evaluation, seed, target)
+        rows = [row | chance for row in rows]
+    return rows, roc_frames
 
 
 def evaluate_run(
@@ -131,6 +174,7 @@ def evaluate_run(
         run.seed,
         evaluation=run.evaluation,
         trend_stages=trend_stages,
+        workers=run.worker_processes,
     )
 
 

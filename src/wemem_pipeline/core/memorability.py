@@ -29,6 +29,7 @@ from .models import ModelSpec
 from .seeds import derive_seed
 from .training import TrainConfig, dataset_tensors, fit
 from .validation import ParameterError, require_choice, require_int, require_number
+from .workers import in_workers, step_done
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class MemorabilityConfig:
     subset_fraction: float = 0.7
     epochs: int | None = None
     stop_when_fitted: bool = True
-    chunk_size: int = 32
+    chunk_size: int = 16
     victim_scores_path: str | None = None
     shadow_scores_path: str | None = None
 
@@ -173,35 +174,58 @@ def feldman_scores(
     seed: int,
     device: torch.device,
     description: str = "mem-scores",
+    workers: int = 1,
 ) -> pd.DataFrame:
-    """Feldman & Zhang mem-scores of the samples ``pool``, from a batched ensemble."""
+    """Feldman & Zhang mem-scores of the samples ``pool``, from batched ensembles of
+    ``config.chunk_size`` models, shared among ``workers`` processes (:mod:`.workers`)."""
     pool = np.sort(np.asarray(pool, dtype=np.int64))
     features, labels = dataset_tensors(dataset, device)
     included = subset_masks(len(pool), config.num_models, config.subset_fraction, seed)
     epochs = config.epochs or training.max_epochs
     pool_features, pool_labels = features[torch.as_tensor(pool, device=device)], labels[pool]
+
+    def correctness(chunks: list[slice]) -> list[np.ndarray]:
+        """Each chunk's models' correctness on the pool, ``(models, N)``; a chunk is seeded by
+        its first model, wherever it trains."""
+        results = []
+        for chunk in chunks:
+            seeds = [seed * 100_003 + k for k in range(chunk.start, chunk.stop)]
+            ensemble = ModelEnsemble(spec, dataset.input_shape, dataset.num_classes, seeds, device)
+            subsets = np.stack([pool[mask] for mask in included[chunk]])
+            models = f"{description} models {chunk.start}-{chunk.stop - 1}"
+            epochs_run = fit_ensemble(
+                ensemble,
+                features,
+                labels,
+                subsets,
+                training,
+                epochs=epochs,
+                seed=seed + chunk.start,
+                description=models,
+                stop_when_fitted=config.stop_when_fitted,
+            )
+            if epochs_run < epochs:
+                logger.info(
+                    "%s fit their subsets after %d of %d epochs", models, epochs_run, epochs
+                )
+            predictions = ensemble.predict_logits(pool_features).argmax(-1)
+            results.append((predictions == pool_labels).cpu().numpy())
+            step_done()
+        return results
+
+    starts = range(0, config.num_models, config.chunk_size)
+    chunks = [slice(start, min(start + config.chunk_size, config.num_models)) for start in starts]
+    shares = in_workers(
+        correctness,
+        chunks,
+        workers,
+        steps=len(chunks),
+        description=f"{description} ensembles",
+    )
     correct = np.zeros(included.shape, dtype=bool)
-    for start in range(0, config.num_models, config.chunk_size):
-        chunk = slice(start, min(start + config.chunk_size, config.num_models))
-        seeds = [seed * 100_003 + k for k in range(chunk.start, chunk.stop)]
-        ensemble = ModelEnsemble(spec, dataset.input_shape, dataset.num_classes, seeds, device)
-        subsets = np.stack([pool[mask] for mask in included[chunk]])
-        models = f"{description} models {chunk.start}-{chunk.stop - 1}"
-        epochs_run = fit_ensemble(
-            ensemble,
-            features,
-            labels,
-            subsets,
-            training,
-            epochs=epochs,
-            seed=seed + start,
-            description=models,
-            stop_when_fitted=config.stop_when_fitted,
-        )
-        if epochs_run < epochs:
-            logger.info("%s fit their subsets after %d of %d epochs", models, epochs_run, epochs)
-        predictions = ensemble.predict_logits(pool_features).argmax(-1)
-        correct[chunk] = (predictions == pool_labels).cpu().numpy()
+    for share, results in shares:
+        for chunk, result in zip(share, results, strict=True):
+            correct[chunk] = result
     return _score_table(pool, dataset.labels, feldman_estimate(correct, included))
 
 
@@ -361,27 +385,26 @@ def score_pool(
     *,
     seed: int,
     device: torch.device,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Mem-scores of the samples ``pool`` of the ``victim`` or ``shadow`` pool.
 
     ``config.method`` picks the estimator (or the file to import); estimators train models
-    of ``spec`` with ``training``, seeded from the run's ``seed`` and the pool's name.
+    of ``spec`` with ``training``, seeded from the run's ``seed`` and the pool's name; the
+    Feldman estimate's ensembles are shared among ``workers`` processes.
     """
     if config.method == "import":
         parameter = f"memorability.{pool_name}_scores_path"
         path = getattr(config, f"{pool_name}_scores_path")
         return import_scores(path, pool, dataset.labels, parameter)
-    estimator = feldman_scores if config.method == "feldman" else loss_proxy_scores
-    return estimator(
-        dataset,
-        pool,
-        spec,
-        training,
-        config,
-        seed=derive_seed(seed, "memorability", pool_name),
-        device=device,
-        description=f"{pool_name} pool {config.method}",
-    )
+    arguments = {
+        "seed": derive_seed(seed, "memorability", pool_name),
+        "device": device,
+        "description": f"{pool_name} pool {config.method}",
+    }
+    if config.method == "feldman":
+        return feldman_scores(dataset, pool, spec, training, config, workers=workers, **arguments)
+    return loss_proxy_scores(dataset, pool, spec, training, config, **arguments)
 
 
 def score_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -67,6 +67,7 @@ def check_top_level_keys(params: Mapping[str, Any]) -> None:
         "seed",
         "device",
         "threads",
+        "workers",
         *SECTIONS,
         "attacks",
         "attack_stored",

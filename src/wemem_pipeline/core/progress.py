@@ -50,11 +50,18 @@ class ProgressBar(Generic[Step]):
         try:
             for step in self._steps:
                 yield step
-                if self._bar is not None:
-                    self._safely(self._bar.update, 1)
+                self.update()
         finally:
-            if self._bar is not None:
-                self._safely(self._bar.close)
+            self.close()
+
+    def update(self) -> None:
+        """One more step done, where the steps are counted apart from a loop."""
+        if self._bar is not None:
+            self._safely(self._bar.update, 1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._safely(self._bar.close)
 
     def set_postfix(self, **values: Any) -> None:
         """Show ``values`` after the bar (e.g. the last epoch's dev accuracy)."""

@@ -18,9 +18,10 @@ from .memorability import MemorabilityConfig
 from .models import ModelSpec
 from .pruning import PruningConfig
 from .splits import SplitConfig
-from .threads import check_threads
+from .threads import available_cores, check_threads
 from .training import TrainConfig, resolve_device
 from .validation import ParameterError, from_mapping, require_choice, require_int
+from .workers import worker_count
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -89,6 +90,7 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"
     threads: int | str = "auto"
+    workers: int | str = "auto"
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     model: ModelSpec = field(default_factory=ModelSpec)
@@ -101,12 +103,19 @@ class RunConfig:
         require_int("seed", self.seed, 0)
         require_choice("device", self.device, DEVICES)
         check_threads(self.threads)
+        check_threads(self.workers, "workers")
         resolve_device(self.device)  # device=cuda without a GPU fails here, before any node
 
     @property
     def torch_device(self) -> torch.device:
         """The device to train on (``auto``: the GPU when there is one)."""
         return resolve_device(self.device)
+
+    @property
+    def worker_processes(self) -> int:
+        """How many processes share a stage's independent pieces of work (``workers``; no
+        more than there are pieces)."""
+        return worker_count(self.workers, available_cores(), self.torch_device.type != "cpu")
 
 
 def run_config(parameters: Mapping[str, Any]) -> RunConfig:
@@ -118,5 +127,6 @@ def run_config(parameters: Mapping[str, Any]) -> RunConfig:
         seed=parameters.get("seed"),
         device=parameters.get("device", "auto"),
         threads=parameters.get("threads", "auto"),
+        workers=parameters.get("workers", "auto"),
         **sections,
     )

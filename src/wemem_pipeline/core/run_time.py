@@ -5,9 +5,10 @@ batch of the run's data, on the run's device with its threads, and multiplies th
 work the run's pipelines imply: every model's training steps (members / batch size, per
 epoch) in dense training, in every pruning procedure (rounds x epochs per round), in every
 scenario's defended pruning, in each Feldman mem-score model, in every run of ``compare``'s
-grid, in autotune's trials and in the audit's models (shared among its workers); the forward
-passes that record each model's outputs after every round; and, for every attacked stage,
-the training steps of SAMIA (timed the same way), by far the slowest attack. Every epoch is
+grid, in autotune's trials and in the audit's models; the forward passes that record each
+model's outputs after every round; and, for every attacked stage, the training steps of SAMIA
+(timed the same way), by far the slowest attack. Everything but autotune's trials is divided
+among the processes that share it (``workers``, ``audit.workers``). Every epoch is
 counted, so early stopping makes runs shorter than estimated; the other attacks and the
 costlier steps of some baselines (DP-SGD's per-example gradients, AdvReg's inner steps) come
 on top.
@@ -281,15 +282,18 @@ class _Work:
         self.config, self.splits, self.probe = config, splits, probe
         self.roles = role_counts(splits)  # members, dev and test samples per model
         self.all_samples = splits["sample_index"].nunique()
+        # The processes that share a stage's models (``workers``), no more than its models.
+        self.workers = min(config.worker_processes, len(self.roles))
 
     def steps(self, samples: float) -> int:
         return math.ceil(samples / self.config.training.batch_size)
 
     def procedure(self, epochs: int, recorded_rounds: int) -> float:
         """Every model trained ``epochs`` epochs on its members, its outputs recorded after
-        ``recorded_rounds`` rounds."""
+        ``recorded_rounds`` rounds, the models shared among the workers."""
         batches = np.ceil(self.roles["member"] / self.config.training.batch_size)
-        return float(batches.sum()) * epochs * self.probe.step + recorded_rounds * self.outputs()
+        steps = float(batches.sum()) * epochs * self.probe.step
+        return (steps + recorded_rounds * self.outputs()) / self.workers
 
     def outputs(self) -> float:
         """Recording every model's outputs once: logits of every sample and the input
@@ -300,22 +304,26 @@ class _Work:
 
     def samia(self, samia: SAMIA) -> float:
         """SAMIA fitted on one stage's shadows: every epoch over nine tenths of their balanced
-        member and non-member sets (early stopping not counted)."""
+        member and non-member sets (early stopping not counted); the workers share the
+        stages."""
         shadows = self.roles.drop(index=VICTIM, errors="ignore")
         tokens = int(2 * np.minimum(shadows["member"], shadows["test"]).sum())
         steps = math.ceil(0.9 * tokens / samia.batch_size) * samia.epochs
-        return steps * self.probe.samia_step
+        return steps * self.probe.samia_step / self.workers
 
-    def mem_scores(self) -> float:
+    def mem_scores(self, workers: int | None = None) -> float:
         """One pool's mem-scores, its models counted as if trained one by one (the batched
-        ensemble is up to a few times faster)."""
+        ensemble is up to a few times faster), its chunks shared among ``workers`` (default:
+        the run's)."""
         memorability = self.config.memorability
         epochs = memorability.epochs or self.config.training.max_epochs
         pool = len(pool_samples(self.splits, VICTIM))
         if memorability.method == "loss_proxy":
             return self.steps(pool) * epochs * self.probe.step
         steps = self.steps(memorability.subset_fraction * pool) * epochs
-        return memorability.num_models * steps * self.probe.step
+        chunks = math.ceil(memorability.num_models / memorability.chunk_size)
+        workers = min(workers or self.config.worker_processes, chunks)
+        return memorability.num_models * steps * self.probe.step / workers
 
     def audit(self, audit: AuditConfig, runs: int, label_queries: int) -> float:
         """The audit's models, each on half of the audited records (the victim's members and
@@ -330,7 +338,7 @@ class _Work:
         recording = audit.num_models * (1 + runs) * forwards * self.probe.sample
         on_gpu = self.config.torch_device.type != "cpu"
         workers = worker_count(audit.workers, audit.num_models, on_gpu)
-        return (steps + recording) / workers + self.mem_scores()
+        return (steps + recording) / workers + self.mem_scores(workers)
 
     def autotune(self, autotune: AutotuneConfig) -> float:
         """The tuning models' dense training and every trial's pruning of them (each on

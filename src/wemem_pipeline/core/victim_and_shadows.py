@@ -10,8 +10,8 @@ often each member was trained on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,7 @@ from .run_config import RunConfig
 from .seeds import derive_seed
 from .splits import VICTIM, model_names, pool_of, roles_of
 from .training import dataset_tensors
+from .workers import in_workers, step_done
 
 logger = logging.getLogger(__name__)
 
@@ -95,10 +96,13 @@ class ModelDefenses:
                     logger.warning("%s on the victim: %s", self._built[model].title, idle)
         return self._built[model]
 
-    def summaries(self, table: pd.DataFrame) -> dict[str, dict[str, Any]]:
-        """What a reader needs to know of each model's defense (risky members, epsilon)."""
+    def summaries(
+        self, table: pd.DataFrame, models: Sequence[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """What a reader needs to know of each model's defense (risky members, epsilon), for
+        ``models`` (default: every model of ``table``)."""
         summaries = {}
-        for model in model_names(table):
+        for model in model_names(table) if models is None else models:
             defense = self(model, roles_of(table, model)["member"], pool_of(table, model))
             summaries[model] = {"defense": defense.name, **defense.summary()}
         return summaries
@@ -112,13 +116,14 @@ class TrainedModels:
     history: pd.DataFrame  # one row per model and round (RoundRecord's fields)
     outputs: dict[int, ModelOutputs]  # by recorded round
     sample_uses: pd.DataFrame  # model, round, sample_index (a member), uses
+    defense_summaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # by model
 
     def artifacts(self) -> tuple[StateDicts, pd.DataFrame, dict[int, ModelOutputs], pd.DataFrame]:
         return self.states, self.history, self.outputs, self.sample_uses
 
 
 def merge_trained(parts: list[TrainedModels], table: pd.DataFrame) -> TrainedModels:
-    """Groups of ``table``'s models trained apart (``workers.train_in_workers``), as one:
+    """Groups of ``table``'s models trained apart (:func:`.workers.in_workers`), as one:
     rows and entries in the table's model order."""
     if len(parts) == 1:
         return parts[0]
@@ -146,11 +151,13 @@ def merge_trained(parts: list[TrainedModels], table: pd.DataFrame) -> TrainedMod
         merged.sensitivity = {n: merged.sensitivity[n] for n in order if n in merged.sensitivity}
         merged.robustness = {n: merged.robustness[n] for n in order if n in merged.robustness}
         outputs[round_index] = merged
+    summaries = {name: s for part in parts for name, s in part.defense_summaries.items()}
     return TrainedModels(
         {name: states[name] for name in order},
         in_order(pd.concat([part.history for part in parts], ignore_index=True)),
         outputs,
         in_order(pd.concat([part.sample_uses for part in parts], ignore_index=True)),
+        {name: summaries[name] for name in order if name in summaries},
     )
 
 
@@ -168,6 +175,8 @@ def train_victim_and_shadows(
     every_round: bool = True,
     after_round: RoundCallback | None = None,
     label_noise: LabelNoise | None = None,
+    models: Sequence[str] | None = None,
+    workers: int = 1,
 ) -> TrainedModels:
     """Put every model of ``table`` through ``procedure``, round by round.
 
@@ -184,6 +193,9 @@ def train_victim_and_shadows(
         after_round: called with the round's index and history rows once every model has
             trained that round; it may raise to stop the procedure (autotune prunes trials).
         label_noise: also record each model's labels on noisy inputs, for this audit attack.
+        models: train only these models of ``table`` (default: all of them).
+        workers: processes that train a share of the models each (:mod:`.workers`); the
+            results are those of one process. Not with ``after_round``.
 
     Returns:
         The final state dicts, the history, the outputs per recorded round and the member
@@ -191,6 +203,28 @@ def train_victim_and_shadows(
         defense or the order in which models take their rounds.
     """
     schedule = schedule_of(procedure, run.pruning, run.training)
+    names = model_names(table) if models is None else list(models)
+    if workers > 1 and len(names) > 1:
+        if after_round is not None:
+            raise ValueError("after_round sees every model's round: train in one process")
+        parts = in_workers(
+            lambda share: train_victim_and_shadows(
+                dataset,
+                table,
+                run,
+                procedure,
+                start_states=start_states,
+                defenses=defenses,
+                every_round=every_round,
+                label_noise=label_noise,
+                models=share,
+            ),
+            names,
+            workers,
+            steps=len(schedule) * min(workers, len(names)),
+            description=f"{procedure} rounds ({min(workers, len(names))} workers)",
+        )
+        return merge_trained([part for _, part in parts], table)
     recorded = range(len(schedule)) if every_round else [len(schedule) - 1]
     features, labels = dataset_tensors(dataset, run.torch_device)
     samples = np.unique(table["sample_index"].to_numpy(np.int64))
@@ -201,7 +235,7 @@ def train_victim_and_shadows(
         name: _ModelRun(
             dataset, (features, labels), table, run, procedure, name, start_states, defenses
         )
-        for name in model_names(table)
+        for name in names
     }
     for round_index in progress_bar(range(len(schedule)), f"{procedure} rounds"):
         rows = [model_run.next_round() for model_run in runs.values()]
@@ -211,12 +245,21 @@ def train_victim_and_shadows(
                 outputs[round_index].record(name, model, (features, labels), table, run.seed)
         if after_round is not None:
             after_round(round_index, pd.DataFrame(rows))
+        step_done()
+    summaries = defenses.summaries(table, names) if defenses else {}
     if VICTIM in runs:
         _warn_at_chance(runs[VICTIM], dataset.labels, table)
+        # What the start could not foresee: early stopping may end the rounds before the
+        # windows reach the risky members.
+        if defenses and not defenses.idle_at_start:
+            for idle in idle_in_summary(defenses.name, summaries[VICTIM]):
+                logger.warning("%s", idle)
     history = [row for model_run in runs.values() for row in model_run.history]
     uses = [frame for model_run in runs.values() for frame in model_run.uses]
     states = {name: _cpu_state(model_run.model) for name, model_run in runs.items()}
-    return TrainedModels(states, pd.DataFrame(history), outputs, pd.concat(uses, ignore_index=True))
+    return TrainedModels(
+        states, pd.DataFrame(history), outputs, pd.concat(uses, ignore_index=True), summaries
+    )
 
 
 class _ModelRun:
@@ -286,33 +329,28 @@ def prune_with_defense(
     every_round: bool = True,
     after_round: RoundCallback | None = None,
     label_noise: LabelNoise | None = None,
+    workers: int = 1,
 ) -> tuple[TrainedModels, dict[str, dict[str, Any]]]:
     """Iterative pruning of every dense model with ``defense`` in every round.
 
     ``mem_scores`` maps ``victim`` and ``shadow`` to their pool's scores; ``section`` names
-    the settings in error messages; ``after_round`` is :func:`train_victim_and_shadows`'s.
-    ``label_noise`` is :func:`train_victim_and_shadows`'s. Returns the pruned models and each
+    the settings in error messages; ``every_round``, ``after_round``, ``label_noise`` and
+    ``workers`` are :func:`train_victim_and_shadows`'s. Returns the pruned models and each
     one's defense summary.
     """
-    defenses = ModelDefenses(defense, settings, dataset, mem_scores, run, section)
     pruned = train_victim_and_shadows(
         dataset,
         table,
         run,
         "iterative",
         start_states=dense_states,
-        defenses=defenses,
+        defenses=ModelDefenses(defense, settings, dataset, mem_scores, run, section),
         every_round=every_round,
         after_round=after_round,
         label_noise=label_noise,
+        workers=workers,
     )
-    summaries = defenses.summaries(table)
-    # What the start could not foresee: early stopping may end the rounds before the windows
-    # reach the risky members.
-    if VICTIM in summaries and not defenses.idle_at_start:
-        for idle in idle_in_summary(defense, summaries[VICTIM]):
-            logger.warning("%s", idle)
-    return pruned, summaries
+    return pruned, pruned.defense_summaries
 
 
 def victim_history(history: pd.DataFrame) -> pd.DataFrame:

@@ -86,7 +86,7 @@ def shaping_values(config: RunConfig, parameters: Mapping[str, Any]) -> dict[str
     for section in ("split", "model", "training", "pruning", "memorability"):
         values[section] = dataclasses.asdict(getattr(config, section))
     for key, value in parameters.items():
-        if key not in values and key not in ("dataset", "device", "threads"):
+        if key not in values and key not in ("dataset", "device", "threads", "workers"):
             values[key] = value
     return json.loads(json.dumps(values, default=str))
 

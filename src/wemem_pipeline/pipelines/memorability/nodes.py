@@ -26,6 +26,7 @@ def score_pool(
         run_config.training,
         seed=run_config.seed,
         device=run_config.torch_device,
+        workers=run_config.worker_processes,
     )
 
 

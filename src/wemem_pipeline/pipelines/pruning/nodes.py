@@ -19,5 +19,10 @@ def prune(
     """Prune every dense model (``one_shot`` or ``iterative``) with Base fine-tuning:
     weights, history, outputs per round and member reuse."""
     return train_victim_and_shadows(
-        dataset, splits, run_config, procedure, start_states=dense_models
+        dataset,
+        splits,
+        run_config,
+        procedure,
+        start_states=dense_models,
+        workers=run_config.worker_processes,
     ).artifacts()

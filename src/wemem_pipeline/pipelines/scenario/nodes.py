@@ -49,6 +49,7 @@ def prune_defended(
         settings,
         scores,
         section=f"{scenario_name}.settings",
+        workers=run_config.worker_processes,
     )
     return *pruned.artifacts(), summaries
 

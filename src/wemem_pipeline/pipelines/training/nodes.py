@@ -11,4 +11,6 @@ from wemem_pipeline.core.victim_and_shadows import train_victim_and_shadows
 
 def train_dense(dataset: Dataset, splits: pd.DataFrame, run_config: RunConfig) -> tuple:
     """Train the victim and the shadows from scratch: weights, history, outputs, reuse."""
-    return train_victim_and_shadows(dataset, splits, run_config, "dense").artifacts()
+    return train_victim_and_shadows(
+        dataset, splits, run_config, "dense", workers=run_config.worker_processes
+    ).artifacts()

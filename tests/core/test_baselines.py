@@ -33,6 +33,7 @@ from wemem_pipeline.core.defenses.dpsgd import (
     _only_linear_layers,
     clipped_gradient_sum,
     clipped_sum,
+    epsilon_bound,
     linear_clipped_sum,
     noisy_mean,
     per_example_gradients,
@@ -495,6 +496,78 @@ def test_dpsgd_step_uses_the_clipped_noisy_gradient():
     torch.testing.assert_close(
         losses, nn.functional.cross_entropy(reference(inputs), targets, reduction="none").detach()
     )
+
+
+def test_dpsgd_samples_batches_by_poisson_at_the_sampling_rate():
+    # 300 samples, batches of 30: q = 0.1 and 10 steps an epoch. Over 400 epochs every
+    # sample's inclusion rate is q (binomial sd over 4000 steps: 0.0047), batch sizes vary
+    # as Binomial(300, 0.1) (sd 5.2), and a sample's inclusions are independent of another's.
+    members = np.arange(300)
+    defense = build_defense(
+        "dpsgd", None, DefenseContext(members, np.zeros(300, dtype=np.int64), 2), "dpsgd"
+    )
+    generator = torch.Generator().manual_seed(0)
+    samples = torch.arange(300)
+    included, sizes = torch.zeros((4000, 300), dtype=torch.bool), []
+    for epoch in range(400):
+        batches = list(defense.batches(samples, 30, generator))
+        assert len(batches) == 10
+        for step, batch in enumerate(batches):
+            assert len(batch.unique()) == len(batch)  # a sample at most once per batch
+            included[epoch * 10 + step, batch] = True
+            sizes.append(len(batch))
+    assert defense.sample_rate == pytest.approx(0.1)
+    rates = included.float().mean(0)
+    assert (rates - 0.1).abs().max() < 0.025  # 5 sd, over 300 samples
+    assert rates.mean().item() == pytest.approx(0.1, abs=0.002)
+    assert np.std(sizes) == pytest.approx(np.sqrt(300 * 0.1 * 0.9), rel=0.1)
+    assert min(sizes) < 20 < 40 < max(sizes)
+    both = (included[:, 0] & included[:, 1]).float().mean().item()
+    assert both == pytest.approx(0.01, abs=0.005)
+
+
+def test_an_empty_poisson_batch_is_a_noise_only_step():
+    defense = baseline("dpsgd", {"noise_multiplier": 0.5, "max_grad_norm": 0.1})
+    defense.sample_rate = 10 / len(MEMBERS)  # as the loop's batches set it
+    model, reference = tiny_model(), tiny_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    losses = defense.train_step(model, FEATURES[:0], LABELS[:0], optimizer, ALL, 0)
+    assert losses.shape == (0,) and defense.steps == 1
+    zeros = {name: torch.zeros_like(p) for name, p in reference.named_parameters()}
+    expected = noisy_mean(zeros, 10, 0.1, 0.5, torch.Generator().manual_seed(0))
+    assert_moved_by(model, reference, expected)
+
+
+def test_the_dpsgd_epsilon_agrees_with_an_independent_accountant():
+    """Google's dp-accounting (its own RDP code, and a privacy-loss-distribution accountant)
+    on the Poisson-sampled Gaussian mechanism: q = 0.1, sigma 1, 100 steps, delta 1e-3."""
+    from dp_accounting import dp_event
+    from dp_accounting.pld.pld_privacy_accountant import PLDAccountant
+    from dp_accounting.rdp.rdp_privacy_accountant import RdpAccountant
+
+    event = dp_event.SelfComposedDpEvent(
+        dp_event.PoissonSampledDpEvent(0.1, dp_event.GaussianDpEvent(1.0)), 100
+    )
+    ours = epsilon_bound(1.0, 0.1, 100, 1e-3)
+    rdp, pld = RdpAccountant(), PLDAccountant()
+    rdp.compose(event)
+    pld.compose(event)
+    # Measured: 5.641 (Opacus's analysis), 5.655 (dp-accounting's RDP), 4.784 (PLD, tighter).
+    assert ours == pytest.approx(rdp.get_epsilon(1e-3), rel=0.01)
+    assert 0.8 * ours < pld.get_epsilon(1e-3) <= ours
+
+
+def test_an_epsilon_the_accountant_cannot_bound_is_none():
+    assert epsilon_bound(2.0, 0.1, 0, 1e-3) == 0.0
+    assert epsilon_bound(0.02, 0.2, 1000, 1e-3) is None  # bound at the smallest order
+    assert 0 < epsilon_bound(2.0, 0.1, 1000, 1e-3) < epsilon_bound(1.0, 0.1, 1000, 1e-3)
+
+
+def test_an_unknown_dpsgd_scope_is_refused_by_name():
+    with pytest.raises(ParameterError, match=r"dpsgd.scope must be one of"):
+        baseline("dpsgd", {"scope": "dense"})
+    assert baseline("dpsgd").trains_dense  # by default the epsilon covers every step
+    assert not baseline("dpsgd", {"scope": "finetune"}).trains_dense
 
 
 def test_dpsgd_prepare_swaps_batchnorm_and_keeps_models_without_it():

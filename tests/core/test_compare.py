@@ -12,6 +12,8 @@ import pytest
 from wemem_pipeline.core.compare import (
     above_chance,
     check_compare_params,
+    compared_defenses,
+    compared_runs,
     comparison_runs,
     expand_grid,
     pareto_front,
@@ -204,3 +206,24 @@ def test_the_flags_of_compare_are_true_or_false(flag):
     check_compare_params({"defenses": {"ppb": {}}, flag: True})
     with pytest.raises(ParameterError, match=rf"compare\.{flag} must be true or false, got 'yes'"):
         check_compare_params({"defenses": {"ppb": {}}, flag: "yes"})
+
+
+def test_compare_only_narrows_the_grid_and_refuses_nothing_or_strangers():
+    grid = {"rsw": {"width": 0.25}, "ppb": {"lambda": [1, 4]}, "dpsgd": {}}
+    assert compared_defenses({"defenses": grid}) == grid
+    assert compared_defenses({"defenses": grid, "only": ["dpsgd", "ppb"]}) == {
+        "ppb": {"lambda": [1, 4]},
+        "dpsgd": {},
+    }  # the grid's order
+    assert compared_defenses({"defenses": grid, "only": "dpsgd rsw"}) == {
+        "rsw": {"width": 0.25},
+        "dpsgd": {},
+    }  # --params "compare.only=dpsgd rsw"
+    assert [label for label, _, _ in compared_runs({"defenses": grid, "only": "ppb"})] == [
+        "PPB lambda=1",
+        "PPB lambda=4",
+    ]
+    with pytest.raises(ParameterError, match=r"compare.only narrows the comparison to nothing"):
+        check_compare_params({"defenses": grid, "only": []})
+    with pytest.raises(ParameterError, match=r"compare.only names \['hamp'\]"):
+        check_compare_params({"defenses": grid, "only": ["hamp"]})

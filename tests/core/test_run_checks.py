@@ -18,6 +18,8 @@ from wemem_pipeline.core.parameter_checks import validate_parameters
 from wemem_pipeline.core.run_checks import (
     check_run_on_data,
     class_size_findings,
+    dp_sgd_settings,
+    privacy_findings,
     pruning_findings,
     settings_warnings,
     window_findings,
@@ -321,3 +323,31 @@ def test_the_victims_chance_level_is_that_of_its_test_samples(digits):
     test = digits.labels[roles_of(splits, VICTIM)["test"]]
     assert chance.samples == len(test)
     assert math.isclose(chance.majority_rate, np.bincount(test).max() / len(test))
+
+
+# ----------------------------------------------------------------------------- DP-SGD
+
+
+def test_dpsgd_settings_the_accountant_cannot_bound_are_refused_by_section(
+    base_parameters, digits, outputs
+):
+    config = validate_parameters(base_parameters)
+    splits = split_table(digits.is_test, config.split, config.seed)
+    base_parameters["compare"]["defenses"]["dpsgd"] = {"noise_multiplier": [0.02, 1.0]}
+    base_parameters["audit"]["defenses"]["dpsgd"] = {"noise_multiplier": 0.05, "scope": "whole"}
+    settings = dp_sgd_settings(base_parameters, {}, set(outputs["compare"]))
+    assert list(settings) == [
+        "compare.defenses.dpsgd (DP-SGD noise_multiplier=0.02)",
+        "compare.defenses.dpsgd (DP-SGD noise_multiplier=1.0)",
+    ]  # the audit's only when the run audits
+    (refused,) = privacy_findings(settings, config, splits)
+    assert refused.refuse and refused.message.startswith(
+        "compare.defenses.dpsgd (DP-SGD noise_multiplier=0.02): noise_multiplier=0.02 gives "
+        "no epsilon"
+    )
+    assert "raise noise_multiplier" in refused.hint
+    audited = dp_sgd_settings(base_parameters, {}, set(outputs["audit"]))
+    assert list(audited) == ["audit.defenses.dpsgd"]
+    assert privacy_findings(audited, config, splits)[0].refuse
+    fine = privacy_findings({"dpsgd": {"noise_multiplier": 1.0, "scope": "whole"}}, config, splits)
+    assert fine == []

@@ -348,3 +348,33 @@ def test_models_shared_among_two_workers_are_those_of_one_process(pruned_runs):
             assert list(theirs) == list(mine)
             for name in mine:
                 np.testing.assert_array_equal(theirs[name], mine[name])
+
+
+def test_dpsgd_over_the_whole_training_prunes_a_dense_model_of_its_own(toy_dataset, toy_splits):
+    """scope whole: each model trains its dense model with DP-SGD from its initialisation
+    (not the dense states it is given) and the accountant counts those steps too."""
+    start = {
+        name: SPEC.build(toy_dataset.input_shape, toy_dataset.num_classes, 99).state_dict()
+        for name in model_names(toy_splits)
+    }
+    runs = {
+        scope: prune_with_defense(
+            toy_dataset, toy_splits, RUN, start, "dpsgd", {"scope": scope}, None
+        )
+        for scope in ("finetune", "whole")
+    }
+    (finetune, finetune_summaries), (whole, whole_summaries) = runs.values()
+    for name in model_names(toy_splits):
+        fine, full = finetune_summaries[name], whole_summaries[name]
+        assert fine["covers"] == "prune rounds" and "dense_seconds" not in fine
+        assert full["covers"] == "dense training and every prune round"
+        assert full["dense_seconds"] > 0 and full["sampling"] == "poisson"
+        members = len(roles_of(toy_splits, name)["member"])
+        steps_per_epoch = max(1, round(members / TRAINING.batch_size))
+        fine_epochs = finetune.history.set_index("model").loc[[name], "epochs_run"].sum()
+        assert fine["steps"] == fine_epochs * steps_per_epoch
+        assert full["steps"] > whole.history.set_index("model").loc[[name], "epochs_run"].sum()
+        assert 0 < fine["epsilon"] < full["epsilon"]
+    # Another start: the whole-scope run did not prune the given dense states.
+    fine_state, full_state = finetune.states[VICTIM], whole.states[VICTIM]
+    assert not any(torch.equal(fine_state[key], full_state[key]) for key in fine_state)

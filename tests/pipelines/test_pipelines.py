@@ -150,6 +150,10 @@ BAD_PARAMETERS = [
     # Valid settings whose result cannot mean anything on the run's data and model.
     ("pruning.sparsity=0.999999", "pruning.sparsity=0.999999 (pruning.scope=global) leaves 0"),
     ("scenario1.settings.width=1.0,scenario1.settings.stride=0.01", "RSW would train as Base"),
+    ("compare.defenses.dpsgd.noise_multiplier=[0.02]", "gives no epsilon the RDP accountant"),
+    ("compare.defenses.dpsgd.scope=dense", "compare.defenses.dpsgd.scope must be one of"),
+    ("workers=0", "workers must be 'auto' or an integer >= 1"),
+    ("compare.only=[]", "compare.only narrows the comparison to nothing"),
 ]
 
 
@@ -207,15 +211,24 @@ def test_compare_runs_every_defense(finished_run: Path) -> None:
         "ppb",
         "advreg",
         "dpsgd",
+        "dpsgd",
         "relaxloss",
         "hamp",
-    ]  # conf/test: one setting per baseline
+    ]  # conf/test: one setting per baseline, DP-SGD over the rounds and over the whole
     assert comparison["test_accuracy"].between(0.2, 1.0).all()
     assert comparison[["auc", "tpr_at_1pct_fpr"]].notna().all().all()
     base = comparison.set_index("defense").loc["base"]
     assert base["time_relative_to_base"] == pytest.approx(1.0)
     epsilon = comparison.set_index("defense")["epsilon"]
-    assert epsilon["dpsgd"] > 0 and epsilon.drop("dpsgd").isna().all()
+    assert (epsilon["dpsgd"] > 0).all() and epsilon.drop("dpsgd").isna().all()
+    private = comparison[comparison["defense"] == "dpsgd"].set_index("epsilon_covers")
+    whole = private.loc["dense training and every prune round"]
+    fine = private.loc["prune rounds"]
+    assert whole["epsilon"] > fine["epsilon"] and whole["epsilon_steps"] > fine["epsilon_steps"]
+    assert (private["sample_rate"] > 0).all() and (private["epsilon_delta"] < 1).all()
+    report = latest(finished_run, "08_reporting/compare/compare.md").read_text()
+    assert "scope=whole: epsilon" in report and "Poisson sampling at rate" in report
+    assert "so it is no guarantee for the model" in report  # the fine-tuning-only run
     for metric in ("auc", "tpr_at_1pct_fpr"):  # a front only where some run beats chance
         above = comparison[metric] > comparison[f"chance_{metric}_q95"]
         assert comparison[f"pareto_{metric}"].any() == above.any(), metric

@@ -69,6 +69,38 @@ def _flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def compared_defenses(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``compare.defenses``, narrowed to the defenses ``compare.only`` names (a list, or
+    names separated by spaces; null: every one). Kedro's soft merge can add a defense to the
+    grid but not take one out; ``--params "compare.only=swmr dpsgd"`` can (``--params`` takes
+    no commas inside a value)."""
+    params = dict(params or {})
+    defenses = params.get("defenses")
+    only = params.get("only")
+    if only is None or not isinstance(defenses, Mapping):
+        return defenses
+    if isinstance(only, str):
+        only = only.split()
+    if not isinstance(only, list) or not only:
+        raise ParameterError(
+            f"compare.only narrows the comparison to nothing ({only!r}): name one or more "
+            f"defenses of compare.defenses ({list(defenses)}), or null for every one"
+        )
+    unknown = [name for name in only if name not in defenses]
+    if unknown:
+        raise ParameterError(
+            f"compare.only names {unknown}, which compare.defenses does not have; it has "
+            f"{list(defenses)}"
+        )
+    return {name: settings for name, settings in defenses.items() if name in only}
+
+
+def compared_runs(params: Mapping[str, Any]) -> list[Run]:
+    """Every run of the ``compare`` section: :func:`comparison_runs` of
+    :func:`compared_defenses`."""
+    return comparison_runs(compared_defenses(params))
+
+
 def comparison_runs(defenses: Mapping[str, Any]) -> list[Run]:
     """``(label, defense, settings)`` of every run the ``compare.defenses`` section asks for.
 
@@ -123,12 +155,12 @@ def check_compare_params(params: Mapping[str, Any] | None) -> None:
     its settings come from its autotune study.
     """
     params = dict(params or {})
-    check_known_keys("compare", params, ("defenses", "tuned", "audit"))
+    check_known_keys("compare", params, ("defenses", "only", "tuned", "audit"))
     for flag in ("tuned", "audit"):
         if not isinstance(params.get(flag, False), bool):
             raise ParameterError(f"compare.{flag} must be true or false, got {params[flag]!r}")
     tuned = params.get("tuned", False)
-    defenses = params.get("defenses")
+    defenses = compared_defenses(params)
     if isinstance(defenses, Mapping):
         defenses = {d: {} if tuned or s == AUTO else s for d, s in defenses.items()}
     for _, defense, settings in comparison_runs(defenses):
@@ -145,7 +177,9 @@ def _row(
     summary: Mapping[str, Any],
 ) -> dict[str, Any]:
     victim = victim_history(history)
-    seconds = float(victim["seconds"].sum())
+    # A defense that trains its own dense model (DP-SGD, scope whole) pays for it here.
+    seconds = float(victim["seconds"].sum()) + summary.get("dense_seconds", 0.0)
+    epsilon = summary.get("epsilon", np.nan)
     row = {
         "run": label,
         "defense": defense,
@@ -153,7 +187,11 @@ def _row(
         "test_accuracy": float(victim["test_accuracy"].iloc[-1]),
         "fine_tuning_seconds": seconds,
         "time_relative_to_base": seconds / base_seconds,
-        "epsilon": summary.get("epsilon", np.nan),
+        "epsilon": np.nan if epsilon is None else epsilon,
+        "epsilon_delta": summary.get("delta", np.nan),
+        "epsilon_steps": summary.get("steps", np.nan),
+        "sample_rate": summary.get("sample_rate", np.nan),
+        "epsilon_covers": summary.get("covers", ""),
     }
     for metric in ATTACK_METRICS:
         best = metrics.loc[metrics[metric].idxmax()]

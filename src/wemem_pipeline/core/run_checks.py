@@ -25,16 +25,18 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .compare import compared_defenses, comparison_runs
 from .datasets import Dataset
 from .datasets.base import MIN_CLASS_SAMPLES
 from .defenses import AUTO
+from .defenses.dpsgd import DPSGDConfig, epsilon_bound, poisson_steps
 from .defenses.windows import WindowConfig, window_coverage
 from .errors import DataError, ParameterError, UserError
 from .parameter_checks import check_model_on_data
 from .pruning import weights_left
 from .run_config import RunConfig
 from .run_time import estimate_run_time
-from .splits import member_class_sizes, split_table
+from .splits import VICTIM, member_class_sizes, roles_of, split_table
 from .validation import from_mapping
 
 logger = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ def check_run_on_data(
     prunes = any(name.rsplit(".", 1)[-1] in _PRUNES for name in outputs)
     scenarios = {key: parameters.get(key) or {} for key in _scenarios(outputs)}
     findings = settings_findings(config, dataset, splits, scenarios, prunes)
+    findings += privacy_findings(dp_sgd_settings(parameters, scenarios, outputs), config, splits)
     refused = [finding for finding in findings if finding.refuse]
     if refused:
         raise refused[0].error(
@@ -249,6 +252,70 @@ def window_findings(
             )
         ]
     return [Finding(f"{said}: SWMR trains as RMR")]
+
+
+def dp_sgd_settings(
+    parameters: Mapping[str, Any], scenarios: Mapping[str, Mapping[str, Any]], outputs: set[str]
+) -> dict[str, dict[str, Any]]:
+    """The DP-SGD settings the run trains, by the parameter section that gives them: the
+    scenarios', every run of ``compare``'s grid and the audit's (tuned settings are the
+    study's business)."""
+    found = {
+        f"{key}.settings": dict(section.get("settings") or {})
+        for key, section in scenarios.items()
+        if section.get("defense") == "dpsgd" and section.get("settings") != AUTO
+    }
+    compare = parameters.get("compare") or {}
+    grid = (compared_defenses(compare) or {}).get("dpsgd")
+    if _makes(outputs, "compare_table") and grid not in (None, AUTO) and not compare.get("tuned"):
+        for label, _, settings in comparison_runs({"dpsgd": grid}):
+            found[f"compare.defenses.dpsgd ({label})"] = settings
+    audited = ((parameters.get("audit") or {}).get("defenses") or {}).get("dpsgd")
+    if _makes(outputs, "audit_metrics") and audited not in (None, AUTO):
+        found["audit.defenses.dpsgd"] = dict(audited)
+    return found
+
+
+def privacy_findings(
+    settings: Mapping[str, Mapping[str, Any]], config: RunConfig, splits: pd.DataFrame
+) -> list[Finding]:
+    """DP-SGD settings whose training the accountant cannot bound (refused: the run would
+    report an epsilon that is no guarantee). Counted on the victim's members, over every step
+    the settings' ``scope`` covers, at most (every epoch of every round)."""
+    members = len(roles_of(splits, VICTIM)["member"])
+    rate, steps_per_epoch = poisson_steps(members, config.training.batch_size)
+    pruning, delta = config.pruning, 1.0 / members
+    findings = []
+    for section, values in settings.items():
+        dp = from_mapping(DPSGDConfig, section, values)
+        epochs = pruning.rounds * pruning.epochs_per_round
+        if dp.scope == "whole":
+            epochs += config.training.max_epochs
+        steps = epochs * steps_per_epoch
+        if epsilon_bound(dp.noise_multiplier, rate, steps, delta) is not None:
+            continue
+        enough = next(
+            (
+                sigma
+                for sigma in (0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0)
+                if epsilon_bound(sigma, rate, steps, delta) is not None
+            ),
+            None,
+        )
+        findings.append(
+            Finding(
+                f"{section}: noise_multiplier={dp.noise_multiplier} gives no epsilon the RDP "
+                f"accountant can bound over {steps} steps at sampling rate {rate:.3g} (delta "
+                f"{delta:.2g}): the noise is too small for a privacy guarantee",
+                refuse=True,
+                hint=f"raise noise_multiplier (here {enough} has a bound)" if enough else None,
+            )
+        )
+    return findings
+
+
+def _makes(outputs: set[str], artifact: str) -> bool:
+    return any(name.rsplit(".", 1)[-1] == artifact for name in outputs)
 
 
 def _scenarios(outputs: set[str]) -> list[str]:

@@ -31,7 +31,7 @@ from torch import nn
 from .attacks.samia import SAMIA
 from .audit import AuditConfig, label_noise_probe
 from .autotune import AutotuneConfig
-from .compare import comparison_runs
+from .compare import compared_defenses, comparison_runs
 from .datasets import Dataset
 from .defenses import AUTO
 from .run_config import RunConfig
@@ -370,7 +370,7 @@ def _made(outputs: Iterable[str]) -> Counter[str]:
 def _compare_runs(compare: Mapping[str, Any]) -> int:
     """The runs of ``compare``'s grid (tuned settings count as one run per defense)."""
     tuned = compare.get("tuned", False)
-    defenses = compare.get("defenses") or {}
+    defenses = compared_defenses(compare) or {}
     return len(comparison_runs({d: {} if tuned or s == AUTO else s for d, s in defenses.items()}))
 
 

@@ -166,7 +166,8 @@ def fit(
 
 
 class _EpochLoop:
-    """One epoch at a time: the defense's groups in order, each shuffled into batches."""
+    """One epoch at a time: the defense's groups in order, each cut into the defense's
+    batches (shuffled, by default)."""
 
     def __init__(
         self,
@@ -197,12 +198,11 @@ class _EpochLoop:
             if len(group.indices) == 0:
                 continue  # an empty batch would still take a weight-decay-only step
             group_idx = as_index(group.indices, torch.device("cpu"))
-            shuffled = torch.randperm(len(group_idx), generator=self.generator)
-            order = group_idx[shuffled].to(self.features.device)
-            for batch in order.split(self.config.batch_size):
+            for batch in self.defense.batches(group_idx, self.config.batch_size, self.generator):
+                batch = batch.to(self.features.device)
                 total_loss += self._step(batch, group, epoch).sum()
-            self.uses[order] += 1
-            seen += len(order)
+                self.uses[batch] += 1  # a batch holds a sample once
+                seen += len(batch)
         return {"train_loss": total_loss.item() / max(seen, 1), "samples": seen}
 
     def _step(self, batch: torch.Tensor, group: SampleGroup, epoch: int) -> torch.Tensor:

@@ -247,6 +247,9 @@ def train_victim_and_shadows(
             after_round(round_index, pd.DataFrame(rows))
         step_done()
     summaries = defenses.summaries(table, names) if defenses else {}
+    for name, model_run in runs.items():
+        if model_run.defense.trains_dense:
+            summaries[name]["dense_seconds"] = model_run.dense_seconds
     if VICTIM in runs:
         _warn_at_chance(runs[VICTIM], dataset.labels, table)
         # What the start could not foresee: early stopping may end the rounds before the
@@ -281,11 +284,34 @@ class _ModelRun:
         self.members = split["member"]
         pool = pool_of(table, name)
         self.defense = defenses(name, self.members, pool) if defenses else NoDefense(self.members)
+        # A defense that covers the whole training (DP-SGD, scope whole) prunes a dense model
+        # of its own, trained from the initialisation, not the dense models' states.
+        own_dense = self.defense.trains_dense and procedure != "dense"
         self.model = self.defense.prepare(
-            _starting_model(dataset, run, procedure, name, start_states)
+            _starting_model(
+                dataset,
+                run,
+                "dense" if own_dense else procedure,
+                name,
+                None if own_dense else start_states,
+            )
         )
         defended = defenses is not None and defenses.name != NoDefense.name
         self.stage = defenses.name if defended else procedure
+        self.dense_seconds = 0.0  # the defense's own dense training
+        if own_dense:
+            for record, _ in train_schedule(
+                self.model,
+                *tensors,
+                split,
+                schedule_of("dense", run.pruning, run.training),
+                run.training,
+                scope=run.pruning.scope,
+                seed=derive_seed(run.seed, SEED_KEYS["dense"], name),
+                description=f"{name} {self.stage} dense",
+                defense=self.defense,
+            ):
+                self.dense_seconds += record.seconds
         self.rounds = train_schedule(
             self.model,
             *tensors,

@@ -21,6 +21,7 @@ from typing import Any
 from kedro.io import DataCatalog
 
 from ..core.autotune import tuned_for_differences
+from ..core.compare import compared_defenses
 from ..core.defenses import AUTO
 from ..core.errors import ArtifactError
 from ..core.run_config import RunConfig
@@ -50,7 +51,7 @@ def auto_requests(parameters: Mapping[str, Any], used: Callable[[str], bool]) ->
                 requests[f"audit.defenses.{defense}"] = defense
     compare = parameters.get("compare")
     if isinstance(compare, Mapping) and used("compare"):
-        for defense, settings in (compare.get("defenses") or {}).items():
+        for defense, settings in (compared_defenses(compare) or {}).items():
             if settings == AUTO or compare.get("tuned") is True:
                 requests[f"compare.defenses.{defense}"] = defense
     return requests

@@ -12,7 +12,7 @@ parameter section and a :class:`DefenseContext` with what it may need of the run
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -85,7 +85,8 @@ class Defense:
     """What the training loop asks of a defense; one instance serves one model in all rounds.
 
     A WeMem defense plans the epochs (``optimizers``, ``plan_epoch``). A baseline that changes
-    the objective overrides ``loss`` (DP-SGD, which changes the gradient, ``train_step``); one
+    the objective overrides ``loss`` (DP-SGD, which changes the gradient and samples its own
+    batches, ``train_step`` and ``batches``); one
     that needs non-member data for its own
     training reads it in ``start``; one that changes what the model answers at inference
     (HAMP) wraps the model in ``inference_model``; DP-SGD swaps BatchNorm in ``prepare``.
@@ -93,6 +94,9 @@ class Defense:
 
     name = "defense"
     title = "Defense"  # how reports name it
+    # True: the defense also trains the dense model the prune rounds start from (from its
+    # initialisation), so that what it guarantees covers the whole training (DP-SGD, whole).
+    trains_dense = False
     # What autotune searches by default: a dotted setting name -> ``{low, high, log}`` (a
     # number range) or ``{choices: [...]}``; see core/search_space.py. Empty: not tunable.
     search_space: ClassVar[dict[str, dict[str, Any]]] = {}
@@ -113,6 +117,14 @@ class Defense:
     def prepare(self, model: nn.Module) -> nn.Module:
         """The model to fine-tune (called once per model, before its first round)."""
         return model
+
+    def batches(
+        self, samples: torch.Tensor, batch_size: int, generator: torch.Generator
+    ) -> Iterator[torch.Tensor]:
+        """A group's batches in one epoch: its samples shuffled and cut into ``batch_size``
+        (DP-SGD samples its own)."""
+        shuffled = samples[torch.randperm(len(samples), generator=generator)]
+        yield from shuffled.split(batch_size)
 
     def start(
         self,

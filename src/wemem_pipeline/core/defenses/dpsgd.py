@@ -1,4 +1,4 @@
-"""DP-SGD (Abadi et al. 2016) during fine-tuning, with Opacus's privacy accountant.
+"""DP-SGD (Abadi et al. 2016) with Poisson-sampled batches and an RDP privacy accountant.
 
 Every batch's per-example gradients are clipped to ``max_grad_norm``, summed, and Gaussian
 noise of standard deviation ``noise_multiplier * max_grad_norm`` is added before the step.
@@ -7,22 +7,29 @@ layer inputs and output gradients, masks included, and the clipped sum from one 
 backward pass, without materialising per-example gradients; other models get per-example
 gradients from ``torch.func`` (``vmap`` over ``grad``). Both see through the pruning masks
 (the parameters are ``weight_orig``, the mask is applied in the forward pass), which
-Opacus's own hooks do not: they expect a module's parameter to be called ``weight``. The privacy
-spent is tracked by Opacus's RDP accountant over every step of every round, at
-``delta = 1 / members`` (each step samples ``batch / members`` of the data; batches are
-shuffled, not Poisson-sampled, as with Opacus's default data loader replaced by ours). Models
-with BatchNorm, whose per-example gradients are undefined, are converted the Opacus way
+Opacus's own hooks do not: they expect a module's parameter to be called ``weight``.
+
+Batches are Poisson-sampled, as the accountant assumes: each of an epoch's
+``round(members / batch_size)`` steps takes every member independently with probability
+``q = batch_size / members`` (batch sizes vary, an empty batch is a noise-only step), and the
+noisy sum is divided by the expected batch size ``q * members``. The privacy spent is the RDP
+accountant's (Opacus's analysis of the sampled Gaussian mechanism, at orders from 1.01 up)
+over every step, at ``delta = 1 / members``. ``scope`` says what it covers: ``finetune``, the
+prune rounds only (the dense model they start from was trained without DP on the same members,
+so the epsilon is no guarantee for the model), or ``whole``, where the defense also trains the
+dense model from its initialisation, and the epsilon covers every step the model ever took.
+
+Models with BatchNorm, whose per-example gradients are undefined, are converted the Opacus way
 (``ModuleValidator.fix``: GroupNorm, freshly initialised, so the dense model's BatchNorm
 statistics do not carry over).
-
-The epsilon covers the fine-tuning only: the dense model the rounds start from was trained
-without DP on the same members.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import torch
@@ -30,14 +37,22 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from ..masks import refresh_pruned_weights
-from ..validation import require_number
+from ..validation import require_choice, require_number
 from .base import Baseline, DefenseContext, SampleGroup
+
+SCOPES = ("finetune", "whole")
+# Rényi orders of the accountant: Opacus's defaults (1.1 to 63) and finer ones near 1, where
+# the bound of a small noise multiplier lies.
+_ORDERS = (
+    [1 + x / 100 for x in range(1, 10)] + [1 + x / 10 for x in range(1, 100)] + list(range(12, 64))
+)
 
 
 @dataclass(frozen=True)
 class DPSGDConfig:
     noise_multiplier: float = 1.0
     max_grad_norm: float = 1.0
+    scope: str = "whole"  # whole: dense training and the prune rounds; finetune: the rounds
     section: str = "dpsgd"
 
     def __post_init__(self) -> None:
@@ -46,6 +61,33 @@ class DPSGDConfig:
             f"{self.section}.noise_multiplier", self.noise_multiplier, 0.0, 1e6, **positive
         )
         require_number(f"{self.section}.max_grad_norm", self.max_grad_norm, 0.0, 1e6, **positive)
+        require_choice(f"{self.section}.scope", self.scope, SCOPES)
+
+
+def epsilon_bound(
+    noise_multiplier: float, sample_rate: float, steps: int, delta: float
+) -> float | None:
+    """Epsilon at ``delta`` of ``steps`` Poisson-sampled Gaussian steps (RDP accountant).
+
+    None when the accountant gives no bound: an infinite one, or one found at its smallest
+    order, where a smaller order might give another (the noise is too small for it).
+    """
+    if steps == 0:
+        return 0.0
+    from opacus.accountants.analysis.rdp import compute_rdp, get_privacy_spent
+
+    rdp = compute_rdp(q=sample_rate, noise_multiplier=noise_multiplier, steps=steps, orders=_ORDERS)
+    with warnings.catch_warnings():  # the smallest-order case is reported as None instead
+        warnings.simplefilter("ignore", UserWarning)
+        epsilon, order = get_privacy_spent(orders=_ORDERS, rdp=rdp, delta=delta)
+    if not math.isfinite(epsilon) or order == _ORDERS[0]:
+        return None
+    return float(epsilon)
+
+
+def poisson_steps(members: int, batch_size: int) -> tuple[float, int]:
+    """The sampling rate ``q`` and the steps of an epoch over ``members``."""
+    return min(1.0, batch_size / members), max(1, round(members / batch_size))
 
 
 def per_example_gradients(
@@ -72,7 +114,7 @@ def clip_scales(squared_norms: torch.Tensor, max_grad_norm: float) -> torch.Tens
 
 def noisy_mean(
     summed: dict[str, torch.Tensor],
-    batch: int,
+    batch: float,
     max_grad_norm: float,
     noise_multiplier: float,
     generator: torch.Generator | None = None,
@@ -170,19 +212,25 @@ class DPSGD(Baseline):
         super().__init__(context, config)
         self.delta = 1.0 / len(self.members)
         self.generator = torch.Generator().manual_seed(context.seed)
+        self.sample_rate: float | None = None  # set by the batches the loop draws
+        self.steps = 0
 
-    @cached_property
-    def accountant(self):
-        """Opacus's RDP accountant. Made at the first step: Opacus brings torch.distributed
-        and sympy, a start-up that every run paid when its settings were checked."""
-        from opacus.accountants import RDPAccountant
-
-        return RDPAccountant()
+    @property
+    def trains_dense(self) -> bool:
+        return self.config.scope == "whole"
 
     def prepare(self, model: nn.Module) -> nn.Module:
         from opacus.validators import ModuleValidator
 
         return model if ModuleValidator.is_valid(model) else ModuleValidator.fix(model)
+
+    def batches(
+        self, samples: torch.Tensor, batch_size: int, generator: torch.Generator
+    ) -> Iterator[torch.Tensor]:
+        """Poisson sampling: each step takes every sample with probability ``q``."""
+        self.sample_rate, steps = poisson_steps(len(samples), batch_size)
+        for _ in range(steps):
+            yield samples[torch.rand(len(samples), generator=generator) < self.sample_rate]
 
     def train_step(
         self,
@@ -193,10 +241,17 @@ class DPSGD(Baseline):
         group: SampleGroup,
         epoch: int,
     ) -> torch.Tensor:
-        summed, losses = clipped_gradient_sum(model, inputs, targets, self.config.max_grad_norm)
+        # Outside the loop's batches (a step taken by hand) the batch is its own expectation.
+        rate = self.sample_rate or len(inputs) / len(self.members)
+        if len(inputs):
+            summed, losses = clipped_gradient_sum(model, inputs, targets, self.config.max_grad_norm)
+        else:  # an empty Poisson batch: the step is noise only
+            trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+            summed = {name: torch.zeros_like(parameter) for name, parameter in trained}
+            losses = torch.zeros(0, device=inputs.device)
         noisy = noisy_mean(
             summed,
-            len(inputs),
+            rate * len(self.members),
             self.config.max_grad_norm,
             self.config.noise_multiplier,
             self.generator,
@@ -206,16 +261,22 @@ class DPSGD(Baseline):
             if name in noisy:
                 parameter.grad = noisy[name]
         optimizer.step()
-        self.accountant.step(
-            noise_multiplier=self.config.noise_multiplier,
-            sample_rate=len(inputs) / len(self.members),
-        )
+        self.sample_rate, self.steps = rate, self.steps + 1
         return losses
 
-    def epsilon(self) -> float:
-        if not self.accountant.history:
+    def epsilon(self) -> float | None:
+        """The privacy spent so far (None: the accountant gives no bound)."""
+        if not self.steps:
             return 0.0
-        return float(self.accountant.get_epsilon(delta=self.delta))
+        return epsilon_bound(self.config.noise_multiplier, self.sample_rate, self.steps, self.delta)
 
     def summary(self) -> dict[str, Any]:
-        return {"epsilon": self.epsilon(), "delta": self.delta}
+        covers = "dense training and every prune round" if self.trains_dense else "prune rounds"
+        return {
+            "epsilon": self.epsilon(),
+            "delta": self.delta,
+            "sampling": "poisson",
+            "sample_rate": self.sample_rate,
+            "steps": self.steps,
+            "covers": covers,
+        }

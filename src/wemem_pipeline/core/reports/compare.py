@@ -44,10 +44,14 @@ def comparison_document(
         "Every run prunes the victim and its shadows iteratively with one defense setting and "
         f"is attacked with the whole suite ({non_members} members against as many "
         "non-members); the strongest attack per metric is reported. Time is the victim's "
-        "fine-tuning time over all rounds relative to Base. Epsilon (DP-SGD) is at delta = "
-        "1/members and covers the fine-tuning only: the dense model was trained without DP."
+        "fine-tuning time over all rounds relative to Base (with DP-SGD's own dense training "
+        "where its epsilon covers it)."
     )
     document.table(_runs_table(comparison, non_members))
+    privacy = privacy_bullets(comparison)
+    if privacy:
+        document.paragraph("What each epsilon covers:")
+        document.bullets(privacy)
     document.figure("compare_plot.png", "Test accuracy against the strongest attack, every run")
     document.heading("Where the WeMem defenses stand")
     bullets = [
@@ -125,6 +129,26 @@ def _runs_table(comparison: pd.DataFrame, non_members: int) -> pd.DataFrame:
         column = f"front ({METRIC_TITLES[metric]})"
         table[column] = comparison[f"pareto_{metric}"].map({True: "yes", False: ""})
     return table
+
+
+def privacy_bullets(comparison: pd.DataFrame) -> list[str]:
+    """One line per run with a privacy guarantee (DP-SGD): its epsilon, delta, sampling and
+    what the epsilon covers."""
+    bullets = []
+    for _, row in comparison[comparison["epsilon_covers"].fillna("") != ""].iterrows():
+        accountant = (
+            f"at delta {row['epsilon_delta']:.2g} (RDP accountant; Poisson sampling at rate "
+            f"{row['sample_rate']:.3g}, {int(row['epsilon_steps'])} steps)"
+        )
+        if row["epsilon_covers"] == "prune rounds":
+            covers = (
+                "the prune rounds only: the dense model they start from was trained without "
+                "DP on the same members, so it is no guarantee for the model"
+            )
+        else:
+            covers = "the dense training and every prune round: every step the model took"
+        bullets.append(f"{row['run']}: epsilon {fmt(row['epsilon'], 1)} {accountant}; {covers}.")
+    return bullets
 
 
 def _interval(row: pd.Series, metric: str) -> list[float] | None:

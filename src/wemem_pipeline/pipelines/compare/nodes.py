@@ -40,7 +40,7 @@ def compare_defenses(
         dense_models,
         (dense_history, dense_outputs),
         {"victim": victim_mem_scores, "shadow": shadow_mem_scores},
-        compare.comparison_runs(compare_params["defenses"]),
+        compare.compared_runs(compare_params),
         attack_params,
     )
 
@@ -59,7 +59,7 @@ def audit_every_run(
         nothing = pd.DataFrame(columns=["stage"])
         return nothing, nothing, nothing
     config = from_mapping(audit.AuditConfig, "audit", audit_params)
-    runs = [("base", "base", {}), *compare.comparison_runs(compare_params["defenses"])]
+    runs = [("base", "base", {}), *compare.compared_runs(compare_params)]
     results = audit.run_audit(
         dataset, splits, run_config, config, attack_params, runs, "compare.defenses"
     )
@@ -135,7 +135,7 @@ def _document(
         comparison,
         dataset.name,
         int(metrics["non_members"].iloc[0]),
-        compare.comparison_runs(compare_params["defenses"]),
+        compare.compared_runs(compare_params),
         sources,
         audited,
     )

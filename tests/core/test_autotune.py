@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 
 import numpy as np
@@ -23,6 +24,7 @@ from wemem_pipeline.core.errors import DataError, ParameterError
 from wemem_pipeline.core.models import ModelSpec
 from wemem_pipeline.core.outputs import ModelOutputs
 from wemem_pipeline.core.pruning import PruningConfig
+from wemem_pipeline.core.reports.autotune import doubts
 from wemem_pipeline.core.run_config import RunConfig
 from wemem_pipeline.core.search_space import nested_settings, parse_search_space
 from wemem_pipeline.core.splits import VICTIM, model_names, pool_samples, roles_of
@@ -196,24 +198,50 @@ def test_a_killed_study_resumes(toy_dataset, toy_splits, victim_scores, tmp_path
     assert fresh.study_name != study.study_name
 
 
-def test_trials_behind_base_are_pruned_once_one_meets_the_budget(
-    toy_dataset, toy_splits, victim_scores, tmp_path
-):
-    # Windows of 2% of a class train on one member per class: behind Base.
-    trained = TRAINED
+def narrow_windows_study(toy_dataset, toy_splits, victim_scores, tmp_path):
+    """Trials of windows of 2% of a class (one member per class: behind Base), of the
+    whole class, and of 2% again; the trials table and the study's log lines."""
     tuning = config(
         search_space={"width": {"choices": [1.0, 0.02]}, "stride": 0.01}, max_accuracy_loss=0.02
     )
     storage = autotune.open_storage(tmp_path / "study.journal")
     study = autotune.open_study(
-        storage, autotune.study_identity(toy_dataset, trained, tuning), tuning
+        storage, autotune.study_identity(toy_dataset, TRAINED, tuning), tuning
     )
     for width in (0.02, 1.0, 0.02):
         study.enqueue_trial({"width": width})
-    defender = DefenderStudy(toy_dataset, toy_splits, trained, victim_scores, tuning)
+    defender = DefenderStudy(toy_dataset, toy_splits, TRAINED, victim_scores, tuning)
     lines = []
     autotune.run_study(study, defender, lines.append)
-    trials = autotune.trials_table(study)
+    return autotune.trials_table(study), study.user_attrs["base"], lines
+
+
+def test_the_accuracy_noise_is_the_binomial_error_of_a_difference(
+    toy_dataset, toy_splits, victim_scores
+):
+    defender = DefenderStudy(toy_dataset, toy_splits, TRAINED, victim_scores, config())
+    scored = int((defender.table["role"] == "test").sum())  # every tuning model's OUT members
+    assert defender.accuracy_noise(0.9) == pytest.approx(math.sqrt(2 * 0.9 * 0.1 / scored))
+    assert defender.accuracy_noise(1.0) == 0.0
+
+
+def test_a_trial_behind_base_by_less_than_budget_and_noise_runs_to_the_end(
+    toy_dataset, toy_splits, victim_scores, tmp_path
+):
+    trials, base, _ = narrow_windows_study(toy_dataset, toy_splits, victim_scores, tmp_path)
+    # On the toy data a difference of accuracies is uncertain by ±0.05; the narrow windows'
+    # 0.035 behind Base is within the budget of 0.02 plus that.
+    assert base["accuracy_noise"] > 0.03
+    behind = base["accuracy"] - trials.loc[2, "accuracy"]
+    assert 0.02 < behind < 0.02 + base["accuracy_noise"]
+    assert trials["state"].tolist() == ["complete", "complete", "complete"]
+
+
+def test_trials_behind_base_are_pruned_once_one_meets_the_budget(
+    toy_dataset, toy_splits, victim_scores, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(DefenderStudy, "accuracy_noise", lambda self, accuracy: 0.0)
+    trials, _, lines = narrow_windows_study(toy_dataset, toy_splits, victim_scores, tmp_path)
     # The first falls behind but runs to the end: until a trial meets the budget, it may be
     # the one that loses least. Once one has, the same setting is pruned after a round.
     assert trials["state"].tolist() == ["complete", "complete", "pruned"]
@@ -415,3 +443,52 @@ def test_search_space_parsing():
     assert space["a.b"].integer and not space["c"].integer and space["c"].log
     assert pinned == {"d": 2}
     assert nested_settings({"a.b": 1, "a.c": 2, "d": 3}) == {"a": {"b": 1, "c": 2}, "d": 3}
+
+
+def test_a_chosen_value_at_the_end_of_its_range_is_flagged():
+    space, _ = parse_search_space(
+        {
+            "weight_decay_mem": {"low": 0.001, "high": 0.3, "log": True},
+            "threshold": {"low": 0.5, "high": 0.99},
+            "optimizer": {"choices": ["separate", "shared"]},
+        },
+        "autotune.search_space",
+    )
+    trial = pd.Series(
+        {"param.weight_decay_mem": 0.288, "param.threshold": 0.7, "param.optimizer": "shared"}
+    )
+    # 0.288 is at 99% of [0.001, 0.3] on its log scale; 0.7 in the middle; choices have no end.
+    assert autotune.settings_at_edge(trial, space) == [
+        {"setting": "weight_decay_mem", "value": 0.288, "edge": "high", "range": [0.001, 0.3]}
+    ]
+    trial["param.threshold"] = 0.505
+    assert [e["edge"] for e in autotune.settings_at_edge(trial, space)] == ["high", "low"]
+
+
+@pytest.mark.parametrize(
+    ("leakages", "flat"), [([0.60, 0.61, 0.62], True), ([0.60, 0.61, 0.70], False)]
+)
+def test_a_study_whose_trials_lie_within_their_noise_is_flat(leakages, flat):
+    trials = pd.DataFrame(
+        {
+            "trial": [0, 1, 2, 3],
+            "state": ["complete"] * 3 + ["pruned"],
+            "leakage": [*leakages, 0.9],  # a pruned trial does not count
+            "leakage_se": [0.01] * 4,
+        }
+    )
+    assert autotune.is_flat(trials, chosen=0) is flat
+
+
+def test_the_report_says_what_makes_the_choice_doubtful():
+    tuned = {
+        "at_edge": [
+            {"setting": "weight_decay_mem", "value": 0.288, "edge": "high", "range": [0.001, 0.3]}
+        ],
+        "flat": True,
+    }
+    edge, flat = doubts(tuned)
+    assert edge.startswith("**weight_decay_mem = 0.288 is at the high end of its range")
+    assert "autotune.search_space.weight_decay_mem" in edge
+    assert flat.startswith("**The study is flat**")
+    assert doubts({"at_edge": [], "flat": False}) == []

@@ -13,6 +13,7 @@ from wemem_pipeline.core.metrics import METRIC_NAMES
 from wemem_pipeline.core.pruning import PROCEDURES
 from wemem_pipeline.core.reports import run, stored
 from wemem_pipeline.core.reports.headline import attacks_headline, report_headline, stored_headline
+from wemem_pipeline.core.reports.scenario import predicted_against_measured
 from wemem_pipeline.core.reports.tables import (
     attack_dict,
     attack_table,
@@ -220,3 +221,14 @@ def test_defense_parts_that_never_acted_are_named_from_the_summary():
     (warning,) = idle_in_summary("rmr", {"risky_total": 0})
     assert "no member of the victim was risky" in warning and "RMR trained as Base" in warning
     assert idle_in_summary("rsw", {}) == []
+
+
+def test_the_predicted_accuracy_loss_is_set_beside_the_victims():
+    estimate = {"accuracy_loss": 0.004, "accuracy_noise": 0.013, "max_accuracy_loss": 0.01}
+    within = predicted_against_measured(estimate, 0.02, "SWMR")
+    assert within == (
+        "Accuracy loss against Base: autotune predicted 0.004 ± 0.013 on its tuning models "
+        "(budget 0.010); the victim lost 0.020 with SWMR, within the budget plus that noise "
+        "(0.023)."
+    )
+    assert "**outside** the budget" in predicted_against_measured(estimate, 0.03, "SWMR")

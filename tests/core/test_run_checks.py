@@ -351,3 +351,23 @@ def test_dpsgd_settings_the_accountant_cannot_bound_are_refused_by_section(
     assert privacy_findings(audited, config, splits)[0].refuse
     fine = privacy_findings({"dpsgd": {"noise_multiplier": 1.0, "scope": "whole"}}, config, splits)
     assert fine == []
+
+
+def test_the_estimate_counts_the_dense_training_dpsgd_does_itself(
+    base_parameters, digits, outputs, monkeypatch
+):
+    base_parameters["workers"] = 1
+    base_parameters["compare"]["only"] = "dpsgd"  # its 3 runs, scope whole as shipped
+
+    def compare_seconds(scope: str) -> float:
+        base_parameters["compare"]["defenses"]["dpsgd"]["scope"] = scope
+        config, splits = _steps_of_10_ms(base_parameters, digits, monkeypatch)
+        estimate = run_time.estimate_run_time(
+            base_parameters, config, digits, splits, outputs["compare"]
+        )
+        return {part.what: part.seconds for part in estimate.parts}["compare"]
+
+    config = validate_parameters(base_parameters)
+    # 3 runs, each training 6 models of 364 members (6 steps an epoch) for max_epochs.
+    dense = 3 * 6 * 6 * config.training.max_epochs * 0.01
+    assert compare_seconds("whole") - compare_seconds("finetune") == pytest.approx(dense)

@@ -140,6 +140,13 @@ def test_scenario_with_auto_settings_uses_the_tuned_ones(tuned_project: Path, tm
     ).read_text()
     page = (project / "data/08_reporting/latest/scenario3/report.html").read_text()
     assert f"autotune study <code>{newest['study']}</code> (run {source['run']}" in page
+    # What the study predicted the setting would cost, beside what the victim lost.
+    predicted = newest["estimate"]["accuracy_loss"]
+    accuracy = {model["name"]: model["test_accuracy"] for model in report["models"]}
+    lost = accuracy["base"] - accuracy["swmr"]
+    markdown = latest(project, "08_reporting/scenario3/report.md").read_text()
+    assert f"autotune predicted {predicted:.3f} ± " in markdown
+    assert f"the victim lost {lost:.3f} with SWMR" in markdown
     (record,) = [
         json.loads(path.read_text())
         for path in (project / "data/09_runs").glob("*.json")

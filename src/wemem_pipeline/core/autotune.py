@@ -57,7 +57,7 @@ from .search_space import (
 )
 from .seeds import derive_seed
 from .splits import VICTIM, model_names, roles_of
-from .validation import require_choice, require_int, require_number
+from .validation import from_mapping, require_choice, require_int, require_number
 from .victim_and_shadows import StateDicts, prune_with_defense, train_victim_and_shadows
 
 logger = logging.getLogger(__name__)
@@ -247,6 +247,7 @@ class Evaluation:
     dev_accuracy: float
     leakage: float  # the strongest attack's metric, mean over targets
     attack: str
+    leakage_se: float  # its standard error over the targets
     metrics: pd.DataFrame  # every attack against every target
     round_accuracy: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -270,6 +271,15 @@ class DefenderStudy:
         options = {k: v for k, v in (attack_options or {}).items() if k in ATTACKS}
         self.attack_params = {"names": config.usable_attacks(), **options}
         self._dense: StateDicts | None = None
+
+    def accuracy_noise(self, accuracy: float) -> float:
+        """The standard error of a difference between two settings' mean accuracies at
+        ``accuracy``: binomial, over the records every tuning model is scored on (its OUT
+        members for ``held_out``, the dev samples for ``dev``), counted once per model. A
+        completed trial's accuracy moves by about this much from one round to the next."""
+        role = "test" if self.config.accuracy == "held_out" else "dev"
+        records = int((self.table["role"] == role).sum())
+        return math.sqrt(2 * accuracy * (1 - accuracy) / records)
 
     def dense_states(self) -> StateDicts:
         """The dense tuning models (trained on first use, like the victim: early-stopped)."""
@@ -312,12 +322,14 @@ class DefenderStudy:
         )
         metrics = self.leakage_metrics(last_round(pruned.outputs))
         strongest = metrics.groupby("attack")[self.config.metric].mean()
+        per_target = metrics.loc[metrics["attack"] == strongest.idxmax(), self.config.metric]
         last = pruned.history.groupby("model").tail(1)
         return Evaluation(
             accuracy=float(last[column].mean()),
             dev_accuracy=float(last["dev_accuracy"].mean()),
             leakage=float(strongest.max()),
             attack=str(strongest.idxmax()),
+            leakage_se=float(per_target.std(ddof=1) / np.sqrt(len(per_target))),
             metrics=metrics,
             round_accuracy=round_accuracy,
             seconds=time.perf_counter() - started,
@@ -491,7 +503,9 @@ def run_study(study: optuna.Study, defender: DefenderStudy, log_trial: Callable[
                 "dev_accuracy": base.dev_accuracy,
                 "leakage": base.leakage,
                 "attack": base.attack,
+                "leakage_se": base.leakage_se,
                 "round_accuracy": base.round_accuracy,
+                "accuracy_noise": defender.accuracy_noise(base.accuracy),
                 "seconds": base.seconds,
             },
         )
@@ -512,17 +526,20 @@ def run_study(study: optuna.Study, defender: DefenderStudy, log_trial: Callable[
 
 
 class _Objective:
-    """One trial: a setting from the space, pruned when it falls behind Base.
+    """One trial: a setting from the space, pruned when it falls clearly behind Base.
 
-    A trial more than the budget behind Base after a round is pruned once it can no longer
-    be chosen: when a completed trial meets the budget, or else when it is also behind the
-    fallback choice (the completed trial that lost least) in that round.
+    A trial more than the budget plus the accuracy's noise (:meth:`DefenderStudy.
+    accuracy_noise`) behind Base after a round is pruned once it can no longer be chosen:
+    when a completed trial meets the budget, or else when it is also behind the fallback
+    choice (the completed trial that lost least) in that round. Within the noise, a round's
+    dip is no evidence that the trial will end outside the budget.
     """
 
     def __init__(self, defender, space, pinned, base, log_trial, study):
         self.defender, self.space, self.pinned = defender, space, pinned
         self.base, self.log_trial = base, log_trial
         self.budget = defender.config.max_accuracy_loss
+        self.margin = self.budget + base.get("accuracy_noise", 0.0)
         complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         self.feasible_found = False  # a completed trial within the budget
         self.fallback: tuple[float, dict[int, float]] | None = None  # its loss, round accuracy
@@ -535,7 +552,7 @@ class _Objective:
             self.fallback = (loss, dict(round_accuracy))
 
     def _out_of_the_running(self, round_index: int, accuracy: float) -> bool:
-        if self.base["round_accuracy"][round_index] - accuracy <= self.budget:
+        if self.base["round_accuracy"][round_index] - accuracy <= self.margin:
             return False
         if self.feasible_found:
             return True
@@ -566,7 +583,7 @@ class _Objective:
                 raise optuna.TrialPruned()
 
         result = self.defender.evaluate(self.defender.config.defense, settings, after_round)
-        for key in ("accuracy", "dev_accuracy", "leakage", "attack", "seconds"):
+        for key in ("accuracy", "dev_accuracy", "leakage", "attack", "leakage_se", "seconds"):
             trial.set_user_attr(key, getattr(result, key))
         loss = self.base["accuracy"] - result.accuracy
         self._set_accuracy_loss(trial, loss)
@@ -606,6 +623,7 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
                 "dev_accuracy": attrs.get("dev_accuracy", np.nan),
                 "accuracy_loss": attrs.get("accuracy_loss", np.nan),
                 "leakage": attrs.get("leakage", np.nan),
+                "leakage_se": attrs.get("leakage_se", np.nan),
                 "attack": attrs.get("attack"),
                 "pruned_after_round": attrs.get("pruned_after_round"),
                 "seconds": attrs.get("seconds", np.nan),
@@ -652,6 +670,7 @@ def tuned_settings(study: optuna.Study, trials: pd.DataFrame) -> dict[str, Any]:
         )
     row = trials.set_index("trial").loc[chosen]
     identity = study.user_attrs
+    space, _ = from_mapping(AutotuneConfig, "autotune", identity["autotune"]).space()
     return {
         "defense": identity["autotune"]["defense"],
         "settings": json.loads(row["settings"]),
@@ -659,12 +678,16 @@ def tuned_settings(study: optuna.Study, trials: pd.DataFrame) -> dict[str, Any]:
         "estimate": {
             "metric": identity["autotune"]["metric"],
             "leakage": float(row["leakage"]),
+            "leakage_se": float(row["leakage_se"]),
             "attack": row["attack"],
             "accuracy": float(row["accuracy"]),
             "accuracy_loss": float(row["accuracy_loss"]),
+            "accuracy_noise": identity["base"].get("accuracy_noise"),
             "max_accuracy_loss": identity["autotune"]["max_accuracy_loss"],
             "base": {k: identity["base"][k] for k in ("accuracy", "leakage", "attack")},
         },
+        "at_edge": settings_at_edge(row, space),
+        "flat": is_flat(trials, chosen),
         "trial": chosen,
         "trials": {
             "finished": len(trials),
@@ -675,6 +698,45 @@ def tuned_settings(study: optuna.Study, trials: pd.DataFrame) -> dict[str, Any]:
         "autotune": identity["autotune"],
         **{key: identity[key] for key in TUNED_FOR},
     }
+
+
+# A chosen number in the outer 2% of its range (log scale where it has one) is at its edge.
+EDGE = 0.02
+
+
+def settings_at_edge(trial: pd.Series, space: Space) -> list[dict[str, Any]]:
+    """The searched numbers of ``trial`` (a :func:`trials_table` row) at an end of their
+    range, where the best value may lie beyond it: ``{setting, value, edge, range}``."""
+    edges = []
+    for name, dimension in space.items():
+        value = trial.get(f"param.{name}")
+        if dimension.choices is not None or value is None or pd.isna(value):
+            continue
+        scale = math.log if dimension.log else float
+        low, high = scale(dimension.low), scale(dimension.high)
+        position = (scale(value) - low) / (high - low)
+        if EDGE < position < 1 - EDGE:
+            continue
+        edges.append(
+            {
+                "setting": name,
+                "value": value,
+                "edge": "low" if position <= EDGE else "high",
+                "range": [dimension.low, dimension.high],
+            }
+        )
+    return edges
+
+
+def is_flat(trials: pd.DataFrame, chosen: int) -> bool:
+    """Whether the study found no setting clearly better than another: even its leakiest
+    completed trial lies within two standard errors (over the targets) of the chosen one."""
+    complete = trials[trials["state"] == "complete"].set_index("trial")
+    if len(complete) < 2:
+        return False
+    best, worst = complete.loc[chosen], complete.loc[complete["leakage"].idxmax()]
+    noise = math.hypot(best["leakage_se"], worst["leakage_se"])
+    return bool(worst["leakage"] - best["leakage"] <= 2 * noise)
 
 
 def study_snapshot(study: optuna.Study, storage: optuna.storages.BaseStorage) -> str:

@@ -34,6 +34,7 @@ from .autotune import AutotuneConfig
 from .compare import compared_defenses, comparison_runs
 from .datasets import Dataset
 from .defenses import AUTO
+from .defenses.dpsgd import DPSGDConfig
 from .run_config import RunConfig
 from .splits import VICTIM, pool_samples, role_counts
 from .training import TrainConfig, make_optimizer
@@ -139,11 +140,15 @@ def estimate_run_time(
     if config.memorability.method != "import":
         pools = made["victim_mem_scores"] + made["shadow_mem_scores"]
         parts.append(Part("mem-scores", pools * work.mem_scores(), _mem_drivers(config)))
-    runs = _compare_runs(parameters.get("compare") or {}) if made["compare_table"] else 0
+    runs, own_dense = _compare_runs(parameters.get("compare") or {})
+    if not made["compare_table"]:
+        runs, own_dense = 0, 0
+    compare_work = (runs + 1) * work.procedure(fine_tuning, 1)
+    compare_work += own_dense * work.procedure(config.training.max_epochs, 0)
     parts.append(
         Part(
             "compare",
-            made["compare_table"] * (runs + 1) * work.procedure(fine_tuning, 1),
+            made["compare_table"] * compare_work,
             (f"compare grid: {runs} runs", shadows, *rounds),
         )
     )
@@ -357,7 +362,7 @@ def _audited_runs(parameters: Mapping[str, Any], made: Counter) -> int:
     audited = made["audit_metrics"] * len((parameters.get("audit") or {}).get("defenses") or {})
     compare = parameters.get("compare") or {}
     if made["compare_audit_metrics"] and compare.get("audit") is True:
-        audited += made["compare_audit_metrics"] * (_compare_runs(compare) + 1)
+        audited += made["compare_audit_metrics"] * (_compare_runs(compare)[0] + 1)
     return audited
 
 
@@ -367,11 +372,17 @@ def _made(outputs: Iterable[str]) -> Counter[str]:
     return Counter(name.rsplit(".", 1)[-1] for name in outputs)
 
 
-def _compare_runs(compare: Mapping[str, Any]) -> int:
-    """The runs of ``compare``'s grid (tuned settings count as one run per defense)."""
+def _compare_runs(compare: Mapping[str, Any]) -> tuple[int, int]:
+    """The runs of ``compare``'s grid (tuned settings count as one run per defense), and how
+    many of them train a dense model of their own (DP-SGD over the whole training)."""
     tuned = compare.get("tuned", False)
     defenses = compared_defenses(compare) or {}
-    return len(comparison_runs({d: {} if tuned or s == AUTO else s for d, s in defenses.items()}))
+    runs = comparison_runs({d: {} if tuned or s == AUTO else s for d, s in defenses.items()})
+    own_dense = sum(
+        defense == "dpsgd" and settings.get("scope", DPSGDConfig.scope) == "whole"
+        for _, defense, settings in runs
+    )
+    return len(runs), own_dense
 
 
 def _mem_drivers(config: RunConfig) -> tuple[str, ...]:

@@ -86,7 +86,17 @@ def resolve_auto_settings(
         for parent in parents:
             section = section[parent]
         section[leaf] = tuned["settings"]
-        sources[path] = {"study": tuned["study"], "run": tuned["version"], "file": tuned["file"]}
+        sources[path] = {
+            "study": tuned["study"],
+            "run": tuned["version"],
+            "file": tuned["file"],
+            # What the study expects the setting to cost, for the report to set beside the
+            # victim's measured loss.
+            "estimate": {
+                key: tuned["estimate"].get(key)
+                for key in ("accuracy_loss", "accuracy_noise", "max_accuracy_loss")
+            },
+        }
         log.info(
             "%s = tuned settings of study %s (run %s): %s",
             path,

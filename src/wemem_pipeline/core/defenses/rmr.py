@@ -20,7 +20,7 @@ class RMR(Defense):
     name, title = "rmr", "RMR"
     search_space = {
         "threshold": {"low": 0.5, "high": 0.99},
-        "weight_decay_mem": {"low": 1e-3, "high": 0.3, "log": True},
+        "weight_decay_mem": {"low": 1e-3, "high": 1.0, "log": True},
         "optimizer": {"choices": ["separate", "shared"]},
         "decoupled": {"choices": [False, True], "when": {"optimizer": "separate"}},
     }

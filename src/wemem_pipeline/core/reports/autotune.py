@@ -71,6 +71,18 @@ def autotune_document(tuned: dict[str, Any], trials: pd.DataFrame) -> Document:
     document.heading(f"Chosen setting ({verdict})")
     document.code(json.dumps(tuned["settings"], indent=2, sort_keys=True), "json")
     document.table(chosen)
+    warnings = doubts(tuned)
+    if warnings:
+        document.bullets(warnings)
+    noise = estimate.get("accuracy_noise")
+    if noise is not None:
+        document.paragraph(
+            f"Accuracy loss against Base on the tuning models: {fmt(estimate['accuracy_loss'], 4)}"
+            f" (budget {fmt(config['max_accuracy_loss'])}). Two settings' accuracies differ by "
+            f"about ±{fmt(noise, 3)} by chance (the binomial standard error of a difference over "
+            "the tuning models' scored records), so a trial was pruned only when it was more "
+            f"than {fmt(config['max_accuracy_loss'] + noise, 3)} behind Base after a round."
+        )
     document.paragraph(
         "These are the defender's own estimates; the real evaluation runs the tuned setting "
         f"against the victim: {USE_TUNED.get(tuned['defense'], USE_TUNED['baseline'])}."
@@ -79,6 +91,24 @@ def autotune_document(tuned: dict[str, Any], trials: pd.DataFrame) -> Document:
     document.heading("Front (no other trial is as accurate with less leakage)")
     document.table(_trial_rows(front, metric))
     return document
+
+
+def doubts(tuned: dict[str, Any]) -> list[str]:
+    """What makes the chosen setting less of a finding than it looks: a value at the end of
+    its range, a study whose trials cannot be told apart."""
+    lines = [
+        f"**{edge['setting']} = {_value(edge['value'])} is at the {edge['edge']} end of its "
+        f"range [{_value(edge['range'][0])}, {_value(edge['range'][1])}]**: the best value may "
+        f"lie beyond it; widen `autotune.search_space.{edge['setting']}`."
+        for edge in tuned.get("at_edge", [])
+    ]
+    if tuned.get("flat"):
+        lines.append(
+            "**The study is flat**: even its leakiest completed trial lies within two standard "
+            "errors (over the tuning models) of the chosen one, so no setting was clearly "
+            "better than another; the chosen one is a draw among equals, not a finding."
+        )
+    return lines
 
 
 def autotune_markdown(tuned: dict[str, Any], trials: pd.DataFrame) -> str:

@@ -81,7 +81,7 @@ def comparison_document(
             "Each run's settings as `compare.defenses` gave them (a defense's other settings "
             "are its defaults); Base and Dense use none."
         )
-        document.table(_settings_table(runs, sources or {}))
+        document.table(_settings_table(runs, sources or {}, comparison))
     if audit_report:
         document.heading("Worst case: every run through the audit")
         # Its sections one level down; its plot is the lower half of compare_plot.png.
@@ -95,18 +95,28 @@ def comparison_document(
     return document
 
 
-def _settings_table(runs: Sequence[Run], sources: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "run": label,
-                "settings": settings_line(settings),
-                "from": autotune_source(sources[defense]) if defense in sources else "parameters",
-            }
-            for label, defense, settings in runs
-        ],
-        columns=["run", "settings", "from"],
-    )
+def _settings_table(
+    runs: Sequence[Run], sources: Mapping[str, Mapping[str, Any]], comparison: pd.DataFrame
+) -> pd.DataFrame:
+    """Each run's settings and where they came from; for tuned ones, the accuracy loss their
+    study predicted on its tuning models beside the victim's."""
+    accuracy = comparison.set_index("run")["test_accuracy"]
+    base = accuracy.get("Base", np.nan)
+    rows = []
+    for label, defense, settings in runs:
+        row = {
+            "run": label,
+            "settings": settings_line(settings),
+            "from": autotune_source(sources[defense]) if defense in sources else "parameters",
+        }
+        estimate = sources.get(defense, {}).get("estimate")
+        if estimate:
+            noise = estimate.get("accuracy_noise")
+            spread = f" ± {fmt(noise, 3)}" if noise is not None else ""
+            row["predicted loss"] = f"{fmt(estimate['accuracy_loss'], 3)}{spread}"
+            row["victim's loss"] = fmt(base - accuracy.get(label, np.nan), 3)
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("")
 
 
 def _runs_table(comparison: pd.DataFrame, non_members: int) -> pd.DataFrame:

@@ -212,6 +212,11 @@ def autotune_headline(tuned: dict[str, Any]) -> Headline:
         f"Chose {tuned['settings']} ({'within' if tuned['feasible'] else 'outside'} the "
         f"accuracy budget of {budget}); estimated on the tuning models, not the victim."
     )
+    edges = [edge["setting"] for edge in tuned.get("at_edge", [])]
+    if edges:
+        verdict += f" At the end of its range: {', '.join(edges)} (widen the search space)."
+    if tuned.get("flat"):
+        verdict += " The study is flat: no trial was clearly better than another."
     numbers = {
         name: {"accuracy": values["accuracy"], estimate["metric"]: values["leakage"]}
         for name, values in (("base", base), ("chosen", estimate))

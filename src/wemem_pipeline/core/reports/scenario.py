@@ -246,6 +246,24 @@ def _settings_section(document: Document, report: dict[str, Any]) -> None:
         "fine-tuning epochs; Base fine-tunes without a defense."
     )
     document.table(settings_table(used["settings"]))
+    if source and source.get("estimate"):
+        accuracy = {model["name"]: model["test_accuracy"] for model in report["models"]}
+        measured = accuracy["base"] - accuracy[report["defense"]]
+        document.paragraph(predicted_against_measured(source["estimate"], measured, defense))
+
+
+def predicted_against_measured(estimate: Mapping[str, Any], measured: float, name: str) -> str:
+    """The accuracy loss autotune predicted on its tuning models beside the victim's."""
+    predicted, budget = estimate["accuracy_loss"], estimate["max_accuracy_loss"]
+    noise = estimate.get("accuracy_noise")
+    spread = f" ± {fmt(noise, 3)}" if noise is not None else ""
+    within = budget + (noise or 0.0)
+    verdict = "within" if measured <= within else "**outside**"
+    return (
+        f"Accuracy loss against Base: autotune predicted {fmt(predicted, 3)}{spread} on its "
+        f"tuning models (budget {fmt(budget)}); the victim lost {fmt(measured, 3)} with "
+        f"{name}, {verdict} the budget plus that noise ({fmt(within, 3)})."
+    )
 
 
 def _verdict(

@@ -47,9 +47,9 @@ def _kedro_env() -> dict[str, str]:
     }
 
 
-def run_kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
-    """``kedro run --env=test *args`` in ``project``."""
-    command = [sys.executable, "-m", "kedro", "run", "--env=test", *args]
+def run_kedro(project: Path, *args: str, env: str = "test") -> subprocess.CompletedProcess:
+    """``kedro run --env=<env> *args`` in ``project`` (``local``: the shipped settings)."""
+    command = [sys.executable, "-m", "kedro", "run", f"--env={env}", *args]
     return subprocess.run(command, cwd=project, env=_kedro_env(), capture_output=True, text=True)
 
 

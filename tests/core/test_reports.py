@@ -3,6 +3,8 @@ on hand-made histories and attack metrics."""
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -13,7 +15,7 @@ from wemem_pipeline.core.metrics import METRIC_NAMES
 from wemem_pipeline.core.pruning import PROCEDURES
 from wemem_pipeline.core.reports import run, stored
 from wemem_pipeline.core.reports.headline import attacks_headline, report_headline, stored_headline
-from wemem_pipeline.core.reports.scenario import predicted_against_measured
+from wemem_pipeline.core.reports.scenario import budget_margin, predicted_against_measured
 from wemem_pipeline.core.reports.tables import (
     attack_dict,
     attack_table,
@@ -225,10 +227,18 @@ def test_defense_parts_that_never_acted_are_named_from_the_summary():
 
 def test_the_predicted_accuracy_loss_is_set_beside_the_victims():
     estimate = {"accuracy_loss": 0.004, "accuracy_noise": 0.013, "max_accuracy_loss": 0.01}
-    within = predicted_against_measured(estimate, 0.02, "SWMR")
+    # The victim's own measure: Base at 0.95 on 352 test samples, a difference of two such
+    # accuracies uncertain by sqrt(2 * 0.95 * 0.05 / 352) = 0.0164; with the study's 0.013,
+    # 0.0210 together.
+    margin = budget_margin(estimate, 0.95, 352)
+    assert margin == pytest.approx(math.hypot(0.013, math.sqrt(2 * 0.95 * 0.05 / 352)))
+    within = predicted_against_measured(estimate, 0.02, "SWMR", 0.95, 352)
     assert within == (
         "Accuracy loss against Base: autotune predicted 0.004 ± 0.013 on its tuning models "
-        "(budget 0.010); the victim lost 0.020 with SWMR, within the budget plus that noise "
-        "(0.023)."
+        "(budget 0.010); the victim lost 0.020 with SWMR, measured on 352 test samples. With "
+        "the standard errors of both measures (±0.021 together) that is within the budget "
+        "(0.031 at most)."
     )
-    assert "**outside** the budget" in predicted_against_measured(estimate, 0.03, "SWMR")
+    assert "is **outside** the budget" in predicted_against_measured(
+        estimate, 0.032, "SWMR", 0.95, 352
+    )

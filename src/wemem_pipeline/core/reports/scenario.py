@@ -8,6 +8,7 @@ round by round.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -249,20 +250,44 @@ def _settings_section(document: Document, report: dict[str, Any]) -> None:
     if source and source.get("estimate"):
         accuracy = {model["name"]: model["test_accuracy"] for model in report["models"]}
         measured = accuracy["base"] - accuracy[report["defense"]]
-        document.paragraph(predicted_against_measured(source["estimate"], measured, defense))
+        test_samples = report.get("chance_accuracy", {}).get("test_samples", 0)
+        document.paragraph(
+            predicted_against_measured(
+                source["estimate"], measured, defense, accuracy["base"], test_samples
+            )
+        )
 
 
-def predicted_against_measured(estimate: Mapping[str, Any], measured: float, name: str) -> str:
-    """The accuracy loss autotune predicted on its tuning models beside the victim's."""
+def budget_margin(estimate: Mapping[str, Any], base_accuracy: float, test_samples: int) -> float:
+    """How far the victim's measured accuracy loss may lie above the budget by chance: the
+    standard errors of the study's estimate (its tuning models' records) and of the victim's
+    own measure (a binomial difference over its ``test_samples``), combined."""
+    victim = (
+        math.sqrt(2 * base_accuracy * (1 - base_accuracy) / test_samples) if test_samples else 0.0
+    )
+    return math.hypot(estimate.get("accuracy_noise") or 0.0, victim)
+
+
+def predicted_against_measured(
+    estimate: Mapping[str, Any],
+    measured: float,
+    name: str,
+    base_accuracy: float,
+    test_samples: int,
+) -> str:
+    """The accuracy loss autotune predicted on its tuning models beside the victim's, and
+    whether the victim's lies within the budget plus :func:`budget_margin`."""
     predicted, budget = estimate["accuracy_loss"], estimate["max_accuracy_loss"]
     noise = estimate.get("accuracy_noise")
     spread = f" ± {fmt(noise, 3)}" if noise is not None else ""
-    within = budget + (noise or 0.0)
-    verdict = "within" if measured <= within else "**outside**"
+    margin = budget_margin(estimate, base_accuracy, test_samples)
+    verdict = "within" if measured <= budget + margin else "**outside**"
     return (
         f"Accuracy loss against Base: autotune predicted {fmt(predicted, 3)}{spread} on its "
         f"tuning models (budget {fmt(budget)}); the victim lost {fmt(measured, 3)} with "
-        f"{name}, {verdict} the budget plus that noise ({fmt(within, 3)})."
+        f"{name}, measured on {test_samples} test samples. With the standard errors of both "
+        f"measures (±{fmt(margin, 3)} together) that is {verdict} the budget "
+        f"({fmt(budget + margin, 3)} at most)."
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -207,24 +208,18 @@ def train_victim_and_shadows(
     if workers > 1 and len(names) > 1:
         if after_round is not None:
             raise ValueError("after_round sees every model's round: train in one process")
-        parts = in_workers(
-            lambda share: train_victim_and_shadows(
-                dataset,
-                table,
-                run,
-                procedure,
-                start_states=start_states,
-                defenses=defenses,
-                every_round=every_round,
-                label_noise=label_noise,
-                models=share,
-            ),
-            names,
-            workers,
-            steps=len(schedule) * min(workers, len(names)),
-            description=f"{procedure} rounds ({min(workers, len(names))} workers)",
+        train_share = partial(
+            train_victim_and_shadows,
+            dataset,
+            table,
+            run,
+            procedure,
+            start_states=start_states,
+            defenses=defenses,
+            every_round=every_round,
+            label_noise=label_noise,
         )
-        return merge_trained([part for _, part in parts], table)
+        return _trained_in_workers(train_share, table, names, workers, len(schedule), procedure)
     recorded = range(len(schedule)) if every_round else [len(schedule) - 1]
     features, labels = dataset_tensors(dataset, run.torch_device)
     samples = np.unique(table["sample_index"].to_numpy(np.int64))
@@ -246,23 +241,54 @@ def train_victim_and_shadows(
         if after_round is not None:
             after_round(round_index, pd.DataFrame(rows))
         step_done()
-    summaries = defenses.summaries(table, names) if defenses else {}
-    for name, model_run in runs.items():
-        if model_run.defense.trains_dense:
-            summaries[name]["dense_seconds"] = model_run.dense_seconds
+    summaries = _defense_summaries(runs, defenses, table)
     if VICTIM in runs:
         _warn_at_chance(runs[VICTIM], dataset.labels, table)
-        # What the start could not foresee: early stopping may end the rounds before the
-        # windows reach the risky members.
-        if defenses and not defenses.idle_at_start:
-            for idle in idle_in_summary(defenses.name, summaries[VICTIM]):
-                logger.warning("%s", idle)
     history = [row for model_run in runs.values() for row in model_run.history]
     uses = [frame for model_run in runs.values() for frame in model_run.uses]
     states = {name: _cpu_state(model_run.model) for name, model_run in runs.items()}
     return TrainedModels(
         states, pd.DataFrame(history), outputs, pd.concat(uses, ignore_index=True), summaries
     )
+
+
+def _trained_in_workers(
+    train_share: Callable[..., TrainedModels],
+    table: pd.DataFrame,
+    names: list[str],
+    workers: int,
+    rounds: int,
+    procedure: str,
+) -> TrainedModels:
+    """``train_share(models=...)`` of each worker's share of ``names``, merged."""
+    shares = min(workers, len(names))
+    parts = in_workers(
+        lambda share: train_share(models=share),
+        names,
+        workers,
+        steps=rounds * shares,
+        description=f"{procedure} rounds ({shares} workers)",
+    )
+    return merge_trained([part for _, part in parts], table)
+
+
+def _defense_summaries(
+    runs: Mapping[str, _ModelRun], defenses: ModelDefenses | None, table: pd.DataFrame
+) -> dict[str, dict[str, Any]]:
+    """Each trained model's defense summary, with its own dense training's seconds where
+    the defense trained one; logs what the victim's defense could not do."""
+    if defenses is None:
+        return {}
+    summaries = defenses.summaries(table, list(runs))
+    for name, model_run in runs.items():
+        if model_run.defense.trains_dense:
+            summaries[name]["dense_seconds"] = model_run.dense_seconds
+    # What the start could not foresee: early stopping may end the rounds before the windows
+    # reach the risky members.
+    if VICTIM in summaries and not defenses.idle_at_start:
+        for idle in idle_in_summary(defenses.name, summaries[VICTIM]):
+            logger.warning("%s", idle)
+    return summaries
 
 
 class _ModelRun:

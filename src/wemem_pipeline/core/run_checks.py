@@ -289,7 +289,7 @@ def privacy_findings(
     for section, values in settings.items():
         dp = from_mapping(DPSGDConfig, section, values)
         epochs = pruning.rounds * pruning.epochs_per_round
-        if dp.scope == "whole":
+        if dp.trains_dense:
             epochs += config.training.max_epochs
         steps = epochs * steps_per_epoch
         if epsilon_bound(dp.noise_multiplier, rate, steps, delta) is not None:

@@ -378,8 +378,9 @@ def _compare_runs(compare: Mapping[str, Any]) -> tuple[int, int]:
     tuned = compare.get("tuned", False)
     defenses = compared_defenses(compare) or {}
     runs = comparison_runs({d: {} if tuned or s == AUTO else s for d, s in defenses.items()})
+    section = "compare.defenses.dpsgd"
     own_dense = sum(
-        defense == "dpsgd" and settings.get("scope", DPSGDConfig.scope) == "whole"
+        defense == "dpsgd" and from_mapping(DPSGDConfig, section, settings).trains_dense
         for _, defense, settings in runs
     )
     return len(runs), own_dense

@@ -40,7 +40,8 @@ from ..masks import refresh_pruned_weights
 from ..validation import require_choice, require_number
 from .base import Baseline, DefenseContext, SampleGroup
 
-SCOPES = ("finetune", "whole")
+# What the epsilon covers, by ``scope``, as the summary (and the reports) say it.
+COVERS = {"finetune": "prune rounds", "whole": "dense training and every prune round"}
 # Rényi orders of the accountant: Opacus's defaults (1.1 to 63) and finer ones near 1, where
 # the bound of a small noise multiplier lies.
 _ORDERS = (
@@ -61,7 +62,12 @@ class DPSGDConfig:
             f"{self.section}.noise_multiplier", self.noise_multiplier, 0.0, 1e6, **positive
         )
         require_number(f"{self.section}.max_grad_norm", self.max_grad_norm, 0.0, 1e6, **positive)
-        require_choice(f"{self.section}.scope", self.scope, SCOPES)
+        require_choice(f"{self.section}.scope", self.scope, tuple(COVERS))
+
+    @property
+    def trains_dense(self) -> bool:
+        """Whether the defense also trains the dense model (``scope: whole``)."""
+        return self.scope == "whole"
 
 
 def epsilon_bound(
@@ -217,7 +223,7 @@ class DPSGD(Baseline):
 
     @property
     def trains_dense(self) -> bool:
-        return self.config.scope == "whole"
+        return self.config.trains_dense
 
     def prepare(self, model: nn.Module) -> nn.Module:
         from opacus.validators import ModuleValidator
@@ -271,12 +277,11 @@ class DPSGD(Baseline):
         return epsilon_bound(self.config.noise_multiplier, self.sample_rate, self.steps, self.delta)
 
     def summary(self) -> dict[str, Any]:
-        covers = "dense training and every prune round" if self.trains_dense else "prune rounds"
         return {
             "epsilon": self.epsilon(),
             "delta": self.delta,
             "sampling": "poisson",
             "sample_rate": self.sample_rate,
             "steps": self.steps,
-            "covers": covers,
+            "covers": COVERS[self.config.scope],
         }

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure as PlotFigure
 
 from ..compare import ATTACK_METRICS, Run, above_chance
 from ..defenses import WEMEM_NAMES
+from ..defenses.dpsgd import COVERS
 from .audit import audit_document, audit_figure
 from .document import Document, Figure, Heading
 from .figures import PRIVACY_METRICS, privacy_utility_figure
@@ -22,6 +23,7 @@ from .tables import (
     fmt,
     metric_cell,
     metric_verdict,
+    predicted_loss,
     settings_line,
     unresolvable_metrics,
 )
@@ -111,9 +113,7 @@ def _settings_table(
         }
         estimate = sources.get(defense, {}).get("estimate")
         if estimate:
-            noise = estimate.get("accuracy_noise")
-            spread = f" ± {fmt(noise, 3)}" if noise is not None else ""
-            row["predicted loss"] = f"{fmt(estimate['accuracy_loss'], 3)}{spread}"
+            row["predicted loss"] = predicted_loss(estimate)
             row["victim's loss"] = fmt(base - accuracy.get(label, np.nan), 3)
         rows.append(row)
     return pd.DataFrame(rows).fillna("")
@@ -150,7 +150,7 @@ def privacy_bullets(comparison: pd.DataFrame) -> list[str]:
             f"at delta {row['epsilon_delta']:.2g} (RDP accountant; Poisson sampling at rate "
             f"{row['sample_rate']:.3g}, {int(row['epsilon_steps'])} steps)"
         )
-        if row["epsilon_covers"] == "prune rounds":
+        if row["epsilon_covers"] == COVERS["finetune"]:
             covers = (
                 "the prune rounds only: the dense model they start from was trained without "
                 "DP on the same members, so it is no guarantee for the model"

@@ -37,6 +37,7 @@ from .tables import (
     fmt,
     model_row,
     plot_columns,
+    predicted_loss,
     reading_note_items,
     settings_table,
     stage_checks,
@@ -277,13 +278,11 @@ def predicted_against_measured(
 ) -> str:
     """The accuracy loss autotune predicted on its tuning models beside the victim's, and
     whether the victim's lies within the budget plus :func:`budget_margin`."""
-    predicted, budget = estimate["accuracy_loss"], estimate["max_accuracy_loss"]
-    noise = estimate.get("accuracy_noise")
-    spread = f" ± {fmt(noise, 3)}" if noise is not None else ""
+    budget = estimate["max_accuracy_loss"]
     margin = budget_margin(estimate, base_accuracy, test_samples)
     verdict = "within" if measured <= budget + margin else "**outside**"
     return (
-        f"Accuracy loss against Base: autotune predicted {fmt(predicted, 3)}{spread} on its "
+        f"Accuracy loss against Base: autotune predicted {predicted_loss(estimate)} on its "
         f"tuning models (budget {fmt(budget)}); the victim lost {fmt(measured, 3)} with "
         f"{name}, measured on {test_samples} test samples. With the standard errors of both "
         f"measures (±{fmt(margin, 3)} together) that is {verdict} the budget "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -322,6 +322,13 @@ def flat_settings(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def settings_line(settings: dict[str, Any]) -> str:
     """``settings`` on one line: ``window.width=0.25, window.stride=0.17``."""
     return ", ".join(f"{key}={value}" for key, value in flat_settings(settings).items())
+
+
+def predicted_loss(estimate: Mapping[str, Any]) -> str:
+    """An autotune study's predicted accuracy loss, ``0.004 ± 0.013`` (± its noise)."""
+    noise = estimate.get("accuracy_noise")
+    spread = f" ± {fmt(noise, 3)}" if noise is not None else ""
+    return f"{fmt(estimate['accuracy_loss'], 3)}{spread}"
 
 
 def autotune_source(source: dict[str, Any]) -> str:

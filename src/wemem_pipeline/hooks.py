@@ -30,7 +30,13 @@ from .runs.seed_branches import (
     check_branched,
     remember_parameters,
 )
-from .runs.versions import add_parameter, choose_input_versions, left_out, replacing_quietly
+from .runs.versions import (
+    add_parameter,
+    choose_input_versions,
+    left_out,
+    replacing_quietly,
+    run_env,
+)
 
 if TYPE_CHECKING:
     from .core.run_config import RunConfig
@@ -39,7 +45,8 @@ log = logging.getLogger(__name__)
 
 # What the hook puts in the catalog for the nodes: the typed settings and the parameter tree
 # (a seed branch's, or with tuned settings in place of ``auto``), under these names.
-_NOT_ARTIFACTS = {"parameters", "run_config", "run_parameters"}
+# Inputs the hook provides itself (compare_runs: the leaderboard's, from the run records).
+_NOT_ARTIFACTS = {"parameters", "run_config", "run_parameters", "compare_runs"}
 
 
 class RunHooks:
@@ -94,6 +101,8 @@ class RunHooks:
             dataset = config.dataset.load()
             record.dataset_fingerprint = dataset.fingerprint()
             check_run_on_data(parameters, config, dataset, pipeline.all_outputs())
+        if "compare_runs" in pipeline.inputs():
+            catalog["compare_runs"] = self._compare_runs(parameters, record)
         if "tuned_settings" in pipeline.all_outputs():  # a corrupt or foreign study file
             open_storage(from_mapping(AutotuneConfig, "autotune", parameters["autotune"]).storage)
         inputs = {
@@ -136,6 +145,25 @@ class RunHooks:
         # kedro-mlflow (the mlflow extra) has started its run by now: plugins' hooks come first.
         self._tracked = tracking.active_run_id()
         self._parameters = project_relative(resolved, self._project)
+
+    def _compare_runs(self, parameters, record) -> list:
+        """The leaderboard's input: each dataset's newest compare run per seed, made with
+        ``leaderboard.env`` (by default this run's environment)."""
+        from .core.leaderboard import LeaderboardConfig
+        from .runs.compare_runs import newest_compare_runs
+
+        config = from_mapping(LeaderboardConfig, "leaderboard", parameters.get("leaderboard", {}))
+        envs = config.envs(run_env(record))
+        runs = newest_compare_runs(self._project, envs, config)
+        if not runs:
+            tuned = "" if config.tuned is None else f" and compare.tuned={config.tuned}"
+            raise ArtifactError(
+                "the leaderboard found no completed compare run made with "
+                f"--env={' or '.join(envs)}{tuned}",
+                hint=f"run `kedro run --env={envs[0]} --pipeline=compare` (with "
+                "compare.audit=true for the worst case) first, once per dataset and seed",
+            )
+        return runs
 
     def _fill_seed_branches(self, parameters, pipeline, catalog, record, config, seeds) -> None:
         """Each seed branch's parameters (the run's with ``seed`` replaced and ``auto``

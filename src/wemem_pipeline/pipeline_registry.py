@@ -22,6 +22,7 @@ from .pipelines import (
     autotune,
     compare,
     data_split,
+    leaderboard,
     memorability,
     pruning,
     reporting,
@@ -46,11 +47,14 @@ def register_pipelines() -> dict[str, Pipeline]:
             attack_stored,
             autotune,
             audit,
+            leaderboard,
         )
     }
     pipelines |= {name: scenario.create_pipeline(name) for name in scenario.SCENARIOS}
     pipelines["__default__"] = sum(
-        p for name, p in pipelines.items() if name not in ("attack_stored", "autotune", "audit")
+        p
+        for name, p in pipelines.items()
+        if name not in ("attack_stored", "autotune", "audit", "leaderboard")
     )
     run_seeds = requested_seeds()
     if len(run_seeds) > 1:

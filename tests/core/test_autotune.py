@@ -131,6 +131,85 @@ def test_tuning_targets_attack_without_themselves_as_reference(toy_dataset, toy_
     )
 
 
+@pytest.mark.parametrize("num_models", [1, 2, 3])
+def test_victim_size_models_train_on_the_members_and_score_half_the_dev(toy_splits, num_models):
+    table = autotune.victim_size_table(toy_splits, num_models, seed=0)
+    victim = roles_of(toy_splits, VICTIM)
+    assert model_names(table) == [f"check_{k}" for k in range(num_models)]
+    scored = []
+    for name in model_names(table):
+        roles = roles_of(table, name)
+        assert np.array_equal(np.sort(roles["member"]), np.sort(victim["member"]))
+        assert not np.intersect1d(roles["dev"], roles["test"]).size
+        assert np.array_equal(np.union1d(roles["dev"], roles["test"]), np.sort(victim["dev"]))
+        assert abs(len(roles["dev"]) - len(roles["test"])) <= 1
+        scored.append(roles["test"])
+    if num_models >= 2:  # the second model scores what the first early-stopped on
+        assert np.array_equal(np.union1d(scored[0], scored[1]), np.sort(victim["dev"]))
+
+
+def checked_trials(checked_loss) -> pd.DataFrame:
+    trials = pd.DataFrame(
+        {
+            "trial": [0, 1, 2, 3],
+            "state": ["complete"] * 4,
+            "leakage": [0.60, 0.55, 0.52, 0.50],
+            "accuracy": [0.95, 0.94, 0.93, 0.80],
+            "accuracy_loss": [0.0, 0.005, 0.01, 0.15],
+        }
+    )
+    trials["feasible"] = trials["accuracy_loss"] <= 0.01
+    trials["checked_loss"] = checked_loss
+    trials["checked_feasible"] = trials["checked_loss"] <= 0.01
+    return trials
+
+
+def test_checks_take_the_least_leaky_in_budget_then_the_least_loss():
+    trials = checked_trials(np.nan)
+    assert autotune.check_order(trials, 3) == [2, 1, 0]
+    assert autotune.check_order(trials, 1) == [2, 0]  # then the trial that lost least
+
+
+def test_a_trial_in_budget_only_on_the_tuning_models_is_not_chosen():
+    # Trial 2 is within budget on the tuning models, not at the victim's size; trial 1 is.
+    trials = checked_trials([np.nan, 0.008, 0.03, np.nan])
+    assert autotune.chosen_trial(trials) == 1
+    # No checked trial keeps the budget: the one that lost least at the victim's size.
+    trials = checked_trials([0.02, 0.025, 0.03, np.nan])
+    assert autotune.chosen_trial(trials) == 0
+
+
+def test_the_chosen_setting_is_checked_at_the_victims_size(
+    toy_dataset, toy_splits, victim_scores, tmp_path
+):
+    tuning = config(check_models=2, check_candidates=2)
+    storage = autotune.open_storage(tmp_path / "study.journal")
+    study = autotune.open_study(storage, autotune.study_identity(toy_dataset, RUN, tuning), tuning)
+    defender = DefenderStudy(toy_dataset, toy_splits, RUN, victim_scores, tuning)
+    lines = []
+    autotune.run_study(study, defender, lines.append)
+    autotune.check_at_victim_size(study, defender, lines.append)
+    checks = study.user_attrs[autotune.CHECKS]
+    assert checks["base"]["members"] == len(roles_of(toy_splits, VICTIM)["member"])
+    assert checks["base"]["scored"] == len(roles_of(toy_splits, VICTIM)["dev"])
+    trials = autotune.trials_table(study)
+    checked = trials[trials["checked_loss"].notna()]
+    assert 1 <= len(checked) <= 3 and any("at the victim's size" in line for line in lines)
+    tuned = autotune.tuned_settings(study, trials)
+    assert tuned["estimate"]["loss_measured_on"] == "victim_size"
+    chosen = trials.set_index("trial").loc[tuned["trial"]]
+    assert tuned["estimate"]["accuracy_loss"] == chosen["checked_loss"]
+    assert tuned["estimate"]["tuning_accuracy_loss"] == chosen["accuracy_loss"]
+    assert tuned["estimate"]["accuracy_noise"] == chosen["checked_noise"] >= 0
+    assert "correct" not in tuned["victim_size"]  # Base's record-wise hits stay in the study
+    assert len(checks["base"]["correct"]) == checks["base"]["scored"]
+    assert tuned["feasible"] == (chosen["checked_loss"] <= tuning.max_accuracy_loss)
+    # A second pass (a resumed study) reuses the checks instead of pruning again.
+    again = []
+    autotune.check_at_victim_size(study, defender, again.append)
+    assert study.user_attrs[autotune.CHECKS] == checks
+
+
 # ----------------------------------------------------------------------------- the study
 
 

@@ -34,6 +34,10 @@ def test_the_chosen_setting_keeps_the_budget_on_the_victim(seed: int, tmp_path: 
     lost = accuracy["base"] - accuracy["swmr"]
     samples = report["chance_accuracy"]["test_samples"]
     allowed = estimate["max_accuracy_loss"] + budget_margin(estimate, accuracy["base"], samples)
+    print(  # the figures docs/autotune.md quotes (pytest -s)
+        f"seed {seed}: predicted {estimate['accuracy_loss']:.3f} ± {estimate['accuracy_noise']:.3f}"
+        f" ({estimate.get('loss_measured_on')}), victim lost {lost:.3f}, at most {allowed:.3f}"
+    )
     assert lost <= allowed, f"seed {seed}: the victim lost {lost:.3f}, at most {allowed:.3f}"
     markdown = latest(project, "08_reporting/scenario3/report.md").read_text()
     assert f"the victim lost {lost:.3f} with SWMR" in markdown and "within the budget" in markdown

@@ -97,10 +97,12 @@ def test_autotune_writes_its_report_and_study(tuned_project: Path) -> None:
     assert {"accuracy", "leakage", "attack", "state", "feasible", "on_front"} <= set(trials)
     summary = latest(tuned_project, "08_reporting/autotune/autotune.md").read_text()
     assert "# Autotune: SWMR on `digits`" in summary and "## Chosen setting" in summary
+    assert "## Checked at the victim's size" in summary and "2 models trained on" in summary
     assert latest(tuned_project, "08_reporting/autotune/autotune.png").stat().st_size > 10_000
     tuned = newest_tuned(tuned_project, "swmr")
     assert set(tuned["settings"]) == {"window", "risky"}
     assert tuned["estimate"]["metric"] == "auc" and tuned["trials"]["finished"] == 2
+    assert tuned["estimate"]["loss_measured_on"] == "victim_size"
     # The versioned snapshot is a journal file optuna (and optuna-dashboard) opens.
     snapshot = latest(tuned_project, "07_model_output/autotune/study.journal")
     storage = optuna.storages.JournalStorage(
@@ -146,6 +148,7 @@ def test_scenario_with_auto_settings_uses_the_tuned_ones(tuned_project: Path, tm
     lost = accuracy["base"] - accuracy["swmr"]
     markdown = latest(project, "08_reporting/scenario3/report.md").read_text()
     assert f"autotune predicted {predicted:.3f} ± " in markdown
+    assert "on models of the victim's size" in markdown
     assert f"the victim lost {lost:.3f} with SWMR" in markdown
     (record,) = [
         json.loads(path.read_text())

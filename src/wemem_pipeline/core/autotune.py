@@ -12,6 +12,11 @@ same tuning models pruned without a defense, once per study) of at most
 ``max_accuracy_loss``. The victim model, the shadows and the scored non-members are never
 touched (:func:`check_tuning_disjoint`).
 
+Half-size models lose less accuracy to a defense than the victim does, so the budget is then
+checked at the victim's size (:func:`check_at_victim_size`): ``check_models`` models trained
+on all of the victim's members and scored on its dev non-members take the best candidates in
+turn until one keeps the budget. Their loss is the study's prediction.
+
 Optuna's TPE sampler does the search: it handles the constraint (``Trial.set_constraint``) and
 mixed numeric/categorical spaces, and it is sample-efficient at the 10-50 trials a CPU can
 afford; NSGA-II would need populations of that size for one generation. The front of
@@ -58,7 +63,12 @@ from .search_space import (
 from .seeds import derive_seed
 from .splits import VICTIM, model_names, roles_of
 from .validation import from_mapping, require_choice, require_int, require_number
-from .victim_and_shadows import StateDicts, prune_with_defense, train_victim_and_shadows
+from .victim_and_shadows import (
+    StateDicts,
+    TrainedModels,
+    prune_with_defense,
+    train_victim_and_shadows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +98,8 @@ class AutotuneConfig:
     accuracy: str = "held_out"
     attacks: tuple[str, ...] = CHEAP_ATTACKS
     search_space: Mapping[str, Any] | None = None
+    check_models: int = 3
+    check_candidates: int = 3
     resume: bool = True
     storage: str = DEFAULT_STORAGE
 
@@ -95,6 +107,8 @@ class AutotuneConfig:
         require_choice("autotune.defense", self.defense, TUNABLE)
         require_int("autotune.n_trials", self.n_trials, 1)
         require_int("autotune.num_models", self.num_models, 2)
+        require_int("autotune.check_models", self.check_models, 0)
+        require_int("autotune.check_candidates", self.check_candidates, 1)
         require_number(
             "autotune.max_accuracy_loss", self.max_accuracy_loss, 0, 1, high_inclusive=False
         )
@@ -198,22 +212,51 @@ def halves_table(
     # A random permutation of the models per record: the first half of it trains on it.
     rank = rng.random((len(records), num_models)).argsort(axis=1).argsort(axis=1)
     is_in = rank < num_models // 2
+    frames = [
+        _model_rows(
+            f"{prefix}_{k}",
+            {"member": records[is_in[:, k]], "dev": dev, "test": records[~is_in[:, k]]},
+            from_pool,
+        )
+        for k in range(num_models)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _model_rows(model: str, parts: Mapping[str, np.ndarray], from_pool: np.ndarray) -> pd.DataFrame:
+    """One model's rows of a split table, from its sample indices per role."""
+    sample_index = np.concatenate(list(parts.values()))
+    return pd.DataFrame(
+        {
+            "sample_index": sample_index,
+            "pool": "victim",
+            "model": model,
+            "from_pool": np.isin(sample_index, from_pool),
+            "role": np.repeat(list(parts), [len(p) for p in parts.values()]),
+        }
+    )
+
+
+def victim_size_table(splits: pd.DataFrame, num_models: int, seed: int) -> pd.DataFrame:
+    """The split table of the ``check_<k>`` models: each trains on all of the victim's
+    members, as the victim does, early-stops on a random half of its dev non-members and is
+    scored on the other half (``test``); consecutive models swap the halves, so every dev
+    sample is scored.
+    """
+    victim = roles_of(splits, VICTIM)
+    rows = splits[splits["model"] == VICTIM]
+    from_pool = rows.loc[rows["from_pool"], "sample_index"].to_numpy(np.int64)
+    rng = np.random.default_rng(derive_seed(seed, "autotune", "victim-size"))
     frames = []
     for k in range(num_models):
-        parts = {"member": records[is_in[:, k]], "dev": dev, "test": records[~is_in[:, k]]}
-        sample_index = np.concatenate(list(parts.values()))
-        frames.append(
-            pd.DataFrame(
-                {
-                    "sample_index": sample_index,
-                    "pool": "victim",
-                    "model": f"{prefix}_{k}",
-                    "from_pool": np.isin(sample_index, from_pool),
-                    "role": np.repeat(list(parts), [len(p) for p in parts.values()]),
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+        if k % 2 == 0:
+            halves = np.array_split(rng.permutation(victim["dev"]), 2)
+        dev, test = halves if k % 2 == 0 else halves[::-1]
+        parts = {"member": victim["member"], "dev": np.sort(dev), "test": np.sort(test)}
+        frames.append(_model_rows(f"check_{k}", parts, from_pool))
+    table = pd.concat(frames, ignore_index=True)
+    check_tuning_disjoint(table, splits)
+    return table
 
 
 def _subsample(indices: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -264,13 +307,28 @@ class DefenderStudy:
         victim_mem_scores: pd.DataFrame | None,
         config: AutotuneConfig,
         attack_options: Mapping[str, Any] | None = None,
+        table: pd.DataFrame | None = None,
     ):
-        self.dataset, self.run, self.config = dataset, run, config
-        self.table = tuning_splits(splits, config, run.seed)
+        self.dataset, self.splits, self.run, self.config = dataset, splits, run, config
+        self.table = tuning_splits(splits, config, run.seed) if table is None else table
         self.mem_scores = {"victim": victim_mem_scores}
+        self.attack_options = attack_options
         options = {k: v for k, v in (attack_options or {}).items() if k in ATTACKS}
         self.attack_params = {"names": config.usable_attacks(), **options}
         self._dense: StateDicts | None = None
+
+    def at_victim_size(self) -> DefenderStudy:
+        """The same study on the ``check_models`` models of :func:`victim_size_table`."""
+        table = victim_size_table(self.splits, self.config.check_models, self.run.seed)
+        return DefenderStudy(
+            self.dataset,
+            self.splits,
+            self.run,
+            self.mem_scores["victim"],
+            self.config,
+            self.attack_options,
+            table,
+        )
 
     def accuracy_noise(self, accuracy: float) -> float:
         """The standard error of a difference between two settings' mean accuracies at
@@ -300,6 +358,30 @@ class DefenderStudy:
         raise to stop (Optuna prunes a trial that way).
         """
         started = time.perf_counter()
+        pruned, round_accuracy = self.prune(defense, settings, after_round)
+        metrics = self.leakage_metrics(last_round(pruned.outputs))
+        strongest = metrics.groupby("attack")[self.config.metric].mean()
+        per_target = metrics.loc[metrics["attack"] == strongest.idxmax(), self.config.metric]
+        last = pruned.history.groupby("model").tail(1)
+        return Evaluation(
+            accuracy=float(last[ACCURACIES[self.config.accuracy]].mean()),
+            dev_accuracy=float(last["dev_accuracy"].mean()),
+            leakage=float(strongest.max()),
+            attack=str(strongest.idxmax()),
+            leakage_se=float(per_target.std(ddof=1) / np.sqrt(len(per_target))),
+            metrics=metrics,
+            round_accuracy=round_accuracy,
+            seconds=time.perf_counter() - started,
+        )
+
+    def prune(
+        self,
+        defense: str,
+        settings: Mapping[str, Any],
+        after_round: Callable[[int, float], None] | None = None,
+    ) -> tuple[TrainedModels, list[float]]:
+        """Every model of the table pruned with ``defense``, and its mean accuracy after each
+        round (``after_round`` sees it as it comes)."""
         column = ACCURACIES[self.config.accuracy]
         round_accuracy: list[float] = []
 
@@ -320,20 +402,19 @@ class DefenderStudy:
             every_round=False,
             after_round=record,
         )
-        metrics = self.leakage_metrics(last_round(pruned.outputs))
-        strongest = metrics.groupby("attack")[self.config.metric].mean()
-        per_target = metrics.loc[metrics["attack"] == strongest.idxmax(), self.config.metric]
-        last = pruned.history.groupby("model").tail(1)
-        return Evaluation(
-            accuracy=float(last[column].mean()),
-            dev_accuracy=float(last["dev_accuracy"].mean()),
-            leakage=float(strongest.max()),
-            attack=str(strongest.idxmax()),
-            leakage_se=float(per_target.std(ddof=1) / np.sqrt(len(per_target))),
-            metrics=metrics,
-            round_accuracy=round_accuracy,
-            seconds=time.perf_counter() - started,
-        )
+        return pruned, round_accuracy
+
+    def correct(self, pruned: TrainedModels) -> np.ndarray:
+        """Whether each model got each record its accuracy is measured on right after the
+        last round, model after model in table order."""
+        outputs = last_round(pruned.outputs)
+        role = "test" if self.config.accuracy == "held_out" else "dev"
+        hits = []
+        for name in model_names(self.table):
+            records = roles_of(self.table, name)[role]
+            predicted = outputs.logits[name][outputs.rows(records)].argmax(axis=1)
+            hits.append(predicted == self.dataset.labels[records])
+        return np.concatenate(hits)
 
     def leakage_metrics(self, outputs: ModelOutputs) -> pd.DataFrame:
         """Every attack against every tuning model in turn (the others its shadows)."""
@@ -356,7 +437,9 @@ class DefenderStudy:
 
 def study_identity(dataset: Dataset, run: RunConfig, config: AutotuneConfig) -> dict[str, Any]:
     """Everything that shapes a trial's result; a study resumes only with the same identity."""
-    tuned = {k: v for k, v in asdict(config).items() if k not in ("n_trials", "resume", "storage")}
+    # More trials or other checks continue a study; they do not change its trials.
+    ongoing = ("n_trials", "check_models", "check_candidates", "resume", "storage")
+    tuned = {k: v for k, v in asdict(config).items() if k not in ongoing}
     identity = {
         "made_by": MADE_BY,
         "dataset": dataset.name,
@@ -596,6 +679,80 @@ class _Objective:
         return result.leakage
 
 
+# The study's record of the victim-size checks: Base's accuracy there and each checked
+# trial's accuracy loss (a resumed study checks only what it has not).
+CHECKS = "victim_size"
+
+
+def check_at_victim_size(
+    study: optuna.Study, defender: DefenderStudy, log_trial: Callable[[str], None]
+) -> None:
+    """Check the best candidates' accuracy loss on models of the victim's size, in turn,
+    until one keeps the budget (:func:`check_order`); with ``check_models: 0``, nothing.
+
+    A loss there is paired: Base and the candidate prune the same dense models and are
+    scored on the same records, so its standard error is that of the mean of the records'
+    differences (a record right under one and wrong under the other), not of two
+    independent accuracies.
+    """
+    config = defender.config
+    if not config.check_models:
+        return
+    order = check_order(trials_table(study), config.check_candidates)
+    if not order:
+        return
+    checks = study.user_attrs.get(CHECKS, {"trials": {}})
+    if checks.get("base", {}).get("models") != config.check_models:
+        checks = {"trials": {}}  # checked with another number of models: check again
+    checker = defender.at_victim_size()
+    if "base" not in checks:
+        base_correct = checker.correct(checker.prune("base", {})[0])
+        members = checker.table[checker.table["role"] == "member"].groupby("model").size()
+        checks["base"] = {
+            "accuracy": float(base_correct.mean()),
+            "correct": base_correct.astype(int).tolist(),
+            "models": config.check_models,
+            "members": int(members.iloc[0]),
+            "scored": len(base_correct),
+        }
+    base_correct = np.asarray(checks["base"]["correct"], dtype=float)
+    trials = {trial.number: trial for trial in study.get_trials(deepcopy=False)}
+    for number in progress_bar(order, f"autotune {config.defense}: checks at the victim's size"):
+        key = str(number)
+        if key not in checks["trials"]:
+            settings = trials[number].user_attrs["settings"]
+            differences = base_correct - checker.correct(checker.prune(config.defense, settings)[0])
+            checks["trials"][key] = {
+                "loss": float(differences.mean()),
+                "noise": float(differences.std(ddof=1) / math.sqrt(len(differences))),
+            }
+            study.set_user_attr(CHECKS, checks)
+        loss = checks["trials"][key]["loss"]
+        log_trial(
+            f"trial {number} at the victim's size: accuracy loss {loss:.4f} "
+            f"± {checks['trials'][key]['noise']:.4f} (budget {config.max_accuracy_loss})"
+        )
+        if loss <= config.max_accuracy_loss:
+            break
+    study.set_user_attr(CHECKS, checks)
+
+
+def check_order(trials: pd.DataFrame, candidates: int) -> list[int]:
+    """The trials to check at the victim's size, in turn: the ``candidates`` least leaky
+    within the budget on the tuning models, then the completed trial that lost least."""
+    if trials.empty:
+        return []
+    complete = trials[trials["state"] == "complete"]
+    feasible = complete[complete["feasible"]].sort_values(
+        ["leakage", "accuracy"], ascending=[True, False]
+    )
+    order = [int(t) for t in feasible["trial"].iloc[:candidates]]
+    least = complete.sort_values(["accuracy_loss", "leakage"])["trial"]
+    if len(least) and int(least.iloc[0]) not in order:
+        order.append(int(least.iloc[0]))
+    return order
+
+
 def _flat(values: Mapping[str, Any]) -> str:
     return " ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
@@ -636,6 +793,12 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
     budget = study.user_attrs["autotune"]["max_accuracy_loss"]
     complete = table["state"] == "complete"
     table["feasible"] = complete & (table["accuracy_loss"] <= budget)
+    checked = study.user_attrs.get(CHECKS, {}).get("trials", {})
+    for column in ("loss", "noise"):
+        table[f"checked_{column}"] = table["trial"].map(
+            lambda t, c=column: checked.get(str(t), {}).get(c, np.nan)
+        )
+    table["checked_feasible"] = table["checked_loss"] <= budget
     table["on_front"] = False
     table.loc[complete, "on_front"] = pareto_front(
         table.loc[complete, "accuracy"].to_numpy(), table.loc[complete, "leakage"].to_numpy()
@@ -646,7 +809,18 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
 
 def chosen_trial(table: pd.DataFrame) -> int | None:
     """The feasible trial of least leakage (ties: the more accurate); without a feasible
-    one, the completed trial of least accuracy loss; None if no trial completed."""
+    one, the completed trial of least accuracy loss; None if no trial completed.
+
+    Where trials were checked at the victim's size, feasible means within the budget there,
+    and the fallback is the checked trial that lost least there.
+    """
+    if table.get("checked_loss", pd.Series(dtype=float)).notna().any():
+        checked = table[table["checked_loss"].notna()]
+        passing = checked[checked["checked_feasible"]]
+        if passing.empty:
+            return int(checked.sort_values(["checked_loss", "leakage"])["trial"].iloc[0])
+        best = passing.sort_values(["leakage", "accuracy"], ascending=[True, False])
+        return int(best["trial"].iloc[0])
     feasible = table[table["feasible"]] if "feasible" in table else table.iloc[:0]
     if not feasible.empty:
         best = feasible.sort_values(["leakage", "accuracy"], ascending=[True, False])
@@ -671,21 +845,32 @@ def tuned_settings(study: optuna.Study, trials: pd.DataFrame) -> dict[str, Any]:
     row = trials.set_index("trial").loc[chosen]
     identity = study.user_attrs
     space, _ = from_mapping(AutotuneConfig, "autotune", identity["autotune"]).space()
+    checks = identity.get(CHECKS, {}).get("base")
+    checked = checks is not None and not pd.isna(row["checked_loss"])
+    if checked:
+        checks = {k: v for k, v in checks.items() if k != "correct"}
     return {
         "defense": identity["autotune"]["defense"],
         "settings": json.loads(row["settings"]),
-        "feasible": bool(row["feasible"]),
+        "feasible": bool(row["checked_feasible"] if checked else row["feasible"]),
         "estimate": {
             "metric": identity["autotune"]["metric"],
             "leakage": float(row["leakage"]),
             "leakage_se": float(row["leakage_se"]),
             "attack": row["attack"],
             "accuracy": float(row["accuracy"]),
-            "accuracy_loss": float(row["accuracy_loss"]),
-            "accuracy_noise": identity["base"].get("accuracy_noise"),
+            # The prediction for the victim: at its size where checked.
+            "accuracy_loss": float(row["checked_loss"] if checked else row["accuracy_loss"]),
+            "accuracy_noise": float(row["checked_noise"])
+            if checked
+            else identity["base"].get("accuracy_noise"),
+            "loss_measured_on": "victim_size" if checked else "tuning",
+            "tuning_accuracy_loss": float(row["accuracy_loss"]),
+            "tuning_accuracy_noise": identity["base"].get("accuracy_noise"),
             "max_accuracy_loss": identity["autotune"]["max_accuracy_loss"],
             "base": {k: identity["base"][k] for k in ("accuracy", "leakage", "attack")},
         },
+        "victim_size": checks if checked else None,
         "at_edge": settings_at_edge(row, space),
         "flat": is_flat(trials, chosen),
         "trial": chosen,

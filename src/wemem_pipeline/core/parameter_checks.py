@@ -16,6 +16,7 @@ from .compare import check_compare_params
 from .datasets import Dataset
 from .defenses import AUTO, check_defense_settings
 from .ensemble import ModelEnsemble
+from .leaderboard import LeaderboardConfig
 from .memorability import MemorabilityConfig, check_coverage, read_scores, score_file
 from .models import check_model
 from .pruning import PROCEDURES
@@ -47,6 +48,8 @@ def validate_parameters(params: Mapping[str, Any]) -> RunConfig:
         from_mapping(AutotuneConfig, "autotune", params["autotune"])
     if "audit" in params:
         from_mapping(AuditConfig, "audit", params["audit"])
+    if "leaderboard" in params:
+        from_mapping(LeaderboardConfig, "leaderboard", params["leaderboard"])
     return config
 
 
@@ -54,7 +57,9 @@ def is_scenario(key: str, section: Any) -> bool:
     """A scenario's section: a mapping with a ``defense`` key (autotune's names the defense
     it tunes, and has no settings)."""
     return (
-        key not in ("autotune", "audit") and isinstance(section, Mapping) and "defense" in section
+        key not in ("autotune", "audit", "leaderboard")
+        and isinstance(section, Mapping)
+        and "defense" in section
     )
 
 
@@ -74,6 +79,7 @@ def check_top_level_keys(params: Mapping[str, Any]) -> None:
         "compare",
         "autotune",
         "audit",
+        "leaderboard",
     }
     scenarios = {key for key, section in params.items() if is_scenario(key, section)}
     unknown = sorted(set(params) - known - scenarios)

@@ -15,6 +15,7 @@ from ..core.reports.headline import (
     autotune_headline,
     comparison_headline,
     comparison_seeds_headline,
+    leaderboard_headline,
     report_headline,
     seeds_headline,
     stored_headline,
@@ -36,6 +37,7 @@ _REPORTS: dict[str, tuple[Callable[[Any], Headline], str, str | None]] = {
     ),
     "tuned_settings": (autotune_headline, "autotune_summary", "autotune_html"),
     "audit_report": (audit_headline, "audit_summary", "audit_html"),
+    "leaderboard_fronts": (leaderboard_headline, "leaderboard_summary", "leaderboard_html"),
     "stored_attack_metrics": (stored_headline, "stored_report_summary", "stored_html"),
     "attack_metrics": (attacks_headline, "attack_metrics", None),
 }

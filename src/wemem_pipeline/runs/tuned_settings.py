@@ -94,7 +94,12 @@ def resolve_auto_settings(
             # victim's measured loss.
             "estimate": {
                 key: tuned["estimate"].get(key)
-                for key in ("accuracy_loss", "accuracy_noise", "max_accuracy_loss")
+                for key in (
+                    "accuracy_loss",
+                    "accuracy_noise",
+                    "loss_measured_on",
+                    "max_accuracy_loss",
+                )
             },
         }
         log.info(

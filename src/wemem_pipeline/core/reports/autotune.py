@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from .document import Document
 from .figures import PRIVACY_METRICS
-from .tables import fmt
+from .tables import fmt, predicted_loss
 from .titles import title
 
 # How a tuned setting is used (the scenarios' defaults in conf/base).
@@ -29,11 +29,13 @@ def autotune_document(tuned: dict[str, Any], trials: pd.DataFrame) -> Document:
     estimate, counts, config = tuned["estimate"], tuned["trials"], tuned["autotune"]
     metric = PRIVACY_METRICS[estimate["metric"]]
     base = estimate["base"]
+    checks = tuned.get("victim_size")
+    where = "at the victim's size" if checks else ""
     verdict = (
-        f"within the budget of {fmt(config['max_accuracy_loss'])} accuracy"
+        f"within the budget of {fmt(config['max_accuracy_loss'])} accuracy {where}".rstrip()
         if tuned["feasible"]
-        else f"**no trial met the budget of {fmt(config['max_accuracy_loss'])} accuracy**; "
-        "this is the completed trial that lost the least"
+        else f"**no trial met the budget of {fmt(config['max_accuracy_loss'])} accuracy "
+        f"{where}**; this is the {'checked' if checks else 'completed'} trial that lost the least"
     )
     chosen = pd.DataFrame(
         [
@@ -74,15 +76,20 @@ def autotune_document(tuned: dict[str, Any], trials: pd.DataFrame) -> Document:
     warnings = doubts(tuned)
     if warnings:
         document.bullets(warnings)
-    noise = estimate.get("accuracy_noise")
+    noise = estimate.get("tuning_accuracy_noise", estimate.get("accuracy_noise"))
     if noise is not None:
+        loss = estimate.get("tuning_accuracy_loss", estimate["accuracy_loss"])
         document.paragraph(
-            f"Accuracy loss against Base on the tuning models: {fmt(estimate['accuracy_loss'], 4)}"
+            f"Accuracy loss against Base on the tuning models: {fmt(loss, 4)}"
             f" (budget {fmt(config['max_accuracy_loss'])}). Two settings' accuracies differ by "
             f"about ±{fmt(noise, 3)} by chance (the binomial standard error of a difference over "
             "the tuning models' scored records), so a trial was pruned only when it was more "
             f"than {fmt(config['max_accuracy_loss'] + noise, 3)} behind Base after a round."
         )
+    if checks:
+        document.heading("Checked at the victim's size")
+        document.paragraph(victim_size_text(checks, estimate, config))
+        document.table(_checked_rows(trials[trials["checked_loss"].notna()], metric))
     document.paragraph(
         "These are the defender's own estimates; the real evaluation runs the tuned setting "
         f"against the victim: {USE_TUNED.get(tuned['defense'], USE_TUNED['baseline'])}."
@@ -91,6 +98,24 @@ def autotune_document(tuned: dict[str, Any], trials: pd.DataFrame) -> Document:
     document.heading("Front (no other trial is as accurate with less leakage)")
     document.table(_trial_rows(front, metric))
     return document
+
+
+def victim_size_text(
+    checks: dict[str, Any], estimate: dict[str, Any], config: dict[str, Any]
+) -> str:
+    """How the budget was checked at the victim's size, and what it predicts for the victim."""
+    return (
+        "Half-size tuning models lose less accuracy to a defense than the victim does, so the "
+        f"least leaky trials within the budget were checked in turn on {checks['models']} "
+        f"models trained on the victim's {checks['members']} members, each early-stopped on "
+        f"half of its dev non-members and scored on the other half ({checks['scored']} "
+        "scores in all), until one kept the budget (at most "
+        f"{config.get('check_candidates', 3)}, then the trial that lost least). Base there: "
+        f"accuracy {fmt(checks['accuracy'], 4)}. The chosen trial's loss there, "
+        f"{predicted_loss(estimate)} (± the standard error of the records' paired "
+        "differences: Base and the trial prune the same models, scored on the same records), "
+        "is the prediction for the victim."
+    )
 
 
 def doubts(tuned: dict[str, Any]) -> list[str]:
@@ -130,6 +155,14 @@ def _trial_rows(trials: pd.DataFrame, metric: str) -> pd.DataFrame:
             "within budget": trials["feasible"].map({True: "yes", False: "no"}),
         }
     )
+
+
+def _checked_rows(trials: pd.DataFrame, metric: str) -> pd.DataFrame:
+    rows = _trial_rows(trials, metric).drop(columns="within budget")
+    rows["loss, tuning models"] = trials["accuracy_loss"].map(lambda v: fmt(v, 4)).to_numpy()
+    rows["loss, victim size"] = trials["checked_loss"].map(lambda v: fmt(v, 4)).to_numpy()
+    rows["within budget"] = trials["checked_feasible"].map({True: "yes", False: "no"}).to_numpy()
+    return rows
 
 
 def _value(value: Any) -> str:

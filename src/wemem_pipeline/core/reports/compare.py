@@ -24,6 +24,7 @@ from .tables import (
     metric_cell,
     metric_verdict,
     predicted_loss,
+    predicted_where,
     settings_line,
     unresolvable_metrics,
 )
@@ -101,7 +102,7 @@ def _settings_table(
     runs: Sequence[Run], sources: Mapping[str, Mapping[str, Any]], comparison: pd.DataFrame
 ) -> pd.DataFrame:
     """Each run's settings and where they came from; for tuned ones, the accuracy loss their
-    study predicted on its tuning models beside the victim's."""
+    study predicted (at the victim's size, or on its tuning models) beside the victim's."""
     accuracy = comparison.set_index("run")["test_accuracy"]
     base = accuracy.get("Base", np.nan)
     rows = []
@@ -114,6 +115,7 @@ def _settings_table(
         estimate = sources.get(defense, {}).get("estimate")
         if estimate:
             row["predicted loss"] = predicted_loss(estimate)
+            row["predicted on"] = predicted_where(estimate).removeprefix("on ")
             row["victim's loss"] = fmt(base - accuracy.get(label, np.nan), 3)
         rows.append(row)
     return pd.DataFrame(rows).fillna("")

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..defenses import WEMEM_NAMES
 from ..evaluation import round_stage
 from ..verdicts import unresolved_sentence
 from .compare import front_sentence
@@ -22,6 +23,8 @@ from .tables import (
     attack_dict,
     chance_warnings,
     fmt,
+    predicted_loss,
+    predicted_where,
     stage_checks,
     strongest,
     unresolvable_metrics,
@@ -210,7 +213,8 @@ def autotune_headline(tuned: dict[str, Any]) -> Headline:
     budget = fmt(tuned["autotune"]["max_accuracy_loss"])
     verdict = (
         f"Chose {tuned['settings']} ({'within' if tuned['feasible'] else 'outside'} the "
-        f"accuracy budget of {budget}); estimated on the tuning models, not the victim."
+        f"accuracy budget of {budget}); leakage estimated on the tuning models, accuracy "
+        f"loss {predicted_loss(estimate)} {predicted_where(estimate)}, not on the victim."
     )
     edges = [edge["setting"] for edge in tuned.get("at_edge", [])]
     if edges:
@@ -309,3 +313,24 @@ def _stage_verdict(
         for metric in ("auc", "tpr_at_1pct_fpr")
     )
     return f"{compared} against {reference}, strongest attack: {changes}."
+
+
+def leaderboard_headline(fronts: pd.DataFrame) -> Headline:
+    """The leaderboard's summary across datasets: on how many each defense is on a front."""
+    rows = [
+        {
+            "defense": title(row["defense"]),
+            "datasets": int(row["datasets"]),
+            "population front": int(row["front_population"]),
+            "worst-case front": int(row["front_worst_case"]),
+        }
+        for _, row in fronts.iterrows()
+    ]
+    datasets = int(fronts["datasets"].max()) if len(fronts) else 0
+    wemem = fronts[fronts["defense"].isin(WEMEM_NAMES)]
+    on_a_front = wemem[(wemem["front_population"] > 0) | (wemem["front_worst_case"] > 0)]
+    verdict = (
+        f"{datasets} dataset(s). WeMem defenses on a front somewhere: "
+        f"{', '.join(title(d) for d in on_a_front['defense']) or 'none'}."
+    )
+    return Headline("Leaderboard", pd.DataFrame(rows), verdict)

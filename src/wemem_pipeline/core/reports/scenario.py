@@ -38,6 +38,7 @@ from .tables import (
     model_row,
     plot_columns,
     predicted_loss,
+    predicted_where,
     reading_note_items,
     settings_table,
     stage_checks,
@@ -276,14 +277,15 @@ def predicted_against_measured(
     base_accuracy: float,
     test_samples: int,
 ) -> str:
-    """The accuracy loss autotune predicted on its tuning models beside the victim's, and
+    """The accuracy loss autotune predicted beside the victim's, and
     whether the victim's lies within the budget plus :func:`budget_margin`."""
     budget = estimate["max_accuracy_loss"]
     margin = budget_margin(estimate, base_accuracy, test_samples)
     verdict = "within" if measured <= budget + margin else "**outside**"
     return (
-        f"Accuracy loss against Base: autotune predicted {predicted_loss(estimate)} on its "
-        f"tuning models (budget {fmt(budget)}); the victim lost {fmt(measured, 3)} with "
+        f"Accuracy loss against Base: autotune predicted {predicted_loss(estimate)} "
+        f"{predicted_where(estimate)} (budget {fmt(budget)}); the victim lost "
+        f"{fmt(measured, 3)} with "
         f"{name}, measured on {test_samples} test samples. With the standard errors of both "
         f"measures (±{fmt(margin, 3)} together) that is {verdict} the budget "
         f"({fmt(budget + margin, 3)} at most)."

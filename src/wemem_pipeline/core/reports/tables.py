@@ -331,6 +331,14 @@ def predicted_loss(estimate: Mapping[str, Any]) -> str:
     return f"{fmt(estimate['accuracy_loss'], 3)}{spread}"
 
 
+def predicted_where(estimate: Mapping[str, Any]) -> str:
+    """Which models an autotune prediction comes from (the victim-size check, or else the
+    half-size tuning models)."""
+    if estimate.get("loss_measured_on") == "victim_size":
+        return "on models of the victim's size"
+    return "on its tuning models"
+
+
 def autotune_source(source: dict[str, Any]) -> str:
     """Where ``auto`` settings came from: ``autotune study `<name>` (run <id>, `<file>`)``."""
     return f"autotune study `{source['study']}` (run {source['run']}, `{source['file']}`)"

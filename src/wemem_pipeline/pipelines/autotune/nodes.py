@@ -35,6 +35,7 @@ def tune_defense(
         dataset, splits, run_config, victim_mem_scores, config, attack_params
     )
     autotune.run_study(study, defender, log.info)
+    autotune.check_at_victim_size(study, defender, log.info)
     trials = autotune.trials_table(study)
     return trials, autotune.tuned_settings(study, trials), autotune.study_snapshot(study, storage)
 

@@ -208,6 +208,14 @@ def test_the_chosen_setting_is_checked_at_the_victims_size(
     again = []
     autotune.check_at_victim_size(study, defender, again.append)
     assert study.user_attrs[autotune.CHECKS] == checks
+    # check_models: 0 trusts the tuning models again.
+    unchecked = DefenderStudy(
+        toy_dataset, toy_splits, RUN, victim_scores, dataclasses.replace(tuning, check_models=0)
+    )
+    autotune.check_at_victim_size(study, unchecked, again.append)
+    trials = autotune.trials_table(study)
+    assert trials["checked_loss"].isna().all()
+    assert autotune.tuned_settings(study, trials)["estimate"]["loss_measured_on"] == "tuning"
 
 
 # ----------------------------------------------------------------------------- the study
@@ -375,6 +383,14 @@ def test_chosen_trial_is_the_least_leaky_within_budget():
     assert autotune.chosen_trial(trials) == 1
     trials["feasible"] = False
     assert autotune.chosen_trial(trials) == 0  # none within budget: the least loss
+
+
+def test_a_changed_default_space_starts_a_new_study(toy_dataset, monkeypatch):
+    tuning = config(search_space=None)
+    before = autotune.study_name(autotune.study_identity(toy_dataset, RUN, tuning))
+    wider = {**autotune.DEFENSES["rsw"].search_space, "stride": {"low": 0.001, "high": 0.5}}
+    monkeypatch.setattr(autotune.DEFENSES["rsw"], "search_space", wider)
+    assert autotune.study_name(autotune.study_identity(toy_dataset, RUN, tuning)) != before
 
 
 def test_tuned_settings_fit_only_their_setup(finished_study, toy_dataset):

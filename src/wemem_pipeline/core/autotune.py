@@ -440,6 +440,8 @@ def study_identity(dataset: Dataset, run: RunConfig, config: AutotuneConfig) -> 
     # More trials or other checks continue a study; they do not change its trials.
     ongoing = ("n_trials", "check_models", "check_candidates", "resume", "storage")
     tuned = {k: v for k, v in asdict(config).items() if k not in ongoing}
+    # The space searched, spelled out: a changed default range starts a new study.
+    tuned["search_space"] = config.search_space or DEFENSES[config.defense].search_space
     identity = {
         "made_by": MADE_BY,
         "dataset": dataset.name,
@@ -697,6 +699,8 @@ def check_at_victim_size(
     """
     config = defender.config
     if not config.check_models:
+        if study.user_attrs.get(CHECKS, {}).get("trials"):
+            study.set_user_attr(CHECKS, {"trials": {}})  # the choice rests on the tuning models
         return
     order = check_order(trials_table(study), config.check_candidates)
     if not order:

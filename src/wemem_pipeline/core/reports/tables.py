@@ -320,8 +320,12 @@ def flat_settings(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def settings_line(settings: dict[str, Any]) -> str:
-    """``settings`` on one line: ``window.width=0.25, window.stride=0.17``."""
-    return ", ".join(f"{key}={value}" for key, value in flat_settings(settings).items())
+    """``settings`` on one line: ``window.width=0.25, window.stride=0.17`` (a tuned number
+    to 4 significant digits; the exact value is in its ``tuned_settings.json``)."""
+    return ", ".join(
+        f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+        for key, value in flat_settings(settings).items()
+    )
 
 
 def predicted_loss(estimate: Mapping[str, Any]) -> str:

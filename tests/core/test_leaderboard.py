@@ -14,6 +14,7 @@ from wemem_pipeline.core.leaderboard import (
     LeaderboardConfig,
     front_counts,
     leaderboard_table,
+    paper_claim,
     wemem_verdicts,
 )
 from wemem_pipeline.core.reports.leaderboard import leaderboard_document, leaderboard_figure
@@ -149,6 +150,7 @@ def test_the_report_has_a_table_per_dataset_and_a_figure_row_each():
     markdown = leaderboard_document(table, CONFIG).markdown()
     assert "## `digits` (1 seed, settings as configured)" in markdown and "## `adult`" in markdown
     assert "8 (the whole training)" in markdown  # DP-SGD's epsilon and what it covers
+    assert "| digits    | fails        | undecided    |" in markdown  # the claim per dataset
     figure = leaderboard_figure(table, CONFIG)
     assert len(figure.axes) == 4
 
@@ -172,3 +174,13 @@ def test_the_environments_are_this_runs_or_those_named():
     assert LeaderboardConfig().envs("test") == ["test"]
     assert LeaderboardConfig(env="local fmnist").envs("test") == ["local", "fmnist"]
     assert LeaderboardConfig(env=["adult"]).envs("test") == ["adult"]
+
+
+def test_the_papers_claim_by_who_is_on_the_front():
+    table = leaderboard_table([run()], CONFIG)  # HAMP and DP-SGD on the front
+    assert paper_claim(table, "population") == "fails"
+    assert paper_claim(table, "worst_case") == "no data"
+    ahead = {**GRID, "SWMR": ("swmr", 0.96, 0.005)}  # SWMR alone dominates every baseline
+    assert paper_claim(leaderboard_table([run(rows=ahead)], CONFIG), "population") == "holds"
+    both = {**GRID, "SWMR": ("swmr", 0.97, 0.06)}  # SWMR more accurate, HAMP less leaky
+    assert paper_claim(leaderboard_table([run(rows=both)], CONFIG), "population") == "undecided"

@@ -101,13 +101,9 @@ def run_rows(run: CompareRun, config: LeaderboardConfig) -> pd.DataFrame:
     half = stats.norm.ppf(0.5 + LEVEL / 2) * np.sqrt(
         rows["accuracy"] * (1 - rows["accuracy"]) / max(run.test_samples, 1)
     )
-    rows["accuracy_ci_low"], rows["accuracy_ci_high"] = (
-        rows["accuracy"] - half,
-        rows["accuracy"] + half,
-    )
-    worst = worst_case(run, config)
-    rows = rows.merge(worst, on="run", how="left")
-    return rows
+    rows["accuracy_ci_low"] = rows["accuracy"] - half
+    rows["accuracy_ci_high"] = rows["accuracy"] + half
+    return rows.merge(worst_case(run, config), on="run", how="left")
 
 
 def worst_case(run: CompareRun, config: LeaderboardConfig) -> pd.DataFrame:
@@ -251,3 +247,19 @@ def _lens_verdict(own: pd.Series, baselines: pd.DataFrame, lens: str) -> str:
     if beats:
         return f"{name} leakage **wins** over {', '.join(beats)} ({front})"
     return f"{name} leakage cannot be told apart from the baselines ({front})"
+
+
+def paper_claim(rows: pd.DataFrame, lens: str) -> str:
+    """The paper's claim (WeMem beats the baselines on the privacy-utility trade-off) on one
+    dataset's ``rows`` and ``lens``, by who is on the front: ``holds`` (WeMem runs only),
+    ``fails`` (baseline defenses only), ``undecided`` (both, or neither), or ``no data``."""
+    if rows[lens].isna().all():
+        return "no data"
+    front = rows.loc[rows[f"front_{lens}"], "defense"]
+    wemem = front.isin(WEMEM_NAMES).any()
+    baselines = (~front.isin((*WEMEM_NAMES, "dense", "base"))).any()
+    if wemem and not baselines:
+        return "holds"
+    if baselines and not wemem:
+        return "fails"
+    return "undecided"

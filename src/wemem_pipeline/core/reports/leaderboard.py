@@ -10,7 +10,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..defenses import WEMEM_NAMES
-from ..leaderboard import LENSES, LeaderboardConfig, front_counts, wemem_verdicts
+from ..leaderboard import (
+    LENSES,
+    LeaderboardConfig,
+    front_counts,
+    paper_claim,
+    wemem_verdicts,
+)
 from .document import Document
 from .figures import PRIVACY_METRICS
 from .tables import fmt
@@ -30,18 +36,36 @@ def leaderboard_document(table: pd.DataFrame, config: LeaderboardConfig) -> Docu
         "without). Over several seeds: mean [95% t interval over the seeds]; from one seed: "
         "the run's own 95% interval (bootstrap for leakage, binomial for accuracy). Fronts: no "
         "other run as accurate with less leakage, on the means; Dense, never pruned, is on "
-        "neither. Time: against Base's fine-tuning in the same run."
+        "neither. Time: against Base's fine-tuning in the same run. The paper's claim (WeMem "
+        "beats the baselines) *holds* on a front that has WeMem runs and no baseline defense, "
+        "*fails* on one with baseline defenses and no WeMem run, and is *undecided* otherwise."
     )
     document.heading("Across datasets: how often each defense is on a front")
     document.table(_counts_rows(front_counts(table)))
+    document.heading("The paper's claim, per dataset")
+    document.table(
+        pd.DataFrame(
+            [
+                {"dataset": dataset}
+                | {LENS_TITLES[lens]: paper_claim(rows, lens) for lens in LENSES}
+                for dataset, rows in table.groupby("dataset", sort=False)
+            ]
+        )
+    )
     verdicts = wemem_verdicts(table)
     for dataset, rows in table.groupby("dataset", sort=False):
         seeds = int(rows["seeds"].max())
         tuned = "tuned alike (`compare.tuned=true`)" if rows["tuned"].all() else "as configured"
         document.heading(f"`{dataset}` ({seeds} seed{'s' * (seeds != 1)}, settings {tuned})")
         document.table(_dataset_rows(rows))
-        lines = verdicts.get(str(dataset)) or []
-        document.bullets(lines or ["No WeMem run in this comparison."])
+        claims = [
+            f"**The paper's claim, {LENS_TITLES[lens]}: {paper_claim(rows, lens)}** (on the "
+            f"front: {', '.join(rows.loc[rows[f'front_{lens}'], 'run']) or 'nothing'})"
+            for lens in LENSES
+            if paper_claim(rows, lens) != "no data"
+        ]
+        lines = verdicts.get(str(dataset)) or ["No WeMem run in this comparison."]
+        document.bullets([*claims, *lines])
         document.paragraph(f"Runs: {' '.join(sorted(set(' '.join(rows['runs']).split())))}.")
     document.figure("leaderboard.png", "Accuracy against population and worst-case leakage")
     return document

@@ -104,8 +104,13 @@ def test_seeds_are_averaged_with_a_t_interval():
     swmr = table.loc["SWMR"]
     assert swmr["seeds"] == 2 and swmr["accuracy"] == pytest.approx(0.91)
     half = stats.t.ppf(0.975, 1) * np.std([0.10, 0.14], ddof=1) / np.sqrt(2)
-    assert swmr["population_ci_low"] == pytest.approx(0.12 - half)
+    assert swmr["population_ci_high"] == pytest.approx(0.12 + half)
     assert swmr["runs"] == "run-digits-0 run-digits-1"
+    dp = table.loc["DP-SGD"]  # 0.01 on both seeds: no spread, the interval is the point
+    assert dp["population_ci_low"] == dp["population_ci_high"] == pytest.approx(0.01)
+    spread = {**GRID, "SWMR": ("swmr", 0.90, 0.0)}
+    low = leaderboard_table([run(seed=0), run(seed=1, rows=spread)], CONFIG).set_index("run")
+    assert low.loc["SWMR", "population_ci_low"] == 0.0  # not below: a rate
     assert np.isnan(swmr["worst_case"])  # neither run had an audit
 
 

@@ -4,9 +4,10 @@ Each dataset's newest ``compare`` runs (one per seed) give, per run of the grid,
 accuracy, its population leakage (the strongest attack's metric on the victim's scored
 pairs), its worst-case leakage (the strongest attack on the audit's canaries or memorable
 records, with ``compare.audit``), its time against Base and, for DP-SGD, its epsilon. Over
-several seeds a number is the mean with a t interval over the seeds; from one seed it keeps
-the run's own interval (bootstrap for leakage, binomial for accuracy). The fronts are taken
-on the means; across datasets the summary counts on how many each defense is on each front.
+several seeds a number is the mean with a t interval over the seeds (cut to [0, 1]); from one
+seed it keeps the run's own interval (bootstrap for leakage, binomial for accuracy). The
+fronts are taken on the means; across datasets the summary counts on how many each defense
+is on each front.
 """
 
 from __future__ import annotations
@@ -179,7 +180,8 @@ def _interval(rows: pd.DataFrame, measure: str) -> dict[str, float]:
     else:
         half = stats.t.ppf(0.5 + LEVEL / 2, len(values) - 1) * values.std(ddof=1)
         half /= math.sqrt(len(values))
-        low, high = values.mean() - half, values.mean() + half
+        # Every measure is a rate: a t interval over few seeds may reach past [0, 1].
+        low, high = max(values.mean() - half, 0.0), min(values.mean() + half, 1.0)
     return {measure: values.mean(), f"{measure}_ci_low": low, f"{measure}_ci_high": high}
 
 
